@@ -1,0 +1,138 @@
+"""Op semantics: each op, invalid ops, all-or-nothing batches."""
+
+import logging
+
+import pytest
+
+from tfgrpo_agents.experience import (
+    ExperienceLibrary,
+    ExperienceOp,
+    InvalidOpsError,
+    LibraryLimits,
+    OpKind,
+)
+
+
+def state(library: ExperienceLibrary) -> dict:
+    return library.model_dump(mode="json", exclude={"meta"})
+
+
+@pytest.fixture
+def library() -> ExperienceLibrary:
+    return ExperienceLibrary.from_texts(
+        ["Check the Important Dates page for deadlines.", "Answer with the value only."]
+    )
+
+
+def test_add_gets_fresh_sequential_ids(library):
+    report = library.apply([{"op": "ADD", "text": "Prefer release notes for version facts."}])
+    assert [a.experience_id for a in report.applied] == ["G2"]
+    assert library.get("G2").text == "Prefer release notes for version facts."
+    assert library.get("G2").created_step == 1
+    assert library.step == 1
+
+
+def test_ids_are_never_reused_after_delete(library):
+    library.apply([{"op": "DELETE", "id": "G1"}])
+    report = library.apply([{"op": "ADD", "text": "A new lesson."}])
+    assert report.applied[0].experience_id == "G2"
+    assert [e.id for e in library.experiences] == ["G0", "G2"]
+
+
+def test_update_replaces_text_and_adds_evidence(library):
+    report = library.apply([ExperienceOp(op=OpKind.UPDATE, id="G0", text="Deadlines are on the Dates page.")])
+    updated = library.get("G0")
+    assert report.applied[0].outcome == "updated"
+    assert updated.text == "Deadlines are on the Dates page."
+    assert updated.helpful == 2 and updated.updated_step == 1 and updated.created_step == 0
+
+
+def test_update_of_missing_id_becomes_add_and_is_logged(library, caplog):
+    with caplog.at_level(logging.WARNING):
+        report = library.apply([{"op": "update", "id": "G9", "text": "Use the sitemap first."}])
+    assert report.applied[0].outcome == "update_as_add"
+    assert report.applied[0].experience_id == "G2"
+    assert library.get("G9") is None and library.get("G2").text == "Use the sitemap first."
+    assert "G9" in caplog.text
+
+
+def test_delete_really_removes(library):
+    report = library.apply([{"op": "DELETE", "id": "[G0]"}])
+    assert report.applied[0].outcome == "deleted"
+    assert library.get("G0") is None
+    assert len(library) == 1
+
+
+def test_none_is_recorded_and_changes_nothing(library):
+    before = [e.model_dump() for e in library.experiences]
+    report = library.apply([{"op": "NONE", "reason": "nothing new"}])
+    assert report.applied[0].outcome == "none"
+    assert [e.model_dump() for e in library.experiences] == before
+    assert library.snapshot(1).ops[0].op.reason == "nothing new"
+
+
+@pytest.mark.parametrize(
+    ("bad_op", "reason_part"),
+    [
+        ({"op": "ADD", "text": "   "}, "non-empty text"),
+        ({"op": "ADD", "text": " ".join(["word"] * 33)}, "33 words, over the cap of 32"),
+        ({"op": "MERGE", "text": "x"}, "unknown operation 'MERGE'"),
+        ({"op": "UPDATE", "text": "no target"}, "needs the id"),
+        ({"op": "DELETE", "id": "G42"}, "unknown id G42"),
+        ({"text": "no op field"}, "malformed op"),
+        ("ADD something", "must be an object"),
+    ],
+)
+def test_invalid_op_rejects_whole_batch(library, bad_op, reason_part):
+    before = state(library)
+    good = {"op": "ADD", "text": "A valid lesson that must not be applied alone."}
+    with pytest.raises(InvalidOpsError) as info:
+        library.apply([good, bad_op, {"op": "DELETE", "id": "G0"}])
+    assert state(library) == before, "a rejected batch must leave the library untouched"
+    rejected = info.value.report.rejected
+    assert len(rejected) == 1 and rejected[0].index == 1
+    assert reason_part in rejected[0].reason
+
+
+def test_lenient_mode_applies_valid_ops_and_reports_the_rest(library):
+    report = library.apply(
+        [{"op": "ADD", "text": "Valid."}, {"op": "ADD", "text": ""}, {"op": "DELETE", "id": "G1"}],
+        strict=False,
+    )
+    assert [a.outcome for a in report.applied] == ["added", "deleted"]
+    assert [r.index for r in report.rejected] == [1]
+    assert library.texts() == ["Check the Important Dates page for deadlines.", "Valid."]
+
+
+def test_word_cap_is_configurable():
+    library = ExperienceLibrary(limits=LibraryLimits(word_cap=5))
+    with pytest.raises(InvalidOpsError, match="over the cap of 5"):
+        library.apply([{"op": "ADD", "text": "one two three four five six"}])
+    library.apply([{"op": "ADD", "text": "one two three four five"}])
+    assert len(library) == 1
+
+
+def test_duplicate_add_reinforces_instead_of_duplicating(library):
+    report = library.apply([{"op": "ADD", "text": "check the important dates page for deadlines", "support": 2}])
+    assert report.applied[0].outcome == "reinforced"
+    assert len(library) == 2
+    assert library.get("G0").helpful == 3
+
+
+def test_applying_is_deterministic():
+    ops = [
+        {"op": "ADD", "text": "A."}, {"op": "ADD", "text": "B."}, {"op": "UPDATE", "id": "G0", "text": "A2."},
+        {"op": "DELETE", "id": "G1"}, {"op": "UPDATE", "id": "G7", "text": "C."},
+    ]
+    first, second = ExperienceLibrary(), ExperienceLibrary()
+    first.apply(ops)
+    second.apply(ops)
+    assert [e.model_dump() for e in first.experiences] == [e.model_dump() for e in second.experiences]
+    assert first.texts() == ["A2.", "C."]
+
+
+def test_step_must_move_forward(library):
+    library.apply([], step=3)
+    with pytest.raises(ValueError, match="not after"):
+        library.apply([], step=3)
+    assert library.steps == [0, 3]

@@ -1,0 +1,105 @@
+"""Our ReAct graph: tool calls to a final answer, step limit, tool errors, injection."""
+
+import pytest
+from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from tfgrpo_agents.agents import Placement, build_react_agent, extract_final_answer
+from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER
+from tests.fakes import scripted, tool_call
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@tool
+def fetch(url: str) -> str:
+    """Fetch a page."""
+    raise ConnectionError(f"cannot reach {url}")
+
+
+def ask(agent, question="What is 2 + 3?"):
+    return agent.invoke({"messages": [HumanMessage(question)]})
+
+
+def test_tool_call_then_final_answer():
+    model = scripted(tool_call("add", {"a": 2, "b": 3}), "The sum is computed.\nFinal answer: 5")
+    agent = build_react_agent(model, [add], system_prompt="Use tools.")
+    result = ask(agent)
+    tool_messages = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert [m.content for m in tool_messages] == ["5"]
+    assert result["final_answer"] == "5"
+    assert result["steps"] == 2 and not result.get("forced_final")
+    assert model.calls[0]["tools"] == ("add",)
+    assert isinstance(model.calls[1]["messages"][-1], ToolMessage), "the model sees the tool result"
+
+
+def test_step_limit_forces_an_answer_without_tools():
+    replies = [tool_call("add", {"a": i, "b": 1}, call_id=f"c{i}") for i in range(3)] + ["Answer: 3"]
+    model = scripted(*replies)
+    agent = build_react_agent(model, [add], max_steps=3)
+    result = ask(agent)
+    assert result["forced_final"] is True
+    assert result["final_answer"] == "3"
+    assert len(model.calls) == 4
+    last_call = model.calls[-1]
+    assert last_call["tools"] == (), "the forced final turn has no tools bound"
+    assert last_call["messages"][-1].text == FORCE_FINAL_ANSWER
+
+
+def test_forced_turn_that_still_calls_a_tool_ends_anyway():
+    model = scripted(tool_call("add", {"a": 1, "b": 1}), tool_call("add", {"a": 1, "b": 1}, content="maybe 2"))
+    result = ask(build_react_agent(model, [add], max_steps=1))
+    assert result["final_answer"] == "maybe 2"
+    assert not result["messages"][-1].tool_calls
+
+
+def test_tool_errors_become_messages_and_the_run_goes_on():
+    model = scripted(tool_call("fetch", {"url": "http://x.invalid"}), "Final answer: unknown")
+    result = ask(build_react_agent(model, [fetch]), "Fetch it")
+    error = next(m for m in result["messages"] if isinstance(m, ToolMessage))
+    assert error.status == "error" and "cannot reach http://x.invalid" in error.content
+    assert result["final_answer"] == "unknown"
+
+
+@pytest.mark.parametrize("placement", [Placement.SYSTEM, Placement.USER])
+def test_experiences_reach_the_model_on_every_call(placement):
+    library = ExperienceLibrary.from_texts(["Use the add tool for sums."])
+    model = scripted(tool_call("add", {"a": 2, "b": 3}), "Final answer: 5")
+    ask(build_react_agent(model, [add], system_prompt="Base.", experiences=library, placement=placement))
+    for call in model.calls:
+        system, question = call["messages"][0], call["messages"][1]
+        target = system if placement is Placement.SYSTEM else question
+        other = question if placement is Placement.SYSTEM else system
+        assert "[G0] Use the add tool for sums." in target.text
+        assert "[G0]" not in other.text
+
+
+def test_agent_without_tools_answers_directly():
+    model = scripted("<answer>42</answer>")
+    result = ask(build_react_agent(model, [], system_prompt="Base."))
+    assert result["final_answer"] == "42" and len(model.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("Final answer: **March 3, 2025**", "March 3, 2025"),
+        ("I think... Answer: 12\nBecause reasons", "12"),
+        ("so the result is \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+        ("<answer> Alice </answer>", "Alice"),
+        ('"Paris"', "Paris"),
+        ("  plain reply  ", "plain reply"),
+    ],
+)
+def test_extract_final_answer(reply, expected):
+    assert extract_final_answer(reply) == expected
+
+
+def test_max_steps_must_be_positive():
+    with pytest.raises(ValueError):
+        build_react_agent(scripted("x"), [add], max_steps=0)

@@ -1,0 +1,16 @@
+"""Agents that use experiences: middleware for ``create_agent`` apps and our ReAct graph."""
+
+from tfgrpo_agents.agents.answers import extract_final_answer, message_text
+from tfgrpo_agents.agents.injection import Placement, inject_experiences
+from tfgrpo_agents.agents.middleware import ExperienceMiddleware
+from tfgrpo_agents.agents.react import ReActState, build_react_agent
+
+__all__ = [
+    "ExperienceMiddleware",
+    "Placement",
+    "ReActState",
+    "build_react_agent",
+    "extract_final_answer",
+    "inject_experiences",
+    "message_text",
+]

@@ -1,0 +1,95 @@
+"""The ReAct agent the learning loop runs: a LangGraph ``StateGraph`` with a model node and a tool node."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolNode
+from langgraph.types import Checkpointer
+
+from tfgrpo_agents.agents.answers import extract_final_answer, message_text
+from tfgrpo_agents.agents.injection import Placement, inject_experiences
+from tfgrpo_agents.experience import DEFAULT_HEADER, SourceLike, as_source, render_experiences
+from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER
+
+
+class ReActState(TypedDict, total=False):
+    """Graph state. ``steps`` counts model calls; ``forced_final`` marks an answer forced at the step limit."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    steps: int
+    forced_final: bool
+    final_answer: str
+
+
+def build_react_agent(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    *,
+    system_prompt: str = "",
+    experiences: SourceLike = None,
+    placement: Placement | str = Placement.SYSTEM,
+    max_steps: int = 8,
+    header: str = DEFAULT_HEADER,
+    checkpointer: Checkpointer = None,
+    name: str = "react_agent",
+):
+    """Compile a ReAct agent: ``agent`` ⇄ ``tools`` until the model answers, then ``answer``.
+
+    The experience library is rendered on every model call (so a changing source is picked up)
+    and placed per ``placement``. After ``max_steps`` model calls the model gets one more call
+    without tools and an instruction to answer, so every episode ends with an answer.
+    Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
+    """
+    if max_steps < 1:
+        raise ValueError("max_steps must be at least 1")
+    source = as_source(experiences)
+    placement = Placement(placement)
+    tool_model = model.bind_tools(list(tools)) if tools else model
+    base_system = SystemMessage(content=system_prompt) if system_prompt else None
+
+    def agent(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
+        steps = state.get("steps", 0)
+        block = render_experiences(source.current(), header=header)
+        system, messages = inject_experiences(base_system, state["messages"], block, placement)
+        prompt = ([system] if system else []) + messages
+        if steps < max_steps or not tools:
+            response = tool_model.invoke(prompt, config)
+            return {"messages": [response], "steps": steps + 1}
+        response = model.invoke([*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], config)
+        if getattr(response, "tool_calls", None):
+            # The model ignored the instruction; keep its words, drop the calls.
+            response = AIMessage(content=response.content, id=response.id,
+                                 response_metadata=response.response_metadata,
+                                 usage_metadata=response.usage_metadata)
+        return {"messages": [response], "steps": steps + 1, "forced_final": True}
+
+    def route(state: ReActState) -> str:
+        last = state["messages"][-1]
+        if isinstance(last, AIMessage) and last.tool_calls and not state.get("forced_final"):
+            return "tools"
+        return "answer"
+
+    def answer(state: ReActState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        return {"final_answer": extract_final_answer(message_text(last))}
+
+    graph = StateGraph(ReActState)
+    graph.add_node("agent", agent)
+    graph.add_node("answer", answer)
+    graph.add_edge(START, "agent")
+    if tools:
+        graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=True))
+        graph.add_conditional_edges("agent", route, {"tools": "tools", "answer": "answer"})
+        graph.add_edge("tools", "agent")
+    else:
+        graph.add_edge("agent", "answer")
+    graph.add_edge("answer", END)
+    return graph.compile(checkpointer=checkpointer, name=name)

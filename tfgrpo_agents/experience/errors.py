@@ -1,0 +1,42 @@
+"""Errors and warnings raised by the experience library."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tfgrpo_agents.experience.models import ApplyReport
+
+
+class ExperienceError(Exception):
+    """Base class for experience-library errors."""
+
+
+class InvalidOpsError(ExperienceError):
+    """A batch of operations held invalid ops; nothing was applied.
+
+    ``report.rejected`` lists every invalid op with its reason.
+    """
+
+    def __init__(self, report: ApplyReport) -> None:
+        self.report = report
+        reasons = "; ".join(f"op #{r.index}: {r.reason}" for r in report.rejected)
+        super().__init__(f"{len(report.rejected)} invalid op(s), nothing applied: {reasons}")
+
+
+class LibraryFileError(ExperienceError):
+    """A library file could not be read or does not hold a valid library."""
+
+
+class UnknownStepError(ExperienceError, KeyError):
+    """A snapshot was requested for a step the library has no record of."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else "unknown step"
+
+
+class ModelMismatchWarning(UserWarning):
+    """A library learned with one model is being used with another.
+
+    Experiences are model-specific: lessons that helped one model may not help another.
+    """
