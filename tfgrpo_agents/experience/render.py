@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tfgrpo_agents._text import estimate_tokens
 from tfgrpo_agents.experience.models import Experience
 from tfgrpo_agents.prompts import EXPERIENCE_HEADER
 
@@ -14,16 +14,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HEADER = EXPERIENCE_HEADER
 
-_TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
-def estimate_tokens(text: str) -> int:
-    """A tokenizer-free estimate of the token count (words and punctuation marks).
-
-    Close to BPE counts for English prose and deterministic, so budgets do not depend on
-    which model's tokenizer happens to be installed.
-    """
-    return len(_TOKEN_PATTERN.findall(text))
+__all__ = ["DEFAULT_HEADER", "estimate_tokens", "ordered", "render_experiences", "render_line"]
 
 
 def ordered(experiences: Iterable[Experience]) -> list[Experience]:

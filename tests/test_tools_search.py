@@ -1,0 +1,123 @@
+"""Local FTS5 search: safe queries, ranking, incremental and crash-safe index builds; ddgs mapping."""
+
+import pytest
+
+from tfgrpo_agents.tools import DDGSBackend, LocalBackend, LocalSearchIndex, SiteFiles, fts_query, web_search_tool
+from tfgrpo_agents.tools import search_index
+from tests.sites import FACT, make_site
+
+
+@pytest.fixture
+def site(tmp_path):
+    return make_site(tmp_path / "site")
+
+
+@pytest.fixture
+def index(site, tmp_path):
+    return LocalSearchIndex.for_site(site, base_url="http://127.0.0.1:9999/", cache_dir=tmp_path / "cache")
+
+
+def test_finds_pages_and_builds_urls_from_the_base(index):
+    hits = index.search("registration deadline")
+    assert hits[0].url == "http://127.0.0.1:9999/dates.html"
+    assert hits[0].title == "Important Dates"
+    assert "registration deadline" in hits[0].snippet.lower()
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "deadline -", "title: deadline", "NEAR(a b)", "a AND OR NOT",
+                                   "*", "^start", "(", "'; DROP TABLE docs; --", "émigré ünïcode", "   "])
+def test_hostile_queries_never_raise(index, query):
+    hits = index.search(query)
+    assert isinstance(hits, list)
+
+
+def test_fts_query_quotes_terms_and_drops_stopwords():
+    assert fts_query('who is the "editor": -x') == '"editor" OR "x"'
+    assert fts_query("the of") == '"the" OR "of"', "all-stopword queries keep their words"
+    assert fts_query("What’s new") == '"whats" OR "new"'
+    assert fts_query("!!!") == ""
+
+
+def test_title_match_ranks_3_11_above_3_1(index):
+    assert index.search("What's new in release 3.11", 2)[0].url.endswith("whatsnew/3.11.html")
+    assert index.search("What's new in release 3.1", 2)[0].url.endswith("whatsnew/3.1.html")
+
+
+def test_index_is_cached_and_incremental(site, tmp_path):
+    cache = tmp_path / "cache"
+    first = LocalSearchIndex.for_site(site, cache_dir=cache)
+    pages = len(first)
+    first.close()
+    again = LocalSearchIndex(first.db_path)
+    stats = again.update(SiteFiles(site))
+    assert stats.unchanged == pages and stats.added == stats.updated == stats.removed == 0
+    (site / "dates.html").write_text("<html><title>Important Dates</title><body>Deadline moved to June.</body></html>")
+    (site / "venue.html").unlink()
+    (site / "new.html").write_text("<html><title>Sponsors</title><body>Gold sponsor is Acme.</body></html>")
+    stats = again.update(SiteFiles(site))
+    assert (stats.added, stats.updated, stats.removed) == (1, 1, 1)
+    assert again.search("gold sponsor")[0].url.endswith("new.html")
+    assert again.search("moved June")[0].url.endswith("dates.html")
+    assert not any(hit.url.endswith("venue.html") for hit in again.search("Halvorsen Pavilion"))
+
+
+def test_an_interrupted_update_keeps_the_previous_index(site, tmp_path, monkeypatch):
+    index = LocalSearchIndex.for_site(site, cache_dir=tmp_path / "cache")
+    before = len(index)
+    for name in ("dates.html", "venue.html"):
+        (site / name).write_text(f"<html><title>{name}</title><body>rewritten</body></html>")
+    real = search_index.page_text
+    calls = {"n": 0}
+
+    def flaky(document):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed mid-build")
+        return real(document)
+
+    monkeypatch.setattr(search_index, "page_text", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        index.update(SiteFiles(site))
+    assert len(index) == before
+    assert index.search("registration deadline")[0].url.endswith("dates.html"), "old content still searchable"
+    monkeypatch.setattr(search_index, "page_text", real)
+    assert index.update(SiteFiles(site)).updated == 2
+
+
+def test_search_tool_formats_hits_and_survives_backend_failure(index):
+    tool = web_search_tool(LocalBackend(index))
+    text = tool.invoke({"query": "registration deadline"})
+    assert text.startswith("Results for 'registration deadline':") and "URL: http://127.0.0.1:9999/dates.html" in text
+    assert "No results" in tool.invoke({"query": "zzzyqx"})
+
+    class Broken:
+        def search(self, query, max_results=5):
+            raise ConnectionError("engine down")
+
+    assert "Search failed: ConnectionError: engine down" in web_search_tool(Broken()).invoke({"query": "x"})
+
+
+def test_ddgs_backend_maps_results_and_retries_rate_limits(monkeypatch):
+    import ddgs
+    from ddgs.exceptions import RatelimitException
+
+    calls = []
+
+    class FakeDDGS:
+        def __init__(self, **kwargs):
+            calls.append(("init", kwargs))
+
+        def text(self, query, **kwargs):
+            calls.append(("text", query, kwargs))
+            if sum(1 for c in calls if c[0] == "text") < 3:
+                raise RatelimitException("slow down")
+            return [{"title": "T", "href": "https://example.org", "body": "snippet"}] * 9
+
+    monkeypatch.setattr(ddgs, "DDGS", FakeDDGS)
+    backend = DDGSBackend(backend="duckduckgo", region="de-de", retries=3)
+    monkeypatch.setattr("tenacity.nap.time.sleep", lambda s: None)
+    hits = backend.search("python", max_results=4)
+    assert [(h.title, h.url, h.snippet) for h in hits] == [("T", "https://example.org", "snippet")] * 4
+    text_calls = [c for c in calls if c[0] == "text"]
+    assert len(text_calls) == 3
+    assert text_calls[-1][2] == {"region": "de-de", "safesearch": "moderate", "max_results": 4, "backend": "duckduckgo"}

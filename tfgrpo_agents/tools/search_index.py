@@ -1,0 +1,245 @@
+"""A local full-text index (SQLite FTS5, BM25 ranking) over a site's HTML pages.
+
+The index lives in a SQLite file: a rebuild only re-reads pages whose content changed, removes
+pages that disappeared, and commits in one transaction, so an interrupted build leaves the
+previous index usable. URLs are stored relative to the site, so the same index serves a site
+whatever port the local server gets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import urljoin
+
+from lxml import html as lxml_html
+from pydantic import BaseModel
+from trafilatura import extract, html2txt
+
+from tfgrpo_agents.tools.site_files import SiteFiles
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
+STOPWORDS = frozenset(
+    "a an and are as at be by did do does for from has have how in is it its of on or that the this to "
+    "was were what when where which who whom why with".split()
+)
+_SEPARATOR = re.compile(r"\s[—–|·-]\s")
+_DOTTED = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
+MAX_QUERY_TERMS = 24
+TITLE_WEIGHT = 8.0
+RRF_K = 5
+CANDIDATES = 30
+
+
+class SearchHit(BaseModel):
+    title: str
+    url: str
+    snippet: str
+
+
+class IndexStats(BaseModel):
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: quoted terms joined by OR.
+
+    Quotes, dashes, colons, parentheses and FTS5 keywords in the user's text are never parsed
+    as query syntax, so no query can raise an FTS5 syntax error. Empty when there are no words.
+    """
+    terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(normalize(text))))
+    content = [t for t in terms if t not in STOPWORDS]
+    terms = (content or terms)[:MAX_QUERY_TERMS]
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+def normalize(text: str) -> str:
+    """Fold in-word apostrophes (``What’s`` → ``Whats``) so queries and pages tokenize alike."""
+    return _APOSTROPHE.sub("", text)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents"))
+
+
+def page_title(document: bytes) -> str:
+    try:
+        tree = lxml_html.fromstring(document.decode("utf-8", errors="replace"))
+    except (ValueError, lxml_html.etree.ParserError):
+        return ""
+    title = tree.findtext(".//title") or ""
+    return " ".join(title.replace("¶", "").split())
+
+
+def page_text(document: bytes) -> str:
+    """Main text of a page (navigation and boilerplate dropped), or all its text as a fallback."""
+    markup = document.decode("utf-8", errors="replace")
+    return extract(markup, fast=True, favor_recall=True, include_tables=True) or html2txt(markup) or ""
+
+
+def common_title_suffix(titles: Iterable[str]) -> str:
+    """The site name most titles end with (`` — Python 3.11.2 documentation``), or ``""``.
+
+    It is the same on every page, so it only adds noise to title matching.
+    """
+    titles = [t for t in titles if t]
+    endings = Counter()
+    for title in titles:
+        found = _SEPARATOR.findall(title)
+        if found:
+            endings[title[title.rindex(found[-1]):]] += 1
+    if not endings:
+        return ""
+    ending, count = endings.most_common(1)[0]
+    return ending if count >= 3 and count * 2 >= len(titles) else ""
+
+
+def strip_suffix(title: str, suffix: str) -> str:
+    if suffix and title.endswith(suffix) and len(title) > len(suffix):
+        return title[: -len(suffix)].strip()
+    return title
+
+
+def title_terms(text: str) -> set[str]:
+    """Terms for title matching; dotted numbers such as ``3.11`` stay whole."""
+    return {t.lower() for t in _DOTTED.findall(normalize(text))}
+
+
+class LocalSearchIndex:
+    """BM25 search over pages, with the title weighted above the body."""
+
+    def __init__(self, db_path: str | os.PathLike[str], *, base_url: str = "") -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.base_url = base_url
+        self._conn = sqlite3.connect(self.db_path, check_same_thread=False)
+        self._conn.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS docs (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, title TEXT);
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+            CREATE VIRTUAL TABLE IF NOT EXISTS pages USING fts5(
+                title, body, path UNINDEXED, tokenize = 'porter unicode61');
+            """
+        )
+        self.title_suffix = self._meta("title_suffix") or ""
+
+    @classmethod
+    def for_site(
+        cls,
+        source: str | os.PathLike[str] | SiteFiles,
+        *,
+        base_url: str = "",
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> LocalSearchIndex:
+        """Open (building or refreshing as needed) the cached index of a site."""
+        files = source if isinstance(source, SiteFiles) else SiteFiles(source)
+        key = hashlib.sha1(str(files.source.resolve()).encode()).hexdigest()[:16]
+        directory = Path(cache_dir) if cache_dir else default_cache_dir() / "index"
+        index = cls(directory / f"{files.source.name}-{key}.sqlite", base_url=base_url)
+        index.update(files)
+        return index
+
+    def update(self, files: SiteFiles, paths: Iterable[str] | None = None) -> IndexStats:
+        """Bring the index in line with ``files`` (all HTML pages unless ``paths`` is given)."""
+        stats = IndexStats()
+        wanted = list(paths) if paths is not None else files.html_paths()
+        known = dict(self._conn.execute("SELECT path, fingerprint FROM docs"))
+        titles = dict(self._conn.execute("SELECT path, title FROM docs"))
+        changed: dict[str, tuple[str, bytes]] = {}
+        for path in wanted:
+            document = files.read(path)
+            if document is None:
+                continue
+            fingerprint = hashlib.sha1(document).hexdigest()
+            if known.get(path) == fingerprint:
+                stats.unchanged += 1
+                continue
+            changed[path] = (fingerprint, document)
+            titles[path] = page_title(document)
+        removed = set(known) - set(wanted) if paths is None else set()
+        suffix = common_title_suffix(t for p, t in titles.items() if p not in removed)
+        with self._conn:  # one transaction: all of the refresh or none of it
+            for path, (fingerprint, document) in changed.items():
+                if path in known:
+                    self._conn.execute("DELETE FROM pages WHERE path = ?", (path,))
+                    stats.updated += 1
+                else:
+                    stats.added += 1
+                self._conn.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", (path, fingerprint, titles[path]))
+                self._conn.execute(
+                    "INSERT INTO pages VALUES (?, ?, ?)",
+                    (normalize(strip_suffix(titles[path], suffix)), normalize(page_text(document)), path),
+                )
+            for path in removed:
+                self._conn.execute("DELETE FROM pages WHERE path = ?", (path,))
+                self._conn.execute("DELETE FROM docs WHERE path = ?", (path,))
+                stats.removed += 1
+            if suffix != self._meta("title_suffix"):
+                for path, title in self._conn.execute("SELECT path, title FROM docs").fetchall():
+                    if path not in changed:
+                        self._conn.execute("UPDATE pages SET title = ? WHERE path = ?",
+                                           (normalize(strip_suffix(title, suffix)), path))
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('title_suffix', ?)", (suffix,))
+        self.title_suffix = suffix
+        return stats
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def __len__(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    def search(self, query: str, max_results: int = 5) -> list[SearchHit]:
+        """Pages for ``query``, best first.
+
+        Three rankings are fused by reciprocal rank: BM25 over title and body, BM25 over titles
+        alone (a page whose title names the subject can drown in body matches of common words),
+        and the share of the query's terms the title holds (``3.11`` kept whole, so the 3.11 page
+        beats the 3.1 page).
+        """
+        match = fts_query(query)
+        if not match:
+            return []
+        sql = f"""
+            SELECT pages.path, docs.title, snippet(pages, 1, '', '', ' … ', 24)
+            FROM pages JOIN docs ON docs.path = pages.path WHERE pages MATCH ?
+            ORDER BY bm25(pages, {TITLE_WEIGHT}, 1.0) LIMIT ?
+        """
+        limit = max(CANDIDATES, max_results)
+        overall = self._conn.execute(sql, (match, limit)).fetchall()
+        by_title = self._conn.execute(sql, (f"title : ({match})", limit)).fetchall()
+        rows = {row[0]: row for row in by_title} | {row[0]: row for row in overall}
+        wanted = title_terms(query) - STOPWORDS or title_terms(query)
+
+        def overlap(path: str) -> float:
+            title = strip_suffix(rows[path][1] or "", self.title_suffix)
+            return len(wanted & title_terms(title)) / len(wanted) if wanted else 0.0
+
+        rankings = [
+            [row[0] for row in overall],
+            [row[0] for row in by_title],
+            sorted(rows, key=overlap, reverse=True),
+        ]
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, path in enumerate(ranking):
+                fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)[:max_results]
+        return [
+            SearchHit(title=strip_suffix(rows[p][1] or "", self.title_suffix) or p,
+                      url=urljoin(self.base_url, p), snippet=" ".join(rows[p][2].split()))
+            for p in best
+        ]
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,87 @@
+"""The files of a website, from a folder or a ``.tar.gz``, addressed by URL path."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import posixpath
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+HTML_SUFFIXES = (".html", ".htm")
+
+
+class SiteFiles:
+    """Read-only view of a site's files keyed by relative POSIX path (``library/json.html``).
+
+    A tarball is read into memory once (documentation sites are tens of MB); a folder is read
+    from disk on demand. Nothing is ever extracted or copied.
+    """
+
+    def __init__(self, source: str | os.PathLike[str]) -> None:
+        self.source = Path(source)
+        if not self.source.exists():
+            raise FileNotFoundError(f"no site at {self.source} (expected a folder or a .tar.gz of HTML)")
+        self._members: dict[str, bytes] | None = None
+        if self.source.is_file():
+            if not tarfile.is_tarfile(self.source):
+                raise ValueError(f"{self.source} is a file but not a tar archive")
+            self._members = {}
+            with tarfile.open(self.source) as archive:
+                for member in archive:
+                    if member.isfile():
+                        handle = archive.extractfile(member)
+                        if handle is not None:
+                            self._members[_clean(member.name)] = handle.read()
+
+    def paths(self) -> Iterator[str]:
+        if self._members is not None:
+            yield from sorted(self._members)
+            return
+        for path in sorted(self.source.rglob("*")):
+            if path.is_file():
+                yield path.relative_to(self.source).as_posix()
+
+    def html_paths(self) -> list[str]:
+        return [p for p in self.paths() if p.lower().endswith(HTML_SUFFIXES)]
+
+    def resolve(self, path: str) -> str | None:
+        """The file a URL path names: itself, or its directory's ``index.html``; ``None`` if absent."""
+        path = _clean(path)
+        for candidate in (path, posixpath.join(path, "index.html") if path else "index.html"):
+            if self._members is not None:
+                if candidate in self._members:
+                    return candidate
+                continue
+            full = (self.source / candidate).resolve()
+            if candidate and full.is_relative_to(self.source.resolve()) and full.is_file():
+                return candidate
+        return None
+
+    def read(self, path: str) -> bytes | None:
+        """Bytes of the file ``path`` names (see :meth:`resolve`); ``None`` if absent."""
+        resolved = self.resolve(path)
+        if resolved is None:
+            return None
+        if self._members is not None:
+            return self._members[resolved]
+        return (self.source / resolved).read_bytes()
+
+    def fingerprint(self, path: str) -> str:
+        """Content hash of one file, for incremental indexing."""
+        data = self.read(path) or b""
+        return hashlib.sha1(data).hexdigest()
+
+    @staticmethod
+    def content_type(path: str) -> str:
+        guessed, _ = mimetypes.guess_type(path)
+        if guessed is None:
+            return "application/octet-stream"
+        return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def _clean(name: str) -> str:
+    name = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
+    return "" if name == "." else name
