@@ -31,6 +31,7 @@ STOPWORDS = frozenset(
 )
 _SEPARATOR = re.compile(r"\s[—–|·-]\s")
 _DOTTED = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
+INDEX_VERSION = "2"
 MAX_QUERY_TERMS = 24
 TITLE_WEIGHT = 8.0
 RRF_K = 5
@@ -83,7 +84,8 @@ def page_title(document: bytes) -> str:
 def page_text(document: bytes) -> str:
     """Main text of a page (navigation and boilerplate dropped), or all its text as a fallback."""
     markup = document.decode("utf-8", errors="replace")
-    return extract(markup, fast=True, favor_recall=True, include_tables=True) or html2txt(markup) or ""
+    text = extract(markup, fast=True, favor_recall=True, include_tables=True) or html2txt(markup) or ""
+    return text.replace("¶", "")
 
 
 def common_title_suffix(titles: Iterable[str]) -> str:
@@ -130,6 +132,12 @@ class LocalSearchIndex:
                 title, body, path UNINDEXED, tokenize = 'porter unicode61');
             """
         )
+        if self._meta("version") != INDEX_VERSION:  # built by another version: start over
+            with self._conn:
+                self._conn.execute("DELETE FROM docs")
+                self._conn.execute("DELETE FROM pages")
+                self._conn.execute("DELETE FROM meta")
+                self._conn.execute("INSERT INTO meta VALUES ('version', ?)", (INDEX_VERSION,))
         self.title_suffix = self._meta("title_suffix") or ""
 
     @classmethod
