@@ -14,3 +14,121 @@ FORCE_FINAL_ANSWER = (
     "You have used all your tool steps. Do not call any tool. "
     "Reply now with your final answer only, as short as possible."
 )
+
+# ---------------------------------------------------------------- grading
+JUDGE_PROMPT = """You grade a student's answer against a reference answer.
+
+Question: {question}
+Reference answer: {reference}
+Student answer: {answer}
+
+The student is correct if the answer states the same facts as the reference (wording may differ; extra
+harmless detail is fine). It is incorrect if it is wrong, incomplete on what was asked, or hedges between options.
+Explain in one or two sentences, then write CORRECT or INCORRECT on the last line."""
+
+# ---------------------------------------------------------------- Training-Free GRPO reflection
+# Each stage asks one small, concrete question, so a small teacher model can answer it.
+# {agent_objective}: what the agent is for; {learning_objective}: what good experiences help with.
+
+SUMMARIZE_PROMPT = """[stage: summarize]
+An agent worked on a task. {agent_objective}
+Summarize what it did, step by step, so its attempt can be compared with other attempts.
+
+Task: {question}
+{reference_block}
+Experiences the agent was given:
+{experiences}
+
+What the agent did:
+{transcript}
+
+Final answer: {final_answer}
+{outcome_block}
+Write a numbered list, one line per step: which tool it called, with which arguments, what came back, and
+what it concluded. Then add three short lines:
+Detours: steps that did not help, or calls that repeated earlier ones.
+Missed: information that was available but not used.
+Experiences used: which of the given experiences it followed, if any."""
+
+ADVANTAGE_PROMPT = """[stage: advantage]
+Several attempts at the same task are summarized below. {agent_objective}
+{comparison_instruction}
+
+Task: {question}
+{reference_block}
+Current experiences:
+{experiences}
+
+Attempts:
+{attempts}
+
+Propose at most {max_lessons} lessons that would help on other tasks of this kind. {learning_objective}
+Each lesson: one sentence, at most {word_cap} words, general (no names or numbers specific to this task),
+written as advice, starting with "When ..." if it only applies in some situations.
+If nothing new was learned, return an empty list.
+Reply with JSON only: {{"lessons": ["...", "..."]}}"""
+
+COMPARE_WITH_OUTCOMES = ("Some attempts succeeded and some failed. Find what the successful attempts did that the "
+                         "failed ones did not, and what the failed ones did wrong.")
+COMPARE_WITHOUT_REFERENCE = ("No reference answer is known, so judge for yourself which attempts were more reliable "
+                             "(consistent answers, answers backed by what a tool returned, fewer wasted steps) and why.")
+REFLECT_ON_SINGLE = ("There is only one attempt. Judge from its outcome and its steps what it did well and "
+                     "what it should have done differently.")
+
+GROUP_OPS_PROMPT = """[stage: group_ops]
+You maintain a short list of experiences for an agent. {learning_objective}
+New lessons were drawn from comparing attempts at one task. Decide how each lesson changes the list.
+
+Current experiences:
+{experiences}
+
+New lessons:
+{lessons}
+
+For each lesson choose one operation:
+- ADD: the lesson is new. Give its text.
+- UPDATE: the lesson refines an existing experience. Give that experience's id and the improved text.
+- DELETE: the lesson shows an existing experience is wrong. Give its id.
+- NONE: the list already covers it.
+Texts: one sentence, at most {word_cap} words, written as advice.
+Reply with JSON only: {{"operations": [{{"op": "ADD", "text": "..."}}, {{"op": "UPDATE", "id": "G2", "text": "..."}}, {{"op": "NONE"}}]}}"""
+
+CONSOLIDATE_PROMPT = """[stage: consolidate]
+You maintain a short list of experiences for an agent. {learning_objective}
+Several groups proposed changes to the list. Merge them into one final set of operations.
+
+Current experiences:
+{experiences}
+
+Proposed operations:
+{proposals}
+
+Rules:
+- Merge proposals that say the same thing into one operation; prefer UPDATE of an existing experience over a new ADD.
+- Every text: one sentence, at most {word_cap} words, general, written as advice.
+- Keep the list at {max_experiences} experiences or fewer: DELETE experiences that are redundant or contradicted.
+- Use only ids that appear in the current list.
+Reply with JSON only: {{"operations": [{{"op": "ADD", "text": "..."}}, {{"op": "UPDATE", "id": "G2", "text": "..."}}, {{"op": "DELETE", "id": "G5"}}]}}"""
+
+FIX_JSON_PROMPT = ("Your reply could not be used: {problem}\n"
+                   "Reply again with JSON only, in exactly the format asked for above.")
+
+NO_EXPERIENCES = "(none yet)"
+
+# ---------------------------------------------------------------- agent system prompts per domain
+MATH_SYSTEM_PROMPT = """You solve math word problems.
+Use the python_exec tool to compute: write short Python code that prints the result.
+When you know the answer, reply with one line: Final answer: <number>"""
+
+WEB_SYSTEM_PROMPT = """You answer questions about websites by searching and reading pages.
+Use web_search to find pages and web_browse to read a page and see its links.
+When you know the answer, reply with one line: Final answer: <short answer>"""
+
+QA_SYSTEM_PROMPT = """Answer the question.
+Reply with one line: Final answer: <short answer>"""
+
+MATH_AGENT_OBJECTIVE = "It solves math word problems, using a Python tool for computation."
+WEB_AGENT_OBJECTIVE = "It answers questions about websites by searching and browsing their pages."
+QA_AGENT_OBJECTIVE = "It answers questions directly, without tools."
+DEFAULT_LEARNING_OBJECTIVE = ("Good experiences help the agent reach the correct answer reliably "
+                              "and with fewer tool calls.")

@@ -47,6 +47,8 @@ def build_react_agent(
     and placed per ``placement``. After ``max_steps`` model calls the model gets one more call
     without tools and an instruction to answer, so every episode ends with an answer.
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
+    ``config["configurable"]["model_kwargs"]`` (e.g. ``{"temperature": 0.7, "seed": 3}``) is
+    passed to every model call of that run.
     """
     if max_steps < 1:
         raise ValueError("max_steps must be at least 1")
@@ -57,13 +59,16 @@ def build_react_agent(
 
     def agent(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
         steps = state.get("steps", 0)
+        # Per-run model arguments (temperature, seed…) travel in the config, so one compiled agent
+        # serves every rollout of a group.
+        model_kwargs = (config.get("configurable") or {}).get("model_kwargs") or {}
         block = render_experiences(source.current(), header=header)
         system, messages = inject_experiences(base_system, state["messages"], block, placement)
         prompt = ([system] if system else []) + messages
         if steps < max_steps or not tools:
-            response = tool_model.invoke(prompt, config)
+            response = tool_model.invoke(prompt, config, **model_kwargs)
             return {"messages": [response], "steps": steps + 1}
-        response = model.invoke([*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], config)
+        response = model.invoke([*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], config, **model_kwargs)
         if getattr(response, "tool_calls", None):
             # The model ignored the instruction; keep its words, drop the calls.
             response = AIMessage(content=response.content, id=response.id,

@@ -121,6 +121,11 @@ class ExperienceLibrary(BaseModel):
         self._commit(staged, report, step=step)
         return report
 
+    def check(self, ops: Iterable[ExperienceOp | Mapping[str, Any]]) -> list[RejectedOp]:
+        """Validate a batch against the current library without changing anything."""
+        _, report = self._stage(ops, step=self.step + 1)
+        return report.rejected
+
     def record_feedback(self, experience_id: str, *, helpful: int = 0, harmful: int = 0) -> Experience:
         """Add evidence for or against an experience (e.g. from evaluation) without a new step."""
         current = self.get(experience_id)

@@ -1,0 +1,112 @@
+"""A deterministic world for learning-loop tests: a policy and a teacher whose replies depend only
+on what they are sent (and the rollout seed), so runs are reproducible across kills and resumes.
+
+Tasks say how the policy behaves: ``[right]`` always answers correctly, ``[wrong]`` never does,
+``[mixed]`` is right when the rollout seed is even. The policy first calls ``python_exec``, then
+answers. The teacher recognises each reflection stage by the ``[stage: …]`` tag of its prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+_SUM = re.compile(r"What is (\d+) \+ (\d+)\?")
+
+
+def make_tasks(kinds: list[str]) -> list[dict[str, Any]]:
+    return [{"id": f"t{i}", "question": f"[{kind}] What is {i} + {i + 3}?", "answer": str(2 * i + 3)}
+            for i, kind in enumerate(kinds)]
+
+
+def expected_correct(question: str, seed: int) -> bool:
+    if question.startswith("[right]"):
+        return True
+    if question.startswith("[wrong]"):
+        return False
+    return seed % 2 == 0
+
+
+def policy_reply(messages: list[tuple[str, str]], seed: int) -> dict[str, Any]:
+    question = next(text for role, text in messages if role == "user")
+    a, b = map(int, _SUM.search(question).groups())
+    if messages[-1][0] != "tool":
+        return {"content": "", "tool_calls": [{"name": "python_exec", "args": {"code": f"print({a} + {b})"}}]}
+    answer = a + b if expected_correct(question, seed) else a + b + 1
+    return {"content": f"The tool printed the sum.\nFinal answer: {answer}"}
+
+
+def _lines_after(prompt: str, heading: str) -> list[str]:
+    block = prompt.split(heading, 1)[1].split("\n\n", 1)[0]
+    return [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
+
+
+def teacher_reply(prompt: str) -> str:
+    if "[stage: summarize]" in prompt:
+        outcome = "WRONG" if "Outcome: WRONG" in prompt else "CORRECT"
+        return f"1. called python_exec to add the numbers.\n2. answered ({outcome}).\nDetours: none\nMissed: none"
+    if "[stage: advantage]" in prompt:
+        question = re.search(r"Task: (.*)", prompt).group(1)
+        topic = "sums of small numbers" if int(_SUM.search(question).group(1)) % 2 == 0 else "sums of odd numbers"
+        return "```json\n" + json.dumps({"lessons": [f"When asked for {topic}, trust the printed tool result."]}) + "\n```"
+    if "[stage: group_ops]" in prompt:
+        return json.dumps({"operations": [{"op": "ADD", "text": lesson} for lesson in _lines_after(prompt, "New lessons:\n")]})
+    if "[stage: consolidate]" in prompt:
+        seen, operations = set(), []
+        for line in _lines_after(prompt, "Proposed operations:\n"):
+            text = line.split(":", 1)[1].strip() if ":" in line else line
+            if text not in seen:
+                seen.add(text)
+                operations.append({"op": "ADD", "text": text})
+        return "Here is the plan:\n" + json.dumps({"operations": operations})
+    return "I do not understand the request."
+
+
+def reply(messages: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    """Dispatch to the teacher (prompts carry a stage tag) or the policy."""
+    if any("[stage:" in text for _, text in messages):
+        prompt = next(text for _, text in messages if "[stage:" in text)
+        return {"content": teacher_reply(prompt)}
+    return policy_reply(messages, int(params.get("seed") or 0))
+
+
+def _role(message: BaseMessage) -> str:
+    return {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}.get(message.type, message.type)
+
+
+class WorldChatModel(BaseChatModel):
+    """A LangChain chat model answering from the scripted world (supports tools and usage metadata)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-world"
+
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        convo = [(_role(m), str(m.text)) for m in messages]
+        out = reply(convo, kwargs)
+        tool_calls = [{"name": c["name"], "args": c["args"], "id": f"call_{len(messages)}_{i}", "type": "tool_call"}
+                      for i, c in enumerate(out.get("tool_calls", []))]
+        chars = sum(len(text) for _, text in convo)
+        message = AIMessage(content=out["content"], tool_calls=tool_calls,
+                            usage_metadata={"input_tokens": chars // 4, "output_tokens": len(out["content"]) // 4 + 1,
+                                            "total_tokens": chars // 4 + len(out["content"]) // 4 + 1})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def openai_reply(body: dict[str, Any]) -> dict[str, Any]:
+    """The same world behind the OpenAI chat-completions wire format (for the HTTP stub)."""
+    from tests.openai_stub import completion
+
+    convo = [(m["role"], m.get("content") or "") for m in body["messages"]]
+    out = reply(convo, body)
+    chars = sum(len(text) for _, text in convo)
+    return completion(out["content"], out.get("tool_calls"), prompt_tokens=chars // 4,
+                      completion_tokens=len(out["content"]) // 4 + 1)

@@ -1,0 +1,35 @@
+"""Training-Free GRPO: rollouts in groups, rewards, reflection, and the experience library update."""
+
+from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, schedule
+from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
+from tfgrpo_agents.learning.reflection import Reflector, ReflectionSettings
+from tfgrpo_agents.learning.rewards import (
+    CallableGrader,
+    ExactMatchGrader,
+    Grade,
+    Grader,
+    LLMJudgeGrader,
+    MathGrader,
+    grader_for,
+)
+from tfgrpo_agents.learning.rundir import RunDir
+from tfgrpo_agents.learning.settings import LearnSettings
+from tfgrpo_agents.learning.structured import StructuredCallError, call_structured, parse_tolerantly
+from tfgrpo_agents.learning.tasks import Task, TaskFileError, load_tasks
+from tfgrpo_agents.learning.trajectory import (
+    TokenUsage,
+    ToolCallRecord,
+    Trajectory,
+    TrajectoryCollector,
+    read_trajectories,
+    tool_calls_from_messages,
+    write_trajectories,
+)
+
+__all__ = [
+    "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
+    "Ledger", "MathGrader", "Price", "Reflector", "ReflectionSettings", "RunDir", "RunMismatchError",
+    "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
+    "TrajectoryCollector", "call_structured", "grader_for", "load_prices", "load_tasks", "parse_tolerantly",
+    "read_trajectories", "schedule", "tool_calls_from_messages", "write_trajectories",
+]

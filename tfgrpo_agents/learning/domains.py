@@ -1,0 +1,49 @@
+"""Ready-made agent set-ups (system prompt, tools, grader, objectives) for ``tfgrpo learn --agent``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.tools import BaseTool
+
+from tfgrpo_agents import prompts
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    system_prompt: str
+    agent_objective: str
+    grader: str
+    make_tools: Callable[[dict[str, Any]], tuple[list[BaseTool], Callable[[], None]]]
+    learning_objective: str = prompts.DEFAULT_LEARNING_OBJECTIVE
+
+
+def _no_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
+    return [], lambda: None
+
+
+def _math_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
+    from tfgrpo_agents.tools import python_exec_tool
+
+    return [python_exec_tool()], lambda: None
+
+
+def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
+    """A local site (``site``) served on 127.0.0.1 with its index, or the live web through ddgs."""
+    from tfgrpo_agents.tools import Browser, DDGSBackend, LocalWeb, web_browse_tool, web_search_tool
+
+    site = options.get("site")
+    if site:
+        web = LocalWeb(site, public_url=options.get("public_url")).start()
+        return web.tools(), web.stop
+    return [web_search_tool(DDGSBackend()), web_browse_tool(Browser())], lambda: None
+
+
+DOMAINS: dict[str, Domain] = {
+    "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
+    "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools),
+    "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools),
+}

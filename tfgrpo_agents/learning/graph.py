@@ -1,0 +1,388 @@
+"""One learning step as a LangGraph ``StateGraph``; each node is one stage of Training-Free GRPO.
+
+    rollout ─► grade ─► select_groups ─► summarize ─► group_advantage ─► group_ops ─► consolidate ─► snapshot
+    (Send ×G per task)                   (Send per     (every kept group, in parallel)
+                                          trajectory)
+
+Rollouts and summaries fan out with ``Send``. The per-group stages run as single nodes over all
+kept groups with bounded parallelism: a conditional edge on a ``Send``-fanned node would run once
+per task and fan out again for each.
+
+Every rollout and teacher answer is cached in the run directory the moment it finishes, and the
+graph is checkpointed, so a run killed anywhere resumes without redoing finished work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import operator
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from tfgrpo_agents.agents import extract_final_answer, message_text
+from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning.ledger import StepLedger
+from tfgrpo_agents.learning.reflection import Reflector
+from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.rundir import RunDir
+from tfgrpo_agents.learning.settings import LearnSettings
+from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.learning.trajectory import (
+    TokenUsage,
+    Trajectory,
+    TrajectoryCollector,
+    serialize_messages,
+    write_trajectories,
+)
+
+logger = logging.getLogger(__name__)
+
+AgentFactory = Callable[[ExperienceLibrary], Any]
+
+
+class StepState(TypedDict, total=False):
+    step: int
+    tasks: list[dict[str, Any]]
+    trajectories: Annotated[list[dict[str, Any]], operator.add]
+    graded: list[dict[str, Any]]
+    kept: list[str]
+    summaries: Annotated[list[dict[str, Any]], operator.add]
+    advantages: list[dict[str, Any]]
+    group_ops: list[dict[str, Any]]
+    plan: list[dict[str, Any]]
+    report: dict[str, Any]
+
+
+class StageMeter(TrajectoryCollector):
+    """Token usage of one teacher call (the collector's usage half)."""
+
+    def usage(self) -> TokenUsage:
+        return TokenUsage.sum(self.llm_calls)
+
+
+def rollout_seed(seed: int, step: int, task_id: str, sample: int) -> int:
+    """A per-rollout seed, stable across runs (a CRC would be linear: its low bits repeat across samples)."""
+    digest = hashlib.sha256(f"{seed}:{step}:{task_id}:{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def classify_error(exc: BaseException) -> str:
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    module = type(exc).__module__
+    if module.startswith(("openai", "httpx", "httpcore")) or "API" in type(exc).__name__:
+        return "api_error"
+    return "error"
+
+
+class StepGraph:
+    """Builds and runs the step graph for one learning run."""
+
+    def __init__(
+        self,
+        *,
+        settings: LearnSettings,
+        run_dir: RunDir,
+        agent_factory: AgentFactory,
+        reflector: Reflector,
+        grader: Grader | None,
+        library_loader: Callable[[], ExperienceLibrary],
+        library_saver: Callable[[ExperienceLibrary], None],
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_dir = run_dir
+        self.agent_factory = agent_factory
+        self.reflector = reflector
+        self.grader = grader
+        self.load_library = library_loader
+        self.save_library = library_saver
+        self.on_event = on_event or (lambda kind, info: None)
+        self._agents: dict[int, Any] = {}
+        self._libraries: dict[int, ExperienceLibrary] = {}
+
+    # -------------------------------------------------------------- helpers
+    def library_for(self, step: int) -> ExperienceLibrary:
+        """The library as it stood when ``step`` started (what every rollout of the step sees)."""
+        if step not in self._libraries:
+            library = self.load_library()
+            self._libraries[step] = library.at_step(step - 1) if library.step >= step else library
+        return self._libraries[step]
+
+    def agent_for(self, step: int) -> Any:
+        if step not in self._agents:
+            self._agents[step] = self.agent_factory(self.library_for(step))
+        return self._agents[step]
+
+    def _teacher_call(self, stage: str, key: str, fn: Callable[[dict], Any]) -> dict[str, Any]:
+        """Run one teacher call through the cache; failures are recorded, never raised."""
+        cached = self.run_dir.cached(stage, key)
+        if cached is not None:
+            return cached
+        meter = StageMeter()
+        try:
+            value = fn({"callbacks": [meter]})
+            payload = {"ok": True, "value": value, "usage": meter.usage().model_dump()}
+        except Exception as exc:
+            logger.warning("%s %s skipped: %s", stage, key, exc)
+            payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "usage": meter.usage().model_dump()}
+        self.on_event(stage, {"key": key, "ok": payload["ok"]})
+        return self.run_dir.cache(stage, key, payload)
+
+    # -------------------------------------------------------------- nodes
+    def fan_out_rollouts(self, state: StepState) -> list[Send]:
+        return [Send("rollout", {"step": state["step"], "task": task, "sample": sample})
+                for task in state["tasks"] for sample in range(self.settings.group_size)]
+
+    async def rollout(self, payload: dict[str, Any]) -> dict[str, Any]:
+        step, task, sample = payload["step"], Task.model_validate(payload["task"]), payload["sample"]
+        key = f"step{step}-{task.id}-{sample}"
+        cached = self.run_dir.cached("rollout", key)
+        if cached is not None:
+            return {"trajectories": [cached]}
+        trajectory = await self._run_rollout(step, task, sample)
+        self.on_event("rollout", {"key": key, "failed": trajectory.failed})
+        return {"trajectories": [self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))]}
+
+    async def _run_rollout(self, step: int, task: Task, sample: int) -> Trajectory:
+        s = self.settings
+        agent = self.agent_for(step)
+        seed = rollout_seed(s.seed, step, task.id, sample)
+        base = Trajectory(task_id=task.id, sample=sample, question=task.question, reference=task.answer,
+                          model_id=s.model_id, temperature=s.temperature, library_step=self.library_for(step).step)
+        error: BaseException | None = None
+        start = time.monotonic()
+        for attempt in range(1, s.rollout_retries + 2):
+            collector = TrajectoryCollector()
+            config = {"callbacks": [collector], "recursion_limit": 4 * s.max_steps + 10,
+                      "configurable": {"model_kwargs": {"temperature": s.temperature, "seed": seed}}}
+            try:
+                result = await asyncio.wait_for(
+                    agent.ainvoke({"messages": [HumanMessage(task.question)]}, config), timeout=s.rollout_timeout_s)
+            except Exception as exc:  # recorded below; a failed rollout is never dropped
+                error = exc
+                logger.info("rollout %s/%s attempt %d failed: %s", task.id, sample, attempt, exc)
+                continue
+            messages = result.get("messages", [])
+            answer = result.get("final_answer")
+            if answer is None and messages:
+                answer = extract_final_answer(message_text(messages[-1]))
+            return base.model_copy(update={
+                "messages": serialize_messages(messages), "tool_calls": collector.tool_calls(messages),
+                "llm_calls": collector.llm_calls, "final_answer": answer,
+                "forced_final": bool(result.get("forced_final")),
+                "failure": "step_limit" if result.get("forced_final") else None,
+                "wall_time_s": round(time.monotonic() - start, 3), "attempts": attempt,
+            })
+        assert error is not None
+        return base.model_copy(update={
+            "failed": True, "failure": classify_error(error), "error": f"{type(error).__name__}: {error}"[:500],
+            "wall_time_s": round(time.monotonic() - start, 3), "attempts": s.rollout_retries + 1,
+        })
+
+    def grade(self, state: StepState) -> dict[str, Any]:
+        order = {task["id"]: index for index, task in enumerate(state["tasks"])}
+        trajectories = sorted((Trajectory.model_validate(t) for t in state["trajectories"]),
+                              key=lambda t: (order[t.task_id], t.sample))
+        tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
+        graded = []
+        for trajectory in trajectories:
+            if self.grader is not None and self.settings.ground_truth:
+                if trajectory.failed:
+                    trajectory.reward, trajectory.grader_reasoning = 0.0, f"rollout failed ({trajectory.failure})"
+                else:
+                    key = f"step{state['step']}-{trajectory.task_id}-{trajectory.sample}"
+                    result = self._teacher_call("grade", key, lambda cfg, t=trajectory: self.grader.grade(
+                        tasks[t.task_id], t.final_answer).model_dump())
+                    grade = result.get("value") or {"reward": 0.0, "reasoning": f"grader failed: {result.get('error')}"}
+                    trajectory.reward, trajectory.grader_reasoning = grade["reward"], grade["reasoning"]
+            graded.append(trajectory)
+        write_trajectories(self.run_dir.step_dir(state["step"]) / "trajectories.jsonl", graded)
+        return {"graded": [t.model_dump(mode="json") for t in graded]}
+
+    def select_groups(self, state: StepState) -> dict[str, Any]:
+        groups: dict[str, list[dict]] = {}
+        for trajectory in state["graded"]:
+            groups.setdefault(trajectory["task_id"], []).append(trajectory)
+        kept, stats = [], []
+        for task_id, members in groups.items():
+            usable = [t for t in members if not t["failed"]]
+            rewards = [t["reward"] or 0.0 for t in members]
+            mean = sum(rewards) / len(rewards) if rewards else 0.0
+            if self.settings.group_size == 1 or not self.settings.ground_truth or self.grader is None:
+                keep = bool(usable)
+                reason = "kept" if keep else "every rollout failed"
+            else:
+                keep = 0.0 < mean < 1.0
+                reason = "kept: rewards differ" if keep else ("all succeeded" if mean >= 1.0 else "all failed")
+            stats.append({"task_id": task_id, "mean_reward": round(mean, 4), "kept": keep, "reason": reason})
+            if keep:
+                kept.append(task_id)
+        self.run_dir.write_json(self.run_dir.step_dir(state["step"]) / "groups.json", stats)
+        self.on_event("select", {"kept": len(kept), "groups": len(groups)})
+        return {"kept": kept}
+
+    def fan_out_summaries(self, state: StepState) -> list[Send] | str:
+        kept = set(state["kept"])
+        sends = [Send("summarize", {"step": state["step"], "tasks": state["tasks"], "trajectory": t})
+                 for t in state["graded"] if t["task_id"] in kept]
+        return sends or "group_advantage"
+
+    def summarize(self, payload: dict[str, Any]) -> dict[str, Any]:
+        trajectory = Trajectory.model_validate(payload["trajectory"])
+        task = next(Task.model_validate(t) for t in payload["tasks"] if t["id"] == trajectory.task_id)
+        key = f"step{payload['step']}-{trajectory.task_id}-{trajectory.sample}"
+        library = self.library_for(payload["step"])
+        result = self._teacher_call("summarize", key,
+                                    lambda cfg: self.reflector.summarize(task, trajectory, library, cfg))
+        return {"summaries": [{"task_id": trajectory.task_id, "sample": trajectory.sample, **result}]}
+
+    def _parallel(self, fn: Callable[[Any], dict[str, Any]], items: list[Any]) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(self.settings.concurrency, len(items)))) as pool:
+            return list(pool.map(fn, items))
+
+    def group_advantage(self, state: StepState) -> dict[str, Any]:
+        step = state["step"]
+        tasks = {t["id"]: Task.model_validate(t) for t in state["tasks"]}
+        library = self.library_for(step)
+        groups = []
+        for task_id in state["kept"]:
+            summaries = sorted((s for s in state.get("summaries", []) if s["task_id"] == task_id and s["ok"]),
+                               key=lambda s: s["sample"])
+            if not summaries:
+                logger.warning("group %s skipped: no usable summaries", task_id)
+                continue
+            by_sample = {t["sample"]: Trajectory.model_validate(t) for t in state["graded"] if t["task_id"] == task_id}
+            groups.append((task_id, [(by_sample[s["sample"]], s["value"]) for s in summaries]))
+
+        def run(group: tuple[str, list]) -> dict[str, Any]:
+            task_id, attempts = group
+            result = self._teacher_call("advantage", f"step{step}-{task_id}",
+                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, library, cfg))
+            return {"task_id": task_id, **result}
+
+        return {"advantages": self._parallel(run, groups)}
+
+    def group_ops(self, state: StepState) -> dict[str, Any]:
+        step = state["step"]
+        library = self.library_for(step)
+        with_lessons = [a for a in state.get("advantages", []) if a["ok"] and a["value"]]
+
+        def run(advantage: dict[str, Any]) -> dict[str, Any]:
+            result = self._teacher_call("group_ops", f"step{step}-{advantage['task_id']}",
+                                        lambda cfg: self.reflector.group_ops(advantage["value"], library, cfg))
+            return {"task_id": advantage["task_id"], **result}
+
+        return {"group_ops": self._parallel(run, with_lessons)}
+
+    def consolidate(self, state: StepState) -> dict[str, Any]:
+        step = state["step"]
+        order = {task["id"]: index for index, task in enumerate(state["tasks"])}
+        proposals = [op for group in sorted(state.get("group_ops", []), key=lambda g: order[g["task_id"]])
+                     if group["ok"] for op in group["value"] if str(op.get("op", "")).upper() != "NONE"]
+        library = self.library_for(step)
+        step_dir = self.run_dir.step_dir(step)
+        for name, items in (("summaries", state.get("summaries", [])), ("advantages", state.get("advantages", [])),
+                            ("group_ops", state.get("group_ops", []))):
+            self.run_dir.write_json(step_dir / f"{name}.json", items)
+        if not proposals:
+            self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": [], "plan": []})
+            return {"plan": []}
+        result = self._teacher_call("consolidate", f"step{step}",
+                                    lambda cfg: self.reflector.consolidate(proposals, library, cfg))
+        if result["ok"]:
+            plan = result["value"]
+        else:  # fall back to the groups' own proposals; the library engine drops what is invalid
+            logger.warning("consolidation failed (%s); applying the groups' proposals directly", result["error"])
+            plan = proposals
+        self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": proposals, "plan": plan,
+                                                                  "fallback": not result["ok"]})
+        return {"plan": plan}
+
+    def snapshot(self, state: StepState) -> dict[str, Any]:
+        step = state["step"]
+        library = self.load_library()
+        if library.step < step:  # not applied yet (a resumed run may have saved it already)
+            report = library.apply(state.get("plan", []), step=step, strict=False)
+            for rejected in report.rejected:
+                logger.warning("step %d: op dropped: %s", step, rejected.reason)
+            self.save_library(library)
+        else:
+            report = None
+        step_dir = self.run_dir.step_dir(step)
+        self.run_dir.write_json(step_dir / "library.json", library.at_step(step).model_dump(mode="json", exclude={"history"}))
+        ledger = self.step_ledger(state)
+        self.run_dir.write_json(step_dir / "ledger.json", ledger.model_dump(mode="json"))
+        summary = {
+            "step": step, "tasks": len(state["tasks"]), "rollouts": len(state["graded"]),
+            "failed_rollouts": sum(1 for t in state["graded"] if t["failed"]),
+            "groups_with_signal": len(state["kept"]),
+            "mean_reward": _mean([t["reward"] for t in state["graded"] if t["reward"] is not None]),
+            "mean_tool_calls": _mean([len(t["tool_calls"]) for t in state["graded"]]),
+            "stage_failures": [{"stage": stage, "task_id": item["task_id"], "error": item["error"]}
+                               for stage in ("summaries", "advantages", "group_ops")
+                               for item in state.get(stage, []) if not item["ok"]],
+            "applied": [a.model_dump(mode="json") for a in report.applied] if report else "applied before resume",
+            "rejected": [r.model_dump(mode="json") for r in report.rejected] if report else [],
+            "evicted": [e.id for e in report.evicted] if report else [],
+            "library_size": len(library),
+        }
+        self.run_dir.write_json(step_dir / "report.json", summary)  # written last: marks the step done
+        self.on_event("snapshot", summary)
+        return {"report": summary}
+
+    def step_ledger(self, state: StepState) -> StepLedger:
+        ledger = StepLedger(step=state["step"])
+        for trajectory in state["graded"]:
+            ledger.add("rollout", TokenUsage.sum(TokenUsage.model_validate(u) for u in trajectory["llm_calls"]))
+            ledger.wall_time_s += trajectory["wall_time_s"]
+        for stage, items in (("summarize", state.get("summaries", [])), ("advantage", state.get("advantages", [])),
+                             ("group_ops", state.get("group_ops", []))):
+            for item in items:
+                ledger.add(stage, TokenUsage.model_validate(item["usage"]))
+        for stage, key_prefix in (("consolidate", f"step{state['step']}"),):
+            cached = self.run_dir.cached(stage, key_prefix)
+            if cached:
+                ledger.add(stage, TokenUsage.model_validate(cached["usage"]))
+        for trajectory in state["graded"]:
+            cached = self.run_dir.cached("grade", f"step{state['step']}-{trajectory['task_id']}-{trajectory['sample']}")
+            if cached:
+                ledger.add("grade", TokenUsage.model_validate(cached["usage"]))
+        return ledger
+
+    # -------------------------------------------------------------- wiring
+    def build(self, checkpointer: Any = None):
+        graph = StateGraph(StepState)
+        graph.add_node("rollout", self.rollout)
+        graph.add_node("grade", self.grade)
+        graph.add_node("select_groups", self.select_groups)
+        graph.add_node("summarize", self.summarize)
+        graph.add_node("group_advantage", self.group_advantage)
+        graph.add_node("group_ops", self.group_ops)
+        graph.add_node("consolidate", self.consolidate)
+        graph.add_node("snapshot", self.snapshot)
+        graph.add_conditional_edges(START, self.fan_out_rollouts, ["rollout"])
+        graph.add_edge("rollout", "grade")
+        graph.add_edge("grade", "select_groups")
+        graph.add_conditional_edges("select_groups", self.fan_out_summaries, ["summarize", "group_advantage"])
+        graph.add_edge("summarize", "group_advantage")
+        graph.add_edge("group_advantage", "group_ops")
+        graph.add_edge("group_ops", "consolidate")
+        graph.add_edge("consolidate", "snapshot")
+        graph.add_edge("snapshot", END)
+        return graph.compile(checkpointer=checkpointer, name="training_free_grpo_step")
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None

@@ -1,0 +1,161 @@
+"""``TrainingFreeGRPO``: epochs of shuffled batches, one checkpointed step graph per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits, LibraryMeta, load_library, save_library
+from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
+from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
+from tfgrpo_agents.learning.reflection import Reflector
+from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.rundir import RunDir
+from tfgrpo_agents.learning.settings import LearnSettings
+from tfgrpo_agents.learning.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+
+class RunMismatchError(ValueError):
+    """A resume was asked for with tasks or settings that differ from the saved run."""
+
+
+def schedule(tasks: Sequence[Task], settings: LearnSettings) -> list[tuple[int, int, list[Task]]]:
+    """``(step, epoch, batch)`` for the whole run: each epoch reshuffles with a seed of its own."""
+    plan = []
+    step = 0
+    for epoch in range(1, settings.epochs + 1):
+        order = list(tasks)
+        random.Random(f"{settings.seed}:{epoch}").shuffle(order)
+        for start in range(0, len(order), settings.batch_size):
+            step += 1
+            plan.append((step, epoch, order[start:start + settings.batch_size]))
+    return plan
+
+
+class TrainingFreeGRPO:
+    """Learn an experience library for an agent from grouped rollouts, without touching weights.
+
+    ``agent_factory(library)`` returns a LangGraph agent (ours from
+    :func:`~tfgrpo_agents.agents.build_react_agent`, or any graph taking ``{"messages": [...]}``)
+    that uses the given library. The teacher defaults to the policy model.
+    """
+
+    def __init__(
+        self,
+        *,
+        agent_factory: AgentFactory,
+        teacher: BaseChatModel,
+        run_dir: str | os.PathLike[str],
+        settings: LearnSettings | None = None,
+        grader: Grader | None = None,
+        initial_library: ExperienceLibrary | None = None,
+        limits: LibraryLimits | None = None,
+        prices: dict[str, Price] | str | os.PathLike[str] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings or LearnSettings()
+        self.run_dir = RunDir(run_dir)
+        self.agent_factory = agent_factory
+        self.teacher = teacher
+        self.grader = grader
+        self.initial_library = initial_library
+        self.limits = limits
+        self.prices = prices if isinstance(prices, dict) else load_prices(prices)
+        self.on_event = on_event
+        reflection = self.settings.reflection.model_copy(update={"ground_truth": self.settings.ground_truth and grader is not None})
+        if limits is not None:
+            reflection = reflection.model_copy(update={"word_cap": limits.word_cap,
+                                                       "max_experiences": limits.max_experiences or 50})
+        self.reflector = Reflector(teacher, reflection)
+
+    # -------------------------------------------------------------- library on disk
+    def load_library(self) -> ExperienceLibrary:
+        if self.run_dir.library_path.exists():
+            return load_library(self.run_dir.library_path)
+        if self.initial_library is not None:
+            return self.initial_library.model_copy(deep=True)
+        meta = LibraryMeta(model_id=self.settings.model_id, domain=self.settings.domain,
+                           description=f"Training-Free GRPO run {self.settings.name}")
+        return ExperienceLibrary(meta=meta, limits=self.limits or LibraryLimits())
+
+    def save_library(self, library: ExperienceLibrary) -> None:
+        save_library(library, self.run_dir.library_path)
+
+    # -------------------------------------------------------------- run
+    def _check_resume(self, tasks: Sequence[Task]) -> None:
+        path = self.run_dir.config_path
+        saved_tasks = self.run_dir.root / "tasks.jsonl"
+        if path.exists():
+            saved = LearnSettings.model_validate(self.run_dir.read_json(path))
+            keys = ("group_size", "epochs", "batch_size", "seed", "ground_truth")
+            changed = [k for k in keys if getattr(saved, k) != getattr(self.settings, k)]
+            if changed:
+                raise RunMismatchError(f"{self.run_dir.root} was started with different {', '.join(changed)}; "
+                                       "use a new --out directory or the original settings")
+            if saved_tasks.exists():
+                ids = [json.loads(line)["id"] for line in saved_tasks.read_text().splitlines() if line.strip()]
+                if ids != [t.id for t in tasks]:
+                    raise RunMismatchError(f"{self.run_dir.root} was started with other tasks; resume with the same file")
+        else:
+            self.run_dir.write_json(path, self.settings.model_dump(mode="json"))
+            self.run_dir.root.mkdir(parents=True, exist_ok=True)
+            saved_tasks.write_text("".join(t.model_dump_json() + "\n" for t in tasks), encoding="utf-8")
+
+    async def afit(self, tasks: Sequence[Task]) -> ExperienceLibrary:
+        """Run (or resume) every step; returns the learned library (also in ``run_dir/library.json``)."""
+        if not tasks:
+            raise ValueError("no tasks to learn from")
+        self._check_resume(tasks)
+        if not self.run_dir.library_path.exists():
+            self.save_library(self.load_library())
+        steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
+                          reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
+                          library_saver=self.save_library, on_event=self.on_event)
+        plan = schedule(tasks, self.settings)
+        self._emit("run", {"steps": len(plan), "rollouts_per_step": [len(b) * self.settings.group_size for _, _, b in plan]})
+        async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
+            graph = steps.build(checkpointer)
+            for step, epoch, batch in plan:
+                if self.run_dir.is_done(step):
+                    self._emit("step_skipped", {"step": step})
+                    continue
+                self._emit("step", {"step": step, "epoch": epoch, "tasks": len(batch)})
+                config = {"configurable": {"thread_id": f"step-{step}"}, "max_concurrency": self.settings.concurrency,
+                          "recursion_limit": 50}
+                snapshot = await graph.aget_state(config)
+                if snapshot.next:
+                    await graph.ainvoke(None, config)  # resume the interrupted step where it stopped
+                else:
+                    await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]}, config)
+        self.write_ledger()
+        return self.load_library()
+
+    def fit(self, tasks: Sequence[Task]) -> ExperienceLibrary:
+        return asyncio.run(self.afit(tasks))
+
+    def ledger(self) -> Ledger:
+        ledger = Ledger(policy_model=self.settings.model_id, teacher_model=self.settings.teacher_model_id)
+        for step in self.run_dir.completed_steps():
+            ledger.steps.append(StepLedger.model_validate(self.run_dir.read_json(self.run_dir.step_dir(step) / "ledger.json")))
+        return ledger
+
+    def write_ledger(self) -> dict[str, Any]:
+        ledger = self.ledger()
+        summary = ledger.summary(self.prices)
+        self.run_dir.write_json(self.run_dir.ledger_path, {"summary": summary, **ledger.model_dump(mode="json")})
+        return summary
+
+    def _emit(self, kind: str, info: dict[str, Any]) -> None:
+        if self.on_event:
+            self.on_event(kind, info)
+

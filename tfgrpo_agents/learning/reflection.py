@@ -1,0 +1,196 @@
+"""The teacher's four questions: summarize a rollout, find the group's semantic advantage,
+map lessons onto the library, and consolidate a batch's proposals into one plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, Field, field_validator
+
+from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning.structured import Method, call_structured
+from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.learning.trajectory import Trajectory
+from tfgrpo_agents.prompts import (
+    ADVANTAGE_PROMPT,
+    COMPARE_WITH_OUTCOMES,
+    COMPARE_WITHOUT_REFERENCE,
+    CONSOLIDATE_PROMPT,
+    GROUP_OPS_PROMPT,
+    NO_EXPERIENCES,
+    REFLECT_ON_SINGLE,
+    SUMMARIZE_PROMPT,
+)
+
+
+class Lessons(BaseModel):
+    lessons: list[str] = Field(default_factory=list)
+
+    @field_validator("lessons", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [" ".join(str(v.get("text", v) if isinstance(v, dict) else v).split()) for v in value if v]
+        return value
+
+
+class ProposedOp(BaseModel):
+    op: str
+    id: str | None = None
+    text: str | None = None
+    reason: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class OpsPlan(BaseModel):
+    operations: list[ProposedOp] = Field(default_factory=list)
+
+
+class ReflectionSettings(BaseModel):
+    """What the prompts say about the domain, and how strictly replies are asked for."""
+
+    agent_objective: str = "It answers questions by using tools."
+    learning_objective: str = "Good experiences make the agent answer correctly with fewer tool calls."
+    max_lessons: int = 2
+    word_cap: int = 32
+    max_experiences: int = 50
+    ground_truth: bool = True
+    method: Method = "text"
+    retries: int = 2
+    max_result_chars: int = 400
+
+
+def render_library(library: ExperienceLibrary) -> str:
+    return "\n".join(f"{e.id}: {e.text}" for e in library.experiences) or NO_EXPERIENCES
+
+
+def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> str:
+    """The rollout as numbered steps: each tool call with its arguments and (shortened) result."""
+    lines: list[str] = []
+    step = 0
+    for message in trajectory.langchain_messages():
+        if isinstance(message, AIMessage):
+            thought = " ".join(str(message.text).split())
+            if message.tool_calls:
+                for call in message.tool_calls:
+                    step += 1
+                    lines.append(f"{step}. called {call['name']}({json.dumps(call.get('args') or {}, ensure_ascii=False)})"
+                                 + (f" — reasoning: {thought[:200]}" if thought else ""))
+            elif thought:
+                step += 1
+                lines.append(f"{step}. replied: {thought[:max_result_chars]}")
+        elif isinstance(message, ToolMessage):
+            result = " ".join(str(message.text).split())
+            if len(result) > max_result_chars:
+                result = result[:max_result_chars] + " …"
+            lines.append(f"   -> {'error: ' if getattr(message, 'status', '') == 'error' else ''}{result}")
+    if trajectory.failed:
+        lines.append(f"(the attempt failed: {trajectory.failure}: {trajectory.error})")
+    return "\n".join(lines) or "(no steps)"
+
+
+def _outcome(trajectory: Trajectory, ground_truth: bool) -> str:
+    if trajectory.failed:
+        return f"FAILED ({trajectory.failure})"
+    if not ground_truth or trajectory.reward is None:
+        return "outcome unknown"
+    return "CORRECT" if trajectory.reward >= 1.0 else ("PARTLY CORRECT" if trajectory.reward > 0 else "WRONG")
+
+
+class Reflector:
+    """Runs the reflection stages against a teacher model."""
+
+    def __init__(self, teacher: BaseChatModel, settings: ReflectionSettings | None = None) -> None:
+        self.teacher = teacher
+        self.settings = settings or ReflectionSettings()
+
+    def _reference_block(self, task: Task) -> str:
+        if self.settings.ground_truth and task.answer is not None:
+            return f"Reference answer: {task.answer}\n"
+        return "(No reference answer is available.)\n"
+
+    def summarize(self, task: Task, trajectory: Trajectory, library: ExperienceLibrary,
+                  config: RunnableConfig | None = None) -> str:
+        s = self.settings
+        outcome = _outcome(trajectory, s.ground_truth)
+        prompt = SUMMARIZE_PROMPT.format(
+            agent_objective=s.agent_objective, question=task.question, reference_block=self._reference_block(task),
+            experiences=render_library(library), transcript=render_transcript(trajectory, s.max_result_chars),
+            final_answer=trajectory.final_answer or "(none)",
+            outcome_block=f"Outcome: {outcome}\n" if outcome != "outcome unknown" else "",
+        )
+        reply = self.teacher.invoke(prompt, config)
+        text = str(reply.text).strip()
+        if not text:
+            raise ValueError("the teacher returned an empty summary")
+        return text
+
+    def advantage(self, task: Task, attempts: Sequence[tuple[Trajectory, str]], library: ExperienceLibrary,
+                  config: RunnableConfig | None = None) -> list[str]:
+        s = self.settings
+        if len(attempts) == 1:
+            instruction = REFLECT_ON_SINGLE
+        else:
+            instruction = COMPARE_WITH_OUTCOMES if s.ground_truth else COMPARE_WITHOUT_REFERENCE
+        blocks = [f"Attempt {i} ({_outcome(t, s.ground_truth)}):\n{summary}"
+                  for i, (t, summary) in enumerate(attempts, start=1)]
+        prompt = ADVANTAGE_PROMPT.format(
+            agent_objective=s.agent_objective, comparison_instruction=instruction, question=task.question,
+            reference_block=self._reference_block(task), experiences=render_library(library),
+            attempts="\n\n".join(blocks), max_lessons=s.max_lessons, learning_objective=s.learning_objective,
+            word_cap=s.word_cap,
+        )
+
+        def check(result: Lessons) -> str | None:
+            for number, lesson in enumerate(result.lessons, start=1):
+                if len(lesson.split()) > s.word_cap:
+                    return f"lesson {number} has {len(lesson.split())} words; keep each lesson to {s.word_cap} words"
+            return None
+
+        result, _ = call_structured(self.teacher, prompt, Lessons, method=s.method, retries=s.retries,
+                                    config=config, list_field="lessons", validate=check)
+        return result.lessons[: s.max_lessons]
+
+    def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None) -> list[dict[str, Any]]:
+        def check(plan: OpsPlan) -> str | None:
+            rejected = library.check([op.model_dump() for op in plan.operations])
+            if rejected:
+                return "; ".join(f"operation {r.index + 1}: {r.reason}" for r in rejected)
+            return None
+
+        plan, _ = call_structured(self.teacher, prompt, OpsPlan, method=self.settings.method,
+                                  retries=self.settings.retries, config=config, list_field="operations",
+                                  validate=check)
+        return [op.model_dump(exclude_none=True) for op in plan.operations]
+
+    def group_ops(self, lessons: Sequence[str], library: ExperienceLibrary,
+                  config: RunnableConfig | None = None) -> list[dict[str, Any]]:
+        s = self.settings
+        prompt = GROUP_OPS_PROMPT.format(
+            learning_objective=s.learning_objective, experiences=render_library(library),
+            lessons="\n".join(f"- {lesson}" for lesson in lessons), word_cap=s.word_cap,
+        )
+        return self._ops(prompt, library, config)
+
+    def consolidate(self, proposals: Sequence[dict[str, Any]], library: ExperienceLibrary,
+                    config: RunnableConfig | None = None) -> list[dict[str, Any]]:
+        s = self.settings
+        lines = []
+        for proposal in proposals:
+            target = f" {proposal['id']}" if proposal.get("id") else ""
+            text = f": {proposal['text']}" if proposal.get("text") else ""
+            lines.append(f"- {proposal['op'].upper()}{target}{text}")
+        prompt = CONSOLIDATE_PROMPT.format(
+            learning_objective=s.learning_objective, experiences=render_library(library),
+            proposals="\n".join(lines), word_cap=s.word_cap, max_experiences=s.max_experiences,
+        )
+        return self._ops(prompt, library, config)

@@ -1,0 +1,134 @@
+"""Rewards: how good a final answer is, with the grader's reasoning.
+
+Math uses math-verify (the paper's verifier) with a numeric fallback; short answers use
+normalized exact match; open answers an LLM judge; anything else a user callable.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import string
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel
+
+from tfgrpo_agents.learning.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE]-?\d+)?|-?\.\d+")
+
+
+class Grade(BaseModel):
+    reward: float
+    reasoning: str = ""
+
+
+@runtime_checkable
+class Grader(Protocol):
+    """Scores an answer to a task in [0, 1]."""
+
+    def grade(self, task: Task, answer: str | None) -> Grade: ...
+
+
+def normalize_answer(text: str) -> str:
+    """Lowercase, drop punctuation and articles, fold spaces (SQuAD-style)."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in string.punctuation)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def _last_number(text: str) -> float | None:
+    found = _NUMBER.findall(text)
+    if not found:
+        return None
+    try:
+        return float(found[-1].replace(",", ""))
+    except ValueError:
+        return None
+
+
+class ExactMatchGrader:
+    """1.0 when the normalized answer equals the normalized reference, else 0.0."""
+
+    def grade(self, task: Task, answer: str | None) -> Grade:
+        if task.answer is None:
+            raise ValueError(f"task {task.id} has no reference answer to match")
+        if not answer:
+            return Grade(reward=0.0, reasoning="no answer")
+        same = normalize_answer(answer) == normalize_answer(task.answer)
+        return Grade(reward=float(same), reasoning="exact match" if same else
+                     f"expected {task.answer!r}, got {answer!r}")
+
+
+class MathGrader:
+    """math-verify first (LaTeX, fractions, expressions); the last number in the answer as fallback."""
+
+    def __init__(self, tolerance: float = 1e-6) -> None:
+        self.tolerance = tolerance
+
+    def grade(self, task: Task, answer: str | None) -> Grade:
+        if task.answer is None:
+            raise ValueError(f"task {task.id} has no reference answer to verify")
+        if not answer:
+            return Grade(reward=0.0, reasoning="no answer")
+        try:
+            from math_verify import parse, verify
+
+            gold = parse(task.answer, parsing_timeout=None)
+            target = parse(answer, parsing_timeout=None)
+            if gold and target and verify(gold, target, timeout_seconds=None):
+                return Grade(reward=1.0, reasoning="math-verify: equivalent")
+        except Exception as exc:  # the verifier must never crash a run
+            logger.debug("math-verify failed on %r: %s", answer, exc)
+        expected, got = _last_number(task.answer), _last_number(answer)
+        if expected is not None and got is not None and abs(expected - got) <= self.tolerance * max(1.0, abs(expected)):
+            return Grade(reward=1.0, reasoning="numeric match")
+        return Grade(reward=0.0, reasoning=f"expected {task.answer}, got {answer[:200]!r}")
+
+
+class CallableGrader:
+    """Wrap any ``(task, answer) -> float`` (or ``-> Grade``)."""
+
+    def __init__(self, fn: Callable[[Task, str | None], float | Grade]) -> None:
+        self.fn = fn
+
+    def grade(self, task: Task, answer: str | None) -> Grade:
+        result = self.fn(task, answer)
+        return result if isinstance(result, Grade) else Grade(reward=float(result), reasoning="user grader")
+
+
+class LLMJudgeGrader:
+    """A teacher reads question, reference and student answer and says CORRECT or INCORRECT."""
+
+    def __init__(self, model: BaseChatModel) -> None:
+        self.model = model
+
+    def grade(self, task: Task, answer: str | None) -> Grade:
+        from tfgrpo_agents.prompts import JUDGE_PROMPT
+
+        if task.answer is None:
+            raise ValueError(f"task {task.id} has no reference answer for the judge")
+        if not answer:
+            return Grade(reward=0.0, reasoning="no answer")
+        reply = self.model.invoke(JUDGE_PROMPT.format(question=task.question, reference=task.answer, answer=answer))
+        text = str(reply.text).strip()
+        verdict = re.findall(r"\b(INCORRECT|CORRECT)\b", text.upper())
+        return Grade(reward=1.0 if verdict and verdict[-1] == "CORRECT" else 0.0, reasoning=text[:500])
+
+
+def grader_for(name: str, judge: BaseChatModel | None = None) -> Grader:
+    """``math``, ``exact``, or ``judge`` (needs a model)."""
+    if name == "math":
+        return MathGrader()
+    if name == "exact":
+        return ExactMatchGrader()
+    if name == "judge":
+        if judge is None:
+            raise ValueError("the judge grader needs a model")
+        return LLMJudgeGrader(judge)
+    raise ValueError(f"unknown grader {name!r} (expected math, exact or judge)")

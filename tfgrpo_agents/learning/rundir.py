@@ -1,0 +1,76 @@
+"""A run directory: everything a learning run produced, readable with ``jq``, enough to resume.
+
+    runs/NAME/
+      config.json              the run's settings (a resume reads them back)
+      library.json             the current library, with its per-step history
+      ledger.json              tokens and cost per stage, per step and in total
+      checkpoints.sqlite       LangGraph checkpoints of the step graphs
+      cache/<stage>/<key>.json every rollout and teacher answer, written when it finishes
+      steps/step-0003/         trajectories.jsonl, summaries.json, advantages.json, group_ops.json,
+                               consolidation.json, report.json, library.json (snapshot), ledger.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tfgrpo_agents._atomic import atomic_write_text
+
+
+class RunDir:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def library_path(self) -> Path:
+        return self.root / "library.json"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "ledger.json"
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.root / "checkpoints.sqlite"
+
+    def step_dir(self, step: int) -> Path:
+        return self.root / "steps" / f"step-{step:04d}"
+
+    def write_json(self, path: Path, payload: Any) -> Path:
+        return atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+    def read_json(self, path: Path) -> Any:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def _cache_path(self, stage: str, key: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+        return self.root / "cache" / stage / f"{safe}.json"
+
+    def cached(self, stage: str, key: str) -> Any | None:
+        """A finished stage result, or ``None``. A file that does not parse is treated as absent."""
+        path = self._cache_path(stage, key)
+        try:
+            return self.read_json(path)
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def cache(self, stage: str, key: str, payload: Any) -> Any:
+        self.write_json(self._cache_path(stage, key), payload)
+        return payload
+
+    def is_done(self, step: int) -> bool:
+        return (self.step_dir(step) / "report.json").exists()
+
+    def completed_steps(self) -> list[int]:
+        steps_root = self.root / "steps"
+        if not steps_root.exists():
+            return []
+        return sorted(int(p.name.split("-")[1]) for p in steps_root.iterdir() if (p / "report.json").exists())

@@ -1,0 +1,29 @@
+"""Settings of a learning run (saved in the run directory; a resume reads them back)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from tfgrpo_agents.agents import Placement
+from tfgrpo_agents.learning.reflection import ReflectionSettings
+
+
+class LearnSettings(BaseModel):
+    """Training-Free GRPO's knobs, with the paper's defaults where it has them."""
+
+    name: str = "run"
+    domain: str = "default"
+    group_size: int = Field(default=5, ge=1, description="G: rollouts per task")
+    epochs: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=8, ge=1, description="tasks per learning step")
+    seed: int = 0
+    temperature: float = Field(default=0.7, ge=0.0)
+    max_steps: int = Field(default=8, ge=1, description="the agent's tool-step limit")
+    rollout_timeout_s: float = Field(default=300.0, gt=0)
+    rollout_retries: int = Field(default=1, ge=0)
+    concurrency: int = Field(default=4, ge=1)
+    ground_truth: bool = True
+    placement: Placement = Placement.SYSTEM
+    model_id: str | None = None
+    teacher_model_id: str | None = None
+    reflection: ReflectionSettings = Field(default_factory=ReflectionSettings)
