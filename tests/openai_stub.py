@@ -12,6 +12,7 @@ from typing import Any
 
 Reply = dict[str, Any] | str
 ReplyFn = Callable[[dict[str, Any]], Reply]
+FaultFn = Callable[[int, dict[str, Any]], str | None]  # request number, body -> None or a fault name
 
 
 def completion(content: str = "", tool_calls: list[dict[str, Any]] | None = None,
@@ -36,11 +37,18 @@ class OpenAIStub:
     """Serves ``replies`` in order (a string is plain content); or calls ``reply_fn(request)``.
 
     Every request body is kept in ``requests``. Use as a context manager; ``base_url`` ends in ``/v1``.
+    ``delay_s`` adds latency to every reply; ``fault_fn`` injects faults: ``"429"``, ``"500"``,
+    ``"timeout"`` (no reply for ``hang_s``) or ``"malformed"`` (the content is cut mid-JSON).
     """
 
-    def __init__(self, replies: list[Reply] | None = None, reply_fn: ReplyFn | None = None) -> None:
+    def __init__(self, replies: list[Reply] | None = None, reply_fn: ReplyFn | None = None,
+                 delay_s: float = 0.0, fault_fn: FaultFn | None = None, hang_s: float = 5.0) -> None:
         self.replies = list(replies or [])
         self.reply_fn = reply_fn
+        self.delay_s = delay_s
+        self.fault_fn = fault_fn
+        self.hang_s = hang_s
+        self.faults: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         stub = self
@@ -53,15 +61,39 @@ class OpenAIStub:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with stub._lock:
                     stub.requests.append(body)
-                    reply = stub.reply_fn(body) if stub.reply_fn else (
-                        stub.replies.pop(0) if stub.replies else "out of script")
+                    number = len(stub.requests)
+                    fault = stub.fault_fn(number, body) if stub.fault_fn else None
+                    if fault:
+                        stub.faults.append(fault)
+                    reply = None if fault in ("429", "500", "timeout") else (
+                        stub.reply_fn(body) if stub.reply_fn else (stub.replies.pop(0) if stub.replies else "out of script"))
+                if stub.delay_s:
+                    time.sleep(stub.delay_s)
+                if fault in ("429", "500"):
+                    error = json.dumps({"error": {"message": f"injected {fault}", "type": "server_error"}}).encode()
+                    self.send_response(int(fault))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("retry-after-ms", "10")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error)
+                    return
+                if fault == "timeout":
+                    time.sleep(stub.hang_s)
+                    return
                 payload = completion(reply) if isinstance(reply, str) else reply
+                if fault == "malformed":
+                    content = payload["choices"][0]["message"].get("content") or ""
+                    payload["choices"][0]["message"]["content"] = content[: max(1, len(content) // 2)] + "\\'"
                 data = json.dumps(payload).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -138,3 +138,14 @@ def test_resuming_with_other_settings_is_refused(finished):
         other.fit(tasks)
     with pytest.raises(RunMismatchError, match="other tasks"):
         make_learner(run_dir).fit(tasks[:-1])
+
+
+def test_rollouts_are_not_checkpointed_as_subgraphs(finished):
+    """Agents run detached: only the step graph itself is checkpointed (a resumed agent would
+    otherwise continue a stale conversation)."""
+    import sqlite3
+
+    _, _, _, run_dir = finished
+    with sqlite3.connect(run_dir / "checkpoints.sqlite") as db:
+        namespaces = {row[0] for row in db.execute("SELECT DISTINCT checkpoint_ns FROM checkpoints")}
+    assert namespaces == {""}

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from pydantic import BaseModel
 
 app = typer.Typer(help="Training-Free GRPO for tool-using LangGraph agents.", no_args_is_help=True)
 library_app = typer.Typer(help="Inspect and edit experience libraries.", no_args_is_help=True)
@@ -268,6 +269,184 @@ def exec_code(
     result = executor.run(code)
     console.print(result.render(), markup=False, highlight=False)
     raise typer.Exit(code=0 if result.exit_code == 0 else 1)
+
+
+class LearnOptions(BaseModel):
+    """What ``tfgrpo learn`` was started with (saved as cli.json; the API key never is)."""
+
+    tasks: str
+    agent: str
+    model: str
+    base_url: str | None = None
+    teacher_model: str | None = None
+    teacher_base_url: str | None = None
+    grader: str | None = None
+    site: str | None = None
+    public_url: str | None = None
+    structured_method: str = "text"
+    request_timeout: float = 120.0
+    max_retries: int = 3
+    limit: int | None = None
+
+
+def _chat_model(model: str, base_url: str | None, temperature: float, options: LearnOptions):
+    import os
+
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=model, base_url=base_url, temperature=temperature,
+                      api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                      timeout=options.request_timeout, max_retries=options.max_retries)
+
+
+@app.command("learn")
+def learn(
+    tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
+    agent: Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")] = "math",
+    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,
+    teacher_model: Annotated[str | None, typer.Option(help="Teacher model (default: the policy model at temperature 0).")] = None,
+    teacher_base_url: Annotated[str | None, typer.Option(help="Teacher endpoint (default: --base-url).")] = None,
+    group_size: Annotated[int, typer.Option(help="G: rollouts per task.")] = 5,
+    epochs: Annotated[int, typer.Option(help="Passes over the tasks.")] = 3,
+    batch_size: Annotated[int, typer.Option(help="Tasks per learning step.")] = 8,
+    concurrency: Annotated[int, typer.Option(help="Rollouts and teacher calls in flight at once.")] = 4,
+    temperature: Annotated[float, typer.Option(help="Rollout temperature.")] = 0.7,
+    max_steps: Annotated[int, typer.Option(help="The agent's tool-step limit.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed for shuffling and per-rollout seeds.")] = 0,
+    grader: Annotated[str | None, typer.Option(help="math, exact or judge (default: the agent's).")] = None,
+    no_ground_truth: Annotated[bool, typer.Option("--no-ground-truth", help="Learn without reference answers.")] = False,
+    placement: Annotated[str, typer.Option(help="Where experiences go: system or user.")] = "system",
+    site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.")] = None,
+    public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.")] = None,
+    rollout_timeout: Annotated[float, typer.Option(help="Seconds before a rollout is given up.")] = 300.0,
+    structured_method: Annotated[str, typer.Option(help="text, json_mode, json_schema or function_calling.")] = "text",
+    prices: Annotated[Path | None, typer.Option(help="JSON price table overriding the built-in one.")] = None,
+    store: Annotated[Path | None, typer.Option(help="Also save the learned library into this SqliteStore file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<agent>-<time>).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Resume the run in this directory.")] = None,
+) -> None:
+    """Learn an experience library with Training-Free GRPO (resumable: rerun with --resume DIR)."""
+    import json
+    import logging
+    import time
+
+    from tfgrpo_agents.learning import LearnSettings, ReflectionSettings, TaskFileError, load_tasks
+    from tfgrpo_agents.learning.domains import DOMAINS
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if resume is not None:
+        run_dir = resume
+        try:
+            saved = LearnOptions.model_validate_json((run_dir / "cli.json").read_text())
+            settings = LearnSettings.model_validate_json((run_dir / "config.json").read_text())
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot resume from {run_dir}: {exc}")
+        options = saved.model_copy(update={k: v for k, v in {"base_url": base_url, "teacher_base_url": teacher_base_url}.items() if v})
+    else:
+        if tasks is None or model is None:
+            _fail("--tasks and --model are required (or --resume a run directory)")
+        if agent not in DOMAINS:
+            _fail(f"unknown agent {agent!r}; choose one of {', '.join(DOMAINS)}")
+        domain = DOMAINS[agent]
+        run_dir = out or Path("runs") / f"{agent}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "config.json").exists():
+            _fail(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
+        options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url,
+                               teacher_model=teacher_model, teacher_base_url=teacher_base_url, grader=grader,
+                               site=str(site) if site else None, public_url=public_url,
+                               structured_method=structured_method, limit=limit)
+        settings = LearnSettings(
+            name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
+            temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
+            ground_truth=not no_ground_truth, placement=placement, model_id=model, teacher_model_id=teacher_model or model,
+            reflection=ReflectionSettings(agent_objective=domain.agent_objective,
+                                          learning_objective=domain.learning_objective,
+                                          method=structured_method),
+        )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "cli.json").write_text(options.model_dump_json(indent=2))
+    try:
+        task_list = load_tasks(options.tasks)[: options.limit]
+    except TaskFileError as exc:
+        _fail(str(exc))
+    _run_learning(run_dir, settings, options, task_list, prices, store)
+
+
+def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices: Path | None, store: Path | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from tfgrpo_agents.agents import build_react_agent
+    from tfgrpo_agents.learning import TrainingFreeGRPO, grader_for
+    from tfgrpo_agents.learning.domains import DOMAINS
+
+    domain = DOMAINS[options.agent]
+    policy = _chat_model(options.model, options.base_url, settings.temperature, options)
+    teacher = _chat_model(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0, options)
+    grader = None
+    if settings.ground_truth:
+        try:
+            grader = grader_for(options.grader or domain.grader, judge=teacher)
+        except ValueError as exc:
+            _fail(str(exc))
+    tools, close_tools = domain.make_tools({"site": options.site, "public_url": options.public_url})
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, transient=False)
+    bars: dict[str, Any] = {}
+
+    def on_event(kind: str, info: dict[str, Any]) -> None:
+        if kind == "run":
+            bars["rollouts"] = progress.add_task("rollouts", total=sum(info["rollouts_per_step"]))
+            bars["steps"] = progress.add_task("steps", total=info["steps"])
+            bars["teacher"] = progress.add_task("teacher calls", total=None)
+            bars["per_step"] = dict(enumerate(info["rollouts_per_step"], start=1))
+        elif kind == "step_skipped":
+            progress.advance(bars["steps"])
+            progress.advance(bars["rollouts"], bars["per_step"][info["step"]])
+        elif kind == "step":
+            progress.update(bars["steps"], description=f"step {info['step']} (epoch {info['epoch']})")
+        elif kind == "rollout":
+            progress.advance(bars["rollouts"])
+        elif kind in ("summarize", "advantage", "group_ops", "consolidate", "grade"):
+            progress.advance(bars["teacher"])
+        elif kind == "snapshot":
+            progress.advance(bars["steps"])
+            console.print(f"step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
+                          f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
+
+    learner = TrainingFreeGRPO(
+        agent_factory=lambda library: build_react_agent(policy, tools, system_prompt=domain.system_prompt,
+                                                        experiences=library, placement=settings.placement,
+                                                        max_steps=settings.max_steps),
+        teacher=teacher, run_dir=run_dir, settings=settings, grader=grader, prices=prices, on_event=on_event)
+    try:
+        with progress:
+            library = learner.fit(task_list)
+    finally:
+        close_tools()
+    summary = learner.write_ledger()
+    if store is not None:
+        from langgraph.store.sqlite import SqliteStore
+
+        from tfgrpo_agents.experience import save_to_store
+
+        with SqliteStore.from_conn_string(str(store)) as sqlite_store:
+            sqlite_store.setup()
+            save_to_store(library, sqlite_store)
+    table = Table(title="learning cost")
+    for column in ("stage", "input tokens", "output tokens", "calls", "dollars"):
+        table.add_column(column)
+    for stage, usage in summary["tokens_by_stage"].items():
+        if not usage["calls"]:
+            continue
+        table.add_row(stage, str(usage["input"]), str(usage["output"]), str(usage["calls"]),
+                      f"{summary['dollars_by_stage'].get(stage, 0):.4f}")
+    console.print(table)
+    console.print(f"reflection ÷ rollout tokens: {summary['reflection_to_rollout_ratio']}  ·  "
+                  f"total ${summary['dollars_total']:.4f}  ·  wall time {summary['wall_time_s']} s")
+    _print_library(library)
+    console.print(f"run directory: {run_dir}  (library: {run_dir / 'library.json'})")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ graph is checkpointed, so a run killed anywhere resumes without redoing finished
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import operator
@@ -166,8 +167,7 @@ class StepGraph:
             config = {"callbacks": [collector], "recursion_limit": 4 * s.max_steps + 10,
                       "configurable": {"model_kwargs": {"temperature": s.temperature, "seed": seed}}}
             try:
-                result = await asyncio.wait_for(
-                    agent.ainvoke({"messages": [HumanMessage(task.question)]}, config), timeout=s.rollout_timeout_s)
+                result = await asyncio.wait_for(self._detached(agent, task.question, config), timeout=s.rollout_timeout_s)
             except Exception as exc:  # recorded below; a failed rollout is never dropped
                 error = exc
                 logger.info("rollout %s/%s attempt %d failed: %s", task.id, sample, attempt, exc)
@@ -188,6 +188,17 @@ class StepGraph:
             "failed": True, "failure": classify_error(error), "error": f"{type(error).__name__}: {error}"[:500],
             "wall_time_s": round(time.monotonic() - start, 3), "attempts": s.rollout_retries + 1,
         })
+
+    @staticmethod
+    async def _detached(agent: Any, question: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Run the agent in a fresh context, not as a subgraph of the step graph.
+
+        LangGraph hands a running graph's checkpointer to graphs invoked inside it; an agent would
+        then be checkpointed under the step's thread, resumed on restart and, on a retry, continue
+        its failed conversation. Each rollout must start clean.
+        """
+        coroutine = agent.ainvoke({"messages": [HumanMessage(question)]}, config)
+        return await asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}

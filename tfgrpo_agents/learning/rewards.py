@@ -66,10 +66,18 @@ class ExactMatchGrader:
 
 
 class MathGrader:
-    """math-verify first (LaTeX, fractions, expressions); the last number in the answer as fallback."""
+    """math-verify first (LaTeX, fractions, expressions); the last number in the answer as fallback.
+
+    math-verify's own timeouts use signals, which only work in the main thread; graders run in
+    worker threads, so they are off and over-long answers are cut instead.
+    """
+
+    max_chars = 2000
 
     def __init__(self, tolerance: float = 1e-6) -> None:
         self.tolerance = tolerance
+        for name in ("math_verify.parser", "math_verify.grader"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
     def grade(self, task: Task, answer: str | None) -> Grade:
         if task.answer is None:
@@ -80,7 +88,7 @@ class MathGrader:
             from math_verify import parse, verify
 
             gold = parse(task.answer, parsing_timeout=None)
-            target = parse(answer, parsing_timeout=None)
+            target = parse(answer[-self.max_chars:], parsing_timeout=None)
             if gold and target and verify(gold, target, timeout_seconds=None):
                 return Grade(reward=1.0, reasoning="math-verify: equivalent")
         except Exception as exc:  # the verifier must never crash a run
