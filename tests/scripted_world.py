@@ -80,7 +80,14 @@ def _role(message: BaseMessage) -> str:
 
 
 class WorldChatModel(BaseChatModel):
-    """A LangChain chat model answering from the scripted world (supports tools and usage metadata)."""
+    """A LangChain chat model answering from the scripted world (supports tools and usage metadata).
+
+    ``teacher_override(prompt) -> str | None`` replaces teacher replies (to script failures);
+    every teacher prompt is kept in ``teacher_prompts``.
+    """
+
+    teacher_override: Any = None
+    teacher_prompts: list = []
 
     @property
     def _llm_type(self) -> str:
@@ -91,7 +98,11 @@ class WorldChatModel(BaseChatModel):
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         convo = [(_role(m), str(m.text)) for m in messages]
-        out = reply(convo, kwargs)
+        prompt = next((text for _, text in convo if "[stage:" in text), None)
+        override = self.teacher_override(prompt) if prompt and self.teacher_override else None
+        if prompt:
+            self.teacher_prompts.append(prompt)
+        out = {"content": override} if override is not None else reply(convo, kwargs)
         tool_calls = [{"name": c["name"], "args": c["args"], "id": f"call_{len(messages)}_{i}", "type": "tool_call"}
                       for i, c in enumerate(out.get("tool_calls", []))]
         chars = sum(len(text) for _, text in convo)

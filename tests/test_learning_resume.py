@@ -88,6 +88,8 @@ def test_kill_9_at_several_points_then_resume_gives_the_same_library(tmp_path, t
         resumed_requests = len(stub.requests)
 
     assert kills >= 3, "the run was really interrupted"
+    for step_dir in sorted((run / "steps").iterdir()):
+        assert len((step_dir / "trajectories.jsonl").read_text().splitlines()) == 9, f"{step_dir.name}: no duplicates"
     assert library_state(run / "library.json") == library_state(reference / "library.json")
     assert json.loads((run / "ledger.json").read_text())["summary"]["tokens_by_stage"] == \
         json.loads((reference / "ledger.json").read_text())["summary"]["tokens_by_stage"]

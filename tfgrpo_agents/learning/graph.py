@@ -18,7 +18,6 @@ import asyncio
 import contextvars
 import hashlib
 import logging
-import operator
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -50,13 +49,23 @@ logger = logging.getLogger(__name__)
 AgentFactory = Callable[[ExperienceLibrary], Any]
 
 
+def merge_by_key(current: dict[str, Any] | None, update: dict[str, Any] | None) -> dict[str, Any]:
+    """Fan-out results keyed by identity (``task/sample``): a result delivered twice — a resumed
+    task whose write had already been saved — replaces itself instead of being counted again."""
+    return {**(current or {}), **(update or {})}
+
+
+def _key(task_id: str, sample: int) -> str:
+    return f"{task_id}/{sample}"
+
+
 class StepState(TypedDict, total=False):
     step: int
     tasks: list[dict[str, Any]]
-    trajectories: Annotated[list[dict[str, Any]], operator.add]
+    trajectories: Annotated[dict[str, dict[str, Any]], merge_by_key]
     graded: list[dict[str, Any]]
     kept: list[str]
-    summaries: Annotated[list[dict[str, Any]], operator.add]
+    summaries: Annotated[dict[str, dict[str, Any]], merge_by_key]
     advantages: list[dict[str, Any]]
     group_ops: list[dict[str, Any]]
     plan: list[dict[str, Any]]
@@ -148,11 +157,11 @@ class StepGraph:
         step, task, sample = payload["step"], Task.model_validate(payload["task"]), payload["sample"]
         key = f"step{step}-{task.id}-{sample}"
         cached = self.run_dir.cached("rollout", key)
-        if cached is not None:
-            return {"trajectories": [cached]}
-        trajectory = await self._run_rollout(step, task, sample)
-        self.on_event("rollout", {"key": key, "failed": trajectory.failed})
-        return {"trajectories": [self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))]}
+        if cached is None:
+            trajectory = await self._run_rollout(step, task, sample)
+            self.on_event("rollout", {"key": key, "failed": trajectory.failed})
+            cached = self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
+        return {"trajectories": {_key(task.id, sample): cached}}
 
     async def _run_rollout(self, step: int, task: Task, sample: int) -> Trajectory:
         s = self.settings
@@ -202,7 +211,7 @@ class StepGraph:
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}
-        trajectories = sorted((Trajectory.model_validate(t) for t in state["trajectories"]),
+        trajectories = sorted((Trajectory.model_validate(t) for t in state["trajectories"].values()),
                               key=lambda t: (order[t.task_id], t.sample))
         tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
         graded = []
@@ -255,7 +264,8 @@ class StepGraph:
         library = self.library_for(payload["step"])
         result = self._teacher_call("summarize", key,
                                     lambda cfg: self.reflector.summarize(task, trajectory, library, cfg))
-        return {"summaries": [{"task_id": trajectory.task_id, "sample": trajectory.sample, **result}]}
+        return {"summaries": {_key(trajectory.task_id, trajectory.sample):
+                              {"task_id": trajectory.task_id, "sample": trajectory.sample, **result}}}
 
     def _parallel(self, fn: Callable[[Any], dict[str, Any]], items: list[Any]) -> list[dict[str, Any]]:
         if not items:
@@ -269,7 +279,7 @@ class StepGraph:
         library = self.library_for(step)
         groups = []
         for task_id in state["kept"]:
-            summaries = sorted((s for s in state.get("summaries", []) if s["task_id"] == task_id and s["ok"]),
+            summaries = sorted((s for s in state.get("summaries", {}).values() if s["task_id"] == task_id and s["ok"]),
                                key=lambda s: s["sample"])
             if not summaries:
                 logger.warning("group %s skipped: no usable summaries", task_id)
@@ -304,7 +314,8 @@ class StepGraph:
                      if group["ok"] for op in group["value"] if str(op.get("op", "")).upper() != "NONE"]
         library = self.library_for(step)
         step_dir = self.run_dir.step_dir(step)
-        for name, items in (("summaries", state.get("summaries", [])), ("advantages", state.get("advantages", [])),
+        summaries = sorted(state.get("summaries", {}).values(), key=lambda s: (order[s["task_id"]], s["sample"]))
+        for name, items in (("summaries", summaries), ("advantages", state.get("advantages", [])),
                             ("group_ops", state.get("group_ops", []))):
             self.run_dir.write_json(step_dir / f"{name}.json", items)
         if not proposals:
@@ -342,8 +353,10 @@ class StepGraph:
             "mean_reward": _mean([t["reward"] for t in state["graded"] if t["reward"] is not None]),
             "mean_tool_calls": _mean([len(t["tool_calls"]) for t in state["graded"]]),
             "stage_failures": [{"stage": stage, "task_id": item["task_id"], "error": item["error"]}
-                               for stage in ("summaries", "advantages", "group_ops")
-                               for item in state.get(stage, []) if not item["ok"]],
+                               for stage, items in (("summaries", list(state.get("summaries", {}).values())),
+                                                    ("advantages", state.get("advantages", [])),
+                                                    ("group_ops", state.get("group_ops", [])))
+                               for item in items if not item["ok"]],
             "applied": [a.model_dump(mode="json") for a in report.applied] if report else "applied before resume",
             "rejected": [r.model_dump(mode="json") for r in report.rejected] if report else [],
             "evicted": [e.id for e in report.evicted] if report else [],
@@ -358,7 +371,8 @@ class StepGraph:
         for trajectory in state["graded"]:
             ledger.add("rollout", TokenUsage.sum(TokenUsage.model_validate(u) for u in trajectory["llm_calls"]))
             ledger.wall_time_s += trajectory["wall_time_s"]
-        for stage, items in (("summarize", state.get("summaries", [])), ("advantage", state.get("advantages", [])),
+        for stage, items in (("summarize", list(state.get("summaries", {}).values())),
+                             ("advantage", state.get("advantages", [])),
                              ("group_ops", state.get("group_ops", []))):
             for item in items:
                 ledger.add(stage, TokenUsage.model_validate(item["usage"]))

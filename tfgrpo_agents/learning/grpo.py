@@ -133,10 +133,13 @@ class TrainingFreeGRPO:
                 config = {"configurable": {"thread_id": f"step-{step}"}, "max_concurrency": self.settings.concurrency,
                           "recursion_limit": 50}
                 snapshot = await graph.aget_state(config)
+                # Checkpoints are written before each next superstep starts ("sync"), so a kill never
+                # leaves writes of a step the saved checkpoint does not know about.
                 if snapshot.next:
-                    await graph.ainvoke(None, config)  # resume the interrupted step where it stopped
+                    await graph.ainvoke(None, config, durability="sync")  # resume where it stopped
                 else:
-                    await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]}, config)
+                    await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]}, config,
+                                        durability="sync")
         self.write_ledger()
         return self.load_library()
 

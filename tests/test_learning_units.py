@@ -1,0 +1,195 @@
+"""Rewards, tolerant structured output, the task loader, the collector, ablations and stage failures."""
+
+import json
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel
+
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.learning import (
+    CallableGrader,
+    ExactMatchGrader,
+    LearnSettings,
+    LLMJudgeGrader,
+    MathGrader,
+    StructuredCallError,
+    Task,
+    TaskFileError,
+    TrainingFreeGRPO,
+    TrajectoryCollector,
+    call_structured,
+    load_tasks,
+    parse_tolerantly,
+)
+from tfgrpo_agents.learning.reflection import Lessons
+from tfgrpo_agents.tools import python_exec_tool
+from tests.fakes import scripted, tool_call
+from tests.scripted_world import WorldChatModel, make_tasks
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# ------------------------------------------------------------------ rewards
+@pytest.mark.parametrize(
+    ("reference", "answer", "reward"),
+    [("18", "Final answer is 18", 1.0), ("0.5", "\\frac{1}{2}", 1.0), ("1234", "1,234", 1.0),
+     ("18", "19", 0.0), ("204", "$204$ minutes", 1.0), ("3", None, 0.0), ("72", "about 72.0", 1.0)],
+)
+def test_math_grader(reference, answer, reward):
+    assert MathGrader().grade(Task(id="x", question="q", answer=reference), answer).reward == reward
+
+
+def test_exact_match_normalizes():
+    grader = ExactMatchGrader()
+    task = Task(id="x", question="q", answer="The Halvorsen Pavilion")
+    assert grader.grade(task, "halvorsen pavilion.").reward == 1.0
+    assert grader.grade(task, "Pavilion B").reward == 0.0
+
+
+def test_llm_judge_reads_the_verdict():
+    judge = LLMJudgeGrader(scripted("Same facts.\nCORRECT", "It names another year.\nINCORRECT"))
+    task = Task(id="x", question="When?", answer="2022")
+    assert judge.grade(task, "in 2022").reward == 1.0
+    incorrect = judge.grade(task, "2021")
+    assert incorrect.reward == 0.0 and "another year" in incorrect.reasoning
+
+
+def test_callable_grader():
+    grader = CallableGrader(lambda task, answer: 0.5 if answer else 0.0)
+    assert grader.grade(Task(id="x", question="q"), "a").reward == 0.5
+
+
+# ------------------------------------------------------------------ structured output
+@pytest.mark.parametrize(
+    "text",
+    ['```json\n{"lessons": ["A."]}\n```', 'Sure, here you go: {"lessons": ["A."]} Hope it helps.',
+     '{{"lessons": ["A."]}}', '["A."]', '{"lessons": [{"text": "A."}]}'],
+)
+def test_tolerant_parser_accepts_what_small_models_write(text):
+    assert parse_tolerantly(text, Lessons, list_field="lessons").lessons == ["A."]
+
+
+def test_invalid_escape_is_repaired():
+    assert parse_tolerantly('{"lessons": ["it\\\'s fine"]}', Lessons).lessons == ["it's fine"]
+
+
+def test_call_structured_reasks_with_the_problem_then_succeeds():
+    model = scripted("I cannot help with that", '{"lessons": ["When stuck, search again."]}')
+    result, raw = call_structured(model, "Give lessons", Lessons, retries=2, list_field="lessons")
+    assert result.lessons == ["When stuck, search again."]
+    second_prompt = model.calls[1]["messages"]
+    assert "could not be used" in second_prompt[-1].text and second_prompt[1].text == "I cannot help with that"
+
+
+def test_call_structured_validation_failure_and_giving_up():
+    model = scripted('{"lessons": ["' + "word " * 40 + '"]}', '{"lessons": ["short"]}')
+
+    def short(result):
+        return "too long" if any(len(x.split()) > 32 for x in result.lessons) else None
+
+    assert call_structured(model, "p", Lessons, validate=short)[0].lessons == ["short"]
+    with pytest.raises(StructuredCallError, match="no usable reply after 2 attempts"):
+        call_structured(scripted("nope", "still nope"), "p", Lessons, retries=1)
+
+
+# ------------------------------------------------------------------ task files
+def test_loader_reads_the_shared_files_as_they_are():
+    if not SHARED.exists():
+        pytest.skip("shared data not present")
+    gsm8k = load_tasks(SHARED / "math" / "gsm8k_test.jsonl")
+    assert len(gsm8k) == 1319 and gsm8k[0].answer == "18" and "#### 18" in gsm8k[0].metadata["solution"]
+    svamp = load_tasks(SHARED / "math" / "svamp_test.jsonl")
+    assert svamp[0].answer == "145" and svamp[0].question.endswith("How big is each group of bananas?")
+    assert load_tasks(SHARED / "math" / "aime25.jsonl")[0].answer == "70"
+    web = load_tasks(SHARED / "web" / "webwalkerqa_main.json")
+    assert len(web) == 680 and web[0].root_url == "https://ehaweb.org/" and web[0].metadata["info"]["Level"] == "medium"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [('{"question": "a", "answer": "1"}\n{broken\n', "tasks.jsonl:2: not valid JSON"),
+     ('{"question": "a"}\n{"answer": "2"}\n', "tasks.jsonl line 2: missing the question"),
+     ('{"question": "a"}\n[1, 2]\n', "line 2: expected an object, got list"),
+     ("\n\n", "holds no tasks")],
+)
+def test_loader_errors_name_the_line(tmp_path, content, message):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(content)
+    with pytest.raises(TaskFileError, match=message):
+        load_tasks(path)
+
+
+def test_duplicate_ids_are_made_unique(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([{"id": 1, "question": "a"}, {"id": 1, "question": "b"}]))
+    assert [t.id for t in load_tasks(path)] == ["1", "1#2"]
+
+
+# ------------------------------------------------------------------ collector on any agent
+@tool
+def lookup(term: str) -> str:
+    """Look a term up."""
+    return f"definition of {term}"
+
+
+def test_collector_records_a_create_agent_run():
+    model = scripted(tool_call("lookup", {"term": "GRPO"}), "GRPO is group relative policy optimization.")
+    agent = create_agent(model, [lookup])
+    collector = TrajectoryCollector()
+    result = agent.invoke({"messages": [HumanMessage("What is GRPO?")]}, {"callbacks": [collector]})
+    calls = collector.tool_calls(result["messages"])
+    assert [(c.name, c.args, c.output) for c in calls] == [("lookup", {"term": "GRPO"}, "definition of GRPO")]
+    assert calls[0].latency_s is not None and len(collector.llm_calls) == 2
+
+
+# ------------------------------------------------------------------ ablations and failures
+def _learner(tmp_path, model, **settings):
+    tool = python_exec_tool()
+    config = LearnSettings(group_size=settings.pop("group_size", 3), epochs=1, batch_size=3, seed=7, max_steps=4,
+                           concurrency=3, **settings)
+    return TrainingFreeGRPO(
+        agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library),
+        teacher=model, run_dir=tmp_path / "run", settings=config,
+        grader=None if not config.ground_truth else MathGrader())
+
+
+TASKS = [Task.model_validate(t) for t in make_tasks(["right", "wrong", "right"])]
+
+
+def test_without_ground_truth_every_group_is_used_and_prompts_say_so(tmp_path):
+    model = WorldChatModel(teacher_prompts=[])
+    learner = _learner(tmp_path, model, ground_truth=False)
+    learner.fit(TASKS)
+    groups = json.loads((learner.run_dir.step_dir(1) / "groups.json").read_text())
+    assert all(g["kept"] for g in groups), "no reward signal is needed without ground truth"
+    summaries = [p for p in model.teacher_prompts if "[stage: summarize]" in p]
+    assert len(summaries) == 9 and all("No reference answer is available" in p for p in summaries)
+    assert all("Outcome:" not in p for p in summaries)
+    advantage = [p for p in model.teacher_prompts if "[stage: advantage]" in p]
+    assert advantage and all("No reference answer is known" in p for p in advantage)
+
+
+def test_group_size_one_reflects_on_single_attempts(tmp_path):
+    model = WorldChatModel(teacher_prompts=[])
+    learner = _learner(tmp_path, model, group_size=1)
+    library = learner.fit(TASKS)
+    advantage = [p for p in model.teacher_prompts if "[stage: advantage]" in p]
+    assert len(advantage) == 3 and all("There is only one attempt" in p for p in advantage)
+    assert library.texts()
+
+
+def test_a_failing_stage_is_skipped_and_the_run_goes_on(tmp_path):
+    def broken_advantage(prompt):
+        return "I refuse to answer in JSON." if "[stage: advantage]" in prompt and "What is 1 + 4" in prompt else None
+
+    model = WorldChatModel(teacher_prompts=[], teacher_override=broken_advantage)
+    tasks = [Task.model_validate(t) for t in make_tasks(["mixed", "mixed", "mixed"])]
+    learner = _learner(tmp_path, model, group_size=4)
+    library = learner.fit(tasks)
+    report = json.loads((learner.run_dir.step_dir(1) / "report.json").read_text())
+    failures = [f for f in report["stage_failures"] if f["stage"] == "advantages"]
+    assert failures and failures[0]["task_id"] == "t1" and "no usable reply after 3 attempts" in failures[0]["error"]
+    assert library.steps == [0, 1] and library.texts(), "the other groups still taught something"
