@@ -8,8 +8,8 @@ import sys
 import httpx
 from typer.testing import CliRunner
 
-from tfgrpo_agents.cli import app
 from tests.sites import DEEP_FACT, make_site
+from tfgrpo_agents.cli import app
 
 runner = CliRunner()
 

@@ -1,6 +1,11 @@
 """The library cannot grow without bound: item and token budgets with evidence-based eviction."""
 
-from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits, estimate_tokens, eviction_order
+from tfgrpo_agents.experience import (
+    ExperienceLibrary,
+    LibraryLimits,
+    estimate_tokens,
+    eviction_order,
+)
 
 
 def test_item_budget_evicts_lowest_evidence_first():

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.scripted_world import WorldChatModel, expected_correct, make_tasks
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.experience import load_library
 from tfgrpo_agents.learning import (
@@ -14,9 +15,8 @@ from tfgrpo_agents.learning import (
     read_trajectories,
     schedule,
 )
-from tfgrpo_agents.learning.graph import rollout_seed
+from tfgrpo_agents.learning.rollout import rollout_seed
 from tfgrpo_agents.tools import python_exec_tool
-from tests.scripted_world import WorldChatModel, expected_correct, make_tasks
 
 KINDS = ["right", "wrong", "mixed", "mixed", "mixed", "right"]
 

@@ -12,12 +12,19 @@ from pathlib import Path
 import pytest
 from langchain_openai import ChatOpenAI
 
-from tfgrpo_agents.agents import build_react_agent
-from tfgrpo_agents.experience import load_library
-from tfgrpo_agents.learning import LearnSettings, MathGrader, Task, TrainingFreeGRPO, read_trajectories, schedule
-from tfgrpo_agents.tools import python_exec_tool
 from tests.openai_stub import OpenAIStub
 from tests.scripted_world import make_tasks, openai_reply
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.experience import load_library
+from tfgrpo_agents.learning import (
+    LearnSettings,
+    MathGrader,
+    Task,
+    TrainingFreeGRPO,
+    read_trajectories,
+    schedule,
+)
+from tfgrpo_agents.tools import python_exec_tool
 
 KINDS = ["right", "wrong", "mixed", "mixed", "mixed", "right"]
 ARGS = ["--agent", "math", "--model", "gpt-4o-mini", "--group-size", "3", "--epochs", "2", "--batch-size", "3",

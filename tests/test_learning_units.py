@@ -6,8 +6,9 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
-from pydantic import BaseModel
 
+from tests.fakes import scripted, tool_call
+from tests.scripted_world import WorldChatModel, make_tasks
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.learning import (
     CallableGrader,
@@ -26,8 +27,6 @@ from tfgrpo_agents.learning import (
 )
 from tfgrpo_agents.learning.reflection import Lessons
 from tfgrpo_agents.tools import python_exec_tool
-from tests.fakes import scripted, tool_call
-from tests.scripted_world import WorldChatModel, make_tasks
 
 SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
 

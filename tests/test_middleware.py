@@ -5,9 +5,14 @@ from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.store.memory import InMemoryStore
 
-from tfgrpo_agents.agents import ExperienceMiddleware, Placement
-from tfgrpo_agents.experience import ExperienceLibrary, StoreSource, save_library, save_to_store
 from tests.fakes import scripted
+from tfgrpo_agents.agents import ExperienceMiddleware, Placement
+from tfgrpo_agents.experience import (
+    ExperienceLibrary,
+    StoreSource,
+    save_library,
+    save_to_store,
+)
 
 
 def system_text(call) -> str:

@@ -4,10 +4,10 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
+from tests.fakes import scripted, tool_call
 from tfgrpo_agents.agents import Placement, build_react_agent, extract_final_answer
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER
-from tests.fakes import scripted, tool_call
 
 
 @tool

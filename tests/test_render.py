@@ -1,4 +1,9 @@
-from tfgrpo_agents.experience import DEFAULT_HEADER, Experience, ExperienceLibrary, render_experiences
+from tfgrpo_agents.experience import (
+    DEFAULT_HEADER,
+    Experience,
+    ExperienceLibrary,
+    render_experiences,
+)
 
 
 def test_render_numbers_lines_under_a_header():

@@ -4,9 +4,15 @@ import re
 
 import pytest
 
-from tfgrpo_agents._text import estimate_tokens
-from tfgrpo_agents.tools import Browser, LocalWeb, PageFetcher, UrlPolicy, web_browse_tool
 from tests.sites import BURIED_FACT, DEEP_FACT, FACT, ScriptedWeb, make_site
+from tfgrpo_agents._text import estimate_tokens
+from tfgrpo_agents.tools import (
+    Browser,
+    LocalWeb,
+    PageFetcher,
+    UrlPolicy,
+    web_browse_tool,
+)
 
 
 @pytest.fixture

@@ -11,7 +11,13 @@ import time
 
 import pytest
 
-from tfgrpo_agents.tools import ExecResult, Isolation, SubprocessExecutor, detect_sandbox, python_exec_tool
+from tfgrpo_agents.tools import (
+    ExecResult,
+    Isolation,
+    SubprocessExecutor,
+    detect_sandbox,
+    python_exec_tool,
+)
 
 PLAN = detect_sandbox()
 ISOLATED = PLAN.isolation is not Isolation.NONE

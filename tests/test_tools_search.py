@@ -2,9 +2,16 @@
 
 import pytest
 
-from tfgrpo_agents.tools import DDGSBackend, LocalBackend, LocalSearchIndex, SiteFiles, fts_query, web_search_tool
-from tfgrpo_agents.tools import search_index
-from tests.sites import FACT, make_site
+from tests.sites import make_site
+from tfgrpo_agents.tools import (
+    DDGSBackend,
+    LocalBackend,
+    LocalSearchIndex,
+    SiteFiles,
+    fts_query,
+    search_index,
+    web_search_tool,
+)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tfgrpo_agents.tools import LocalSiteServer, SiteFiles
 from tests.sites import FACT, make_site
+from tfgrpo_agents.tools import LocalSiteServer, SiteFiles
 
 SHARED_SITES = Path(__file__).resolve().parents[2] / "shared" / "data" / "sites"
 

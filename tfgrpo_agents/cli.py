@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
-from pydantic import BaseModel
 
 app = typer.Typer(help="Training-Free GRPO for tool-using LangGraph agents.", no_args_is_help=True)
 library_app = typer.Typer(help="Inspect and edit experience libraries.", no_args_is_help=True)
@@ -25,7 +25,12 @@ def _fail(message: str) -> None:
 
 
 def _load(path: Path, *, create: bool = False, model_id: str | None = None, domain: str | None = None):
-    from tfgrpo_agents.experience import ExperienceLibrary, LibraryFileError, LibraryMeta, load_library
+    from tfgrpo_agents.experience import (
+        ExperienceLibrary,
+        LibraryFileError,
+        LibraryMeta,
+        load_library,
+    )
 
     if create and not path.exists():
         return ExperienceLibrary(meta=LibraryMeta(model_id=model_id, domain=domain))
@@ -328,11 +333,15 @@ def learn(
     resume: Annotated[Path | None, typer.Option(help="Resume the run in this directory.")] = None,
 ) -> None:
     """Learn an experience library with Training-Free GRPO (resumable: rerun with --resume DIR)."""
-    import json
     import logging
     import time
 
-    from tfgrpo_agents.learning import LearnSettings, ReflectionSettings, TaskFileError, load_tasks
+    from tfgrpo_agents.learning import (
+        LearnSettings,
+        ReflectionSettings,
+        TaskFileError,
+        load_tasks,
+    )
     from tfgrpo_agents.learning.domains import DOMAINS
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -375,7 +384,14 @@ def learn(
 
 
 def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices: Path | None, store: Path | None) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from tfgrpo_agents.agents import build_react_agent
     from tfgrpo_agents.learning import TrainingFreeGRPO, grader_for

@@ -8,7 +8,12 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
-from tfgrpo_agents.experience import DEFAULT_HEADER, SourceLike, as_source, render_experiences
+from tfgrpo_agents.experience import (
+    DEFAULT_HEADER,
+    SourceLike,
+    as_source,
+    render_experiences,
+)
 
 
 class ExperienceMiddleware(AgentMiddleware):

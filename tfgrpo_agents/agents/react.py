@@ -16,7 +16,12 @@ from langgraph.types import Checkpointer
 
 from tfgrpo_agents.agents.answers import extract_final_answer, message_text
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
-from tfgrpo_agents.experience import DEFAULT_HEADER, SourceLike, as_source, render_experiences
+from tfgrpo_agents.experience import (
+    DEFAULT_HEADER,
+    SourceLike,
+    as_source,
+    render_experiences,
+)
 from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER
 
 

@@ -21,12 +21,16 @@ from tfgrpo_agents.experience.models import (
     OpKind,
     RejectedOp,
 )
-from tfgrpo_agents.experience.render import DEFAULT_HEADER, estimate_tokens, render_experiences
+from tfgrpo_agents.experience.render import (
+    DEFAULT_HEADER,
+    estimate_tokens,
+    render_experiences,
+)
 from tfgrpo_agents.experience.sources import (
     ExperienceSource,
     JsonFileSource,
-    StaticSource,
     SourceLike,
+    StaticSource,
     StoreSource,
     as_source,
 )

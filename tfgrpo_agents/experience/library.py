@@ -23,7 +23,12 @@ from tfgrpo_agents.experience.models import (
     utc_now,
     word_count,
 )
-from tfgrpo_agents.experience.render import DEFAULT_HEADER, estimate_tokens, ordered, render_experiences
+from tfgrpo_agents.experience.render import (
+    DEFAULT_HEADER,
+    estimate_tokens,
+    ordered,
+    render_experiences,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, schedule
 from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
-from tfgrpo_agents.learning.reflection import Reflector, ReflectionSettings
+from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector
 from tfgrpo_agents.learning.rewards import (
     CallableGrader,
     ExactMatchGrader,
@@ -14,7 +14,11 @@ from tfgrpo_agents.learning.rewards import (
 )
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
-from tfgrpo_agents.learning.structured import StructuredCallError, call_structured, parse_tolerantly
+from tfgrpo_agents.learning.structured import (
+    StructuredCallError,
+    call_structured,
+    parse_tolerantly,
+)
 from tfgrpo_agents.learning.tasks import Task, TaskFileError, load_tasks
 from tfgrpo_agents.learning.trajectory import (
     TokenUsage,

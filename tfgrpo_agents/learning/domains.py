@@ -33,7 +33,13 @@ def _math_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], N
 
 def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
     """A local site (``site``) served on 127.0.0.1 with its index, or the live web through ddgs."""
-    from tfgrpo_agents.tools import Browser, DDGSBackend, LocalWeb, web_browse_tool, web_search_tool
+    from tfgrpo_agents.tools import (
+        Browser,
+        DDGSBackend,
+        LocalWeb,
+        web_browse_tool,
+        web_search_tool,
+    )
 
     site = options.get("site")
     if site:

@@ -14,25 +14,19 @@ graph is checkpointed, so a run killed anywhere resumes without redoing finished
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import hashlib
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from tfgrpo_agents.agents import extract_final_answer, message_text
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.rollout import RolloutSettings, rollout_seed, run_rollout
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.tasks import Task
@@ -40,7 +34,6 @@ from tfgrpo_agents.learning.trajectory import (
     TokenUsage,
     Trajectory,
     TrajectoryCollector,
-    serialize_messages,
     write_trajectories,
 )
 
@@ -77,21 +70,6 @@ class StageMeter(TrajectoryCollector):
 
     def usage(self) -> TokenUsage:
         return TokenUsage.sum(self.llm_calls)
-
-
-def rollout_seed(seed: int, step: int, task_id: str, sample: int) -> int:
-    """A per-rollout seed, stable across runs (a CRC would be linear: its low bits repeat across samples)."""
-    digest = hashlib.sha256(f"{seed}:{step}:{task_id}:{sample}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def classify_error(exc: BaseException) -> str:
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return "timeout"
-    module = type(exc).__module__
-    if module.startswith(("openai", "httpx", "httpcore")) or "API" in type(exc).__name__:
-        return "api_error"
-    return "error"
 
 
 class StepGraph:
@@ -165,49 +143,11 @@ class StepGraph:
 
     async def _run_rollout(self, step: int, task: Task, sample: int) -> Trajectory:
         s = self.settings
-        agent = self.agent_for(step)
-        seed = rollout_seed(s.seed, step, task.id, sample)
-        base = Trajectory(task_id=task.id, sample=sample, question=task.question, reference=task.answer,
-                          model_id=s.model_id, temperature=s.temperature, library_step=self.library_for(step).step)
-        error: BaseException | None = None
-        start = time.monotonic()
-        for attempt in range(1, s.rollout_retries + 2):
-            collector = TrajectoryCollector()
-            config = {"callbacks": [collector], "recursion_limit": 4 * s.max_steps + 10,
-                      "configurable": {"model_kwargs": {"temperature": s.temperature, "seed": seed}}}
-            try:
-                result = await asyncio.wait_for(self._detached(agent, task.question, config), timeout=s.rollout_timeout_s)
-            except Exception as exc:  # recorded below; a failed rollout is never dropped
-                error = exc
-                logger.info("rollout %s/%s attempt %d failed: %s", task.id, sample, attempt, exc)
-                continue
-            messages = result.get("messages", [])
-            answer = result.get("final_answer")
-            if answer is None and messages:
-                answer = extract_final_answer(message_text(messages[-1]))
-            return base.model_copy(update={
-                "messages": serialize_messages(messages), "tool_calls": collector.tool_calls(messages),
-                "llm_calls": collector.llm_calls, "final_answer": answer,
-                "forced_final": bool(result.get("forced_final")),
-                "failure": "step_limit" if result.get("forced_final") else None,
-                "wall_time_s": round(time.monotonic() - start, 3), "attempts": attempt,
-            })
-        assert error is not None
-        return base.model_copy(update={
-            "failed": True, "failure": classify_error(error), "error": f"{type(error).__name__}: {error}"[:500],
-            "wall_time_s": round(time.monotonic() - start, 3), "attempts": s.rollout_retries + 1,
-        })
-
-    @staticmethod
-    async def _detached(agent: Any, question: str, config: dict[str, Any]) -> dict[str, Any]:
-        """Run the agent in a fresh context, not as a subgraph of the step graph.
-
-        LangGraph hands a running graph's checkpointer to graphs invoked inside it; an agent would
-        then be checkpointed under the step's thread, resumed on restart and, on a retry, continue
-        its failed conversation. Each rollout must start clean.
-        """
-        coroutine = agent.ainvoke({"messages": [HumanMessage(question)]}, config)
-        return await asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
+        return await run_rollout(
+            self.agent_for(step), task, sample, seed=rollout_seed(s.seed, step, task.id, sample),
+            settings=RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
+                                     retries=s.rollout_retries, model_id=s.model_id),
+            library_step=self.library_for(step).step)
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}

@@ -13,7 +13,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits, LibraryMeta, load_library, save_library
+from tfgrpo_agents.experience import (
+    ExperienceLibrary,
+    LibraryLimits,
+    LibraryMeta,
+    load_library,
+    save_library,
+)
 from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector

@@ -15,11 +15,20 @@ from tfgrpo_agents.tools.python_exec import (
     SubprocessExecutor,
     detect_sandbox,
 )
-from tfgrpo_agents.tools.search import DDGSBackend, LocalBackend, SearchBackend, format_hits
+from tfgrpo_agents.tools.search import (
+    DDGSBackend,
+    LocalBackend,
+    SearchBackend,
+    format_hits,
+)
 from tfgrpo_agents.tools.search_index import LocalSearchIndex, SearchHit, fts_query
 from tfgrpo_agents.tools.site_files import SiteFiles
 from tfgrpo_agents.tools.site_server import LocalSiteServer
-from tfgrpo_agents.tools.toolkit import python_exec_tool, web_browse_tool, web_search_tool
+from tfgrpo_agents.tools.toolkit import (
+    python_exec_tool,
+    web_browse_tool,
+    web_search_tool,
+)
 from tfgrpo_agents.tools.url_policy import UrlPolicy
 
 __all__ = [

@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from tfgrpo_agents.tools.search_index import LocalSearchIndex, SearchHit
 

@@ -1,0 +1,95 @@
+"""Run one rollout of an agent on a task and record it as a :class:`Trajectory`.
+
+Shared by the learning loop and the evaluation harness, so both measure the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import logging
+import time
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel, Field
+
+from tfgrpo_agents.agents import extract_final_answer, message_text
+from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.learning.trajectory import (
+    Trajectory,
+    TrajectoryCollector,
+    serialize_messages,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class RolloutSettings(BaseModel):
+    temperature: float = 0.7
+    max_steps: int = 8
+    timeout_s: float = Field(default=300.0, gt=0)
+    retries: int = Field(default=1, ge=0)
+    model_id: str | None = None
+
+
+def rollout_seed(seed: int, step: int, task_id: str, sample: int) -> int:
+    """A per-rollout seed, stable across runs (a CRC would be linear: its low bits repeat across samples)."""
+    digest = hashlib.sha256(f"{seed}:{step}:{task_id}:{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def classify_error(exc: BaseException) -> str:
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    module = type(exc).__module__
+    if module.startswith(("openai", "httpx", "httpcore")) or "API" in type(exc).__name__:
+        return "api_error"
+    return "error"
+
+
+async def _detached(agent: Any, question: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run the agent in a fresh context, never as a subgraph of whatever graph is calling.
+
+    LangGraph hands a running graph's checkpointer to graphs invoked inside it; an agent would
+    then be checkpointed under the caller's thread, resumed on restart and, on a retry, continue
+    its failed conversation. Each rollout must start clean.
+    """
+    coroutine = agent.ainvoke({"messages": [HumanMessage(question)]}, config)
+    return await asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
+
+
+async def run_rollout(agent: Any, task: Task, sample: int, *, seed: int, settings: RolloutSettings,
+                      library_step: int | None = None) -> Trajectory:
+    """One attempt at ``task`` (retried on errors); failures are recorded, never raised."""
+    base = Trajectory(task_id=task.id, sample=sample, question=task.question, reference=task.answer,
+                      model_id=settings.model_id, temperature=settings.temperature, library_step=library_step)
+    error: BaseException | None = None
+    start = time.monotonic()
+    for attempt in range(1, settings.retries + 2):
+        collector = TrajectoryCollector()
+        config = {"callbacks": [collector], "recursion_limit": 4 * settings.max_steps + 10,
+                  "configurable": {"model_kwargs": {"temperature": settings.temperature, "seed": seed}}}
+        try:
+            result = await asyncio.wait_for(_detached(agent, task.question, config), timeout=settings.timeout_s)
+        except Exception as exc:  # recorded below; a failed rollout is never dropped
+            error = exc
+            logger.info("rollout %s/%s attempt %d failed: %s", task.id, sample, attempt, exc)
+            continue
+        messages = result.get("messages", [])
+        answer = result.get("final_answer")
+        if answer is None and messages:
+            answer = extract_final_answer(message_text(messages[-1]))
+        return base.model_copy(update={
+            "messages": serialize_messages(messages), "tool_calls": collector.tool_calls(messages),
+            "llm_calls": collector.llm_calls, "final_answer": answer,
+            "forced_final": bool(result.get("forced_final")),
+            "failure": "step_limit" if result.get("forced_final") else None,
+            "wall_time_s": round(time.monotonic() - start, 3), "attempts": attempt,
+        })
+    assert error is not None
+    return base.model_copy(update={
+        "failed": True, "failure": classify_error(error), "error": f"{type(error).__name__}: {error}"[:500],
+        "wall_time_s": round(time.monotonic() - start, 3), "attempts": settings.retries + 1,
+    })
