@@ -4,6 +4,10 @@ on what they are sent (and the rollout seed), so runs are reproducible across ki
 Tasks say how the policy behaves: ``[right]`` always answers correctly, ``[wrong]`` never does,
 ``[mixed]`` is right when the rollout seed is even. The policy first calls ``python_exec``, then
 answers. The teacher recognises each reflection stage by the ``[stage: …]`` tag of its prompt.
+
+Experiences change the policy, so comparisons have a known effect: with TRUST in its prompt it
+gets ``[mixed]`` tasks right; with SKIP_TOOL it answers without calling the tool (and right,
+except ``[wrong]`` tasks). Directly generated tips (GENERIC_TIPS) change nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 _SUM = re.compile(r"What is (\d+) \+ (\d+)\?")
+TRUST = "trust the printed tool result"
+SKIP_TOOL = "add small numbers without calling a tool"
+GENERIC_TIPS = ["Read the question carefully.", "Double-check your work before answering."]
 
 
 def make_tasks(kinds: list[str]) -> list[dict[str, Any]]:
@@ -32,13 +39,23 @@ def expected_correct(question: str, seed: int) -> bool:
     return seed % 2 == 0
 
 
+def answers_right(question: str, seed: int, experiences: str = "") -> bool:
+    """The policy's rule, for tests' expectations: the seed, or what the experiences taught it."""
+    context = experiences.lower()
+    learned = not question.startswith("[wrong]") and (TRUST in context or SKIP_TOOL in context)
+    return expected_correct(question, seed) or learned
+
+
 def policy_reply(messages: list[tuple[str, str]], seed: int) -> dict[str, Any]:
     question = next(text for role, text in messages if role == "user")
+    context = " ".join(text for role, text in messages if role in ("system", "user")).lower()
     a, b = map(int, _SUM.search(question).groups())
-    if messages[-1][0] != "tool":
+    skip_tool = SKIP_TOOL in context
+    if messages[-1][0] != "tool" and not skip_tool:
         return {"content": "", "tool_calls": [{"name": "python_exec", "args": {"code": f"print({a} + {b})"}}]}
-    answer = a + b if expected_correct(question, seed) else a + b + 1
-    return {"content": f"The tool printed the sum.\nFinal answer: {answer}"}
+    right = answers_right(question, seed, context)
+    answer = a + b if right else a + b + 1
+    return {"content": f"The sum is known.\nFinal answer: {answer}"}
 
 
 def _lines_after(prompt: str, heading: str) -> list[str]:
@@ -53,7 +70,7 @@ def teacher_reply(prompt: str) -> str:
     if "[stage: advantage]" in prompt:
         question = re.search(r"Task: (.*)", prompt).group(1)
         topic = "sums of small numbers" if int(_SUM.search(question).group(1)) % 2 == 0 else "sums of odd numbers"
-        return "```json\n" + json.dumps({"lessons": [f"When asked for {topic}, trust the printed tool result."]}) + "\n```"
+        return "```json\n" + json.dumps({"lessons": [f"When asked for {topic}, {TRUST}."]}) + "\n```"
     if "[stage: group_ops]" in prompt:
         return json.dumps({"operations": [{"op": "ADD", "text": lesson} for lesson in _lines_after(prompt, "New lessons:\n")]})
     if "[stage: consolidate]" in prompt:
@@ -64,6 +81,8 @@ def teacher_reply(prompt: str) -> str:
                 seen.add(text)
                 operations.append({"op": "ADD", "text": text})
         return "Here is the plan:\n" + json.dumps({"operations": operations})
+    if "[stage: direct_tips]" in prompt:
+        return json.dumps({"lessons": GENERIC_TIPS})
     return "I do not understand the request."
 
 

@@ -383,17 +383,18 @@ def learn(
     _run_learning(run_dir, settings, options, task_list, prices, store)
 
 
-def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices: Path | None, store: Path | None) -> None:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+def _agent_builder(domain, policy, tools, max_steps: int):
     from tfgrpo_agents.agents import build_react_agent
+
+    def build(library, placement):
+        return build_react_agent(policy, tools, system_prompt=domain.system_prompt, experiences=library,
+                                 placement=placement, max_steps=max_steps)
+
+    return build
+
+
+def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices: Path | None, store: Path | None) -> None:
+
     from tfgrpo_agents.learning import TrainingFreeGRPO, grader_for
     from tfgrpo_agents.learning.domains import DOMAINS
 
@@ -407,8 +408,7 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
         except ValueError as exc:
             _fail(str(exc))
     tools, close_tools = domain.make_tools({"site": options.site, "public_url": options.public_url})
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, transient=False)
+    progress = _progress()
     bars: dict[str, Any] = {}
 
     def on_event(kind: str, info: dict[str, Any]) -> None:
@@ -431,10 +431,9 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             console.print(f"step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
                           f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
 
+    build = _agent_builder(domain, policy, tools, settings.max_steps)
     learner = TrainingFreeGRPO(
-        agent_factory=lambda library: build_react_agent(policy, tools, system_prompt=domain.system_prompt,
-                                                        experiences=library, placement=settings.placement,
-                                                        max_steps=settings.max_steps),
+        agent_factory=lambda library: build(library, settings.placement),
         teacher=teacher, run_dir=run_dir, settings=settings, grader=grader, prices=prices, on_event=on_event)
     try:
         with progress:
@@ -463,6 +462,193 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                   f"total ${summary['dollars_total']:.4f}  ·  wall time {summary['wall_time_s']} s")
     _print_library(library)
     console.print(f"run directory: {run_dir}  (library: {run_dir / 'library.json'})")
+
+
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
+AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")]
+ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint.")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]
+KOpt = Annotated[int, typer.Option("--k", help="Samples per task.")]
+TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the paper evaluates at 0.3).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the per-rollout seeds and the bootstrap.")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="Rollouts in flight at once.")]
+MaxStepsOpt = Annotated[int, typer.Option(help="The agent's tool-step limit.")]
+GraderOpt = Annotated[str | None, typer.Option(help="math, exact or judge (default: the agent's).")]
+SiteOpt = Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.")]
+PublicUrlOpt = Annotated[str | None, typer.Option(help="web agent: the site's public address.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N tasks.")]
+OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes from its cache).")]
+
+
+def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: int, temperature: float, seed: int,
+                concurrency: int, max_steps: int, grader: str | None, site: Path | None, public_url: str | None,
+                limit: int | None):
+    """Everything an evaluation command needs: tasks, agent builder, grader, settings, teacher, cleanup."""
+    from tfgrpo_agents.evaluation import EvalSettings
+    from tfgrpo_agents.learning import TaskFileError, grader_for, load_tasks
+    from tfgrpo_agents.learning.domains import DOMAINS
+
+    if agent not in DOMAINS:
+        _fail(f"unknown agent {agent!r}; choose one of {', '.join(DOMAINS)}")
+    try:
+        task_list = load_tasks(tasks)[:limit]
+    except TaskFileError as exc:
+        _fail(str(exc))
+    domain = DOMAINS[agent]
+    options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url)
+    policy = _chat_model(model, base_url, temperature, options)
+    teacher = _chat_model(model, base_url, 0.0, options)
+    try:
+        grading = grader_for(grader or domain.grader, judge=teacher)
+    except ValueError as exc:
+        _fail(str(exc))
+    tools, close = domain.make_tools({"site": str(site) if site else None, "public_url": public_url})
+    settings = EvalSettings(k=k, temperature=temperature, seed=seed, concurrency=concurrency, max_steps=max_steps,
+                            model_id=model)
+    return task_list, _agent_builder(domain, policy, tools, max_steps), grading, settings, teacher, domain, close
+
+
+def _run_with_progress(total: int, coroutine_factory):
+    import asyncio
+
+    progress = _progress()
+    with progress:
+        bar = progress.add_task("rollouts", total=total)
+        return asyncio.run(coroutine_factory(lambda: progress.advance(bar)))
+
+
+@app.command("eval")
+def eval_command(
+    tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
+    experiences: Annotated[Path | None, typer.Option(help="Library to inject (none: the baseline).")] = None,
+    placement: Annotated[str, typer.Option(help="system or user.")] = "system",
+    k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
+    max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Evaluate one configuration: Mean@k with its CI, Pass@k, tool calls, tokens, failures."""
+    from tfgrpo_agents.evaluation import EvalConfig, compare
+
+    task_list, build, grading, settings, _, _, close = _evaluation(
+        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
+    config = EvalConfig(name="with-library" if experiences else "baseline",
+                        library=str(experiences) if experiences else None, placement=placement)
+    try:
+        result = _run_with_progress(len(task_list) * k, lambda tick: compare(
+            build, [config], task_list, grading, settings, out, on_rollout=tick))
+    finally:
+        close()
+    console.print((out / "report.md").read_text(), markup=False, highlight=False)
+    console.print(f"report: {out / 'report.md'}  ·  trajectories: {result.arms[0].trajectories_path}")
+
+
+@app.command("compare")
+def compare_command(
+    tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
+    library: Annotated[list[str] | None, typer.Option(help="NAME=PATH of a library arm (repeatable).")] = None,
+    direct_tips: Annotated[int, typer.Option(help="Add an arm of N tips written without rollouts (0: none).")] = 0,
+    user_placement: Annotated[bool, typer.Option(help="Add each library again, injected in the user message.")] = False,
+    k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
+    max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Run the baseline and each library arm on the same tasks; paired bootstrap CIs against the baseline."""
+    from tfgrpo_agents.evaluation import EvalConfig, compare, generate_direct_tips
+    from tfgrpo_agents.experience import save_library
+    from tfgrpo_agents.learning import ReflectionSettings
+
+    task_list, build, grading, settings, teacher, domain, close = _evaluation(
+        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
+    configs = [EvalConfig(name="baseline")]
+    for item in library or []:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).exists():
+            _fail(f"--library takes NAME=PATH of an existing library file, got {item!r}")
+        configs.append(EvalConfig(name=name, library=path))
+    if direct_tips:
+        tips_path = out / "direct_tips.json"
+        if not tips_path.exists():
+            tips = generate_direct_tips(teacher, task_list, count=direct_tips, model_id=model,
+                                        settings=ReflectionSettings(agent_objective=domain.agent_objective,
+                                                                    learning_objective=domain.learning_objective))
+            save_library(tips, tips_path)
+        configs.append(EvalConfig(name="direct-tips", library=str(tips_path)))
+    if user_placement:
+        configs += [c.model_copy(update={"name": f"{c.name}@user", "placement": "user"}) for c in configs if c.library]
+    try:
+        _run_with_progress(len(task_list) * k * len(configs), lambda tick: compare(
+            build, configs, task_list, grading, settings, out, on_rollout=tick))
+    finally:
+        close()
+    console.print((out / "report.md").read_text(), markup=False, highlight=False)
+
+
+@app.command("curve")
+def curve_command(
+    tasks: TasksOpt, model: ModelOpt, out: OutOpt,
+    library: Annotated[Path, typer.Option(help="A learned library (its snapshots are the curve's points).")],
+    agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
+    steps: Annotated[str | None, typer.Option(help="Comma-separated steps (default: all).")] = None,
+    k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
+    max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Evaluate each snapshot of a library: accuracy and tool calls per learning step, with plots."""
+    from tfgrpo_agents.evaluation import learning_curve
+    from tfgrpo_agents.experience import load_library
+
+    task_list, build, grading, settings, _, _, close = _evaluation(
+        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
+    chosen = [int(x) for x in steps.split(",")] if steps else load_library(library).steps
+    try:
+        _run_with_progress(len(task_list) * k * len(chosen), lambda tick: learning_curve(
+            build, library, task_list, grading, settings, out, steps=chosen, on_rollout=tick))
+    finally:
+        close()
+    console.print((out / "curve.md").read_text(), markup=False, highlight=False)
+
+
+tasks_app = typer.Typer(help="Task sets: stratified samples and train/test splits.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("split")
+def tasks_split(
+    source: Annotated[Path, typer.Argument(help="Task file.")],
+    train: Annotated[int, typer.Option(help="Train tasks.")],
+    test: Annotated[int, typer.Option(help="Test tasks.")],
+    out_dir: Annotated[Path, typer.Option(help="Where train.jsonl and test.jsonl go.")],
+    ratio: Annotated[str | None, typer.Option(help="Difficulty ratio, e.g. 4:7:6 (easy:medium:hard).")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Disjoint train/test split with a fixed seed, stratified by difficulty if --ratio is given."""
+    from tfgrpo_agents._atomic import atomic_write_text
+    from tfgrpo_agents.evaluation import parse_ratio, train_test_split
+    from tfgrpo_agents.learning import TaskFileError, load_tasks
+
+    try:
+        task_list = load_tasks(source)
+        train_set, test_set = train_test_split(task_list, train=train, test=test, seed=seed,
+                                               ratio=parse_ratio(ratio) if ratio else None)
+    except (TaskFileError, ValueError) as exc:
+        _fail(str(exc))
+    for name, items in (("train", train_set), ("test", test_set)):
+        atomic_write_text(out_dir / f"{name}.jsonl", "".join(t.model_dump_json() + "\n" for t in items))
+    console.print(f"{len(train_set)} train and {len(test_set)} test tasks written to {out_dir}")
 
 
 def main() -> None:

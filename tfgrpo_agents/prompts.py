@@ -132,3 +132,13 @@ WEB_AGENT_OBJECTIVE = "It answers questions about websites by searching and brow
 QA_AGENT_OBJECTIVE = "It answers questions directly, without tools."
 DEFAULT_LEARNING_OBJECTIVE = ("Good experiences help the agent reach the correct answer reliably "
                               "and with fewer tool calls.")
+
+# ---------------------------------------------------------------- evaluation ablation
+DIRECT_TIPS_PROMPT = """[stage: direct_tips]
+You advise an agent. {agent_objective}
+Without seeing any of its attempts, write {count} short tips that would help it on tasks like these:
+{examples}
+
+{learning_objective}
+Each tip: one sentence, at most {word_cap} words, written as advice.
+Reply with JSON only: {{"lessons": ["...", "..."]}}"""
