@@ -66,7 +66,8 @@ def test_every_rollout_is_recorded_with_its_tool_calls(finished):
         for t in trajectories:
             assert not t.failed and t.library_step == step - 1
             assert [c.name for c in t.tool_calls] == ["python_exec"]
-            assert t.tool_calls[0].output.strip().isdigit() and t.tool_calls[0].latency_s > 0
+            output = t.tool_calls[0].output
+            assert output.split("\n")[0].isdigit() and "Question: " in output and t.tool_calls[0].latency_s > 0
             seed = rollout_seed(7, step, t.task_id, t.sample)
             assert t.reward == float(answers_right(t.question, seed, known(library, step)))
             assert len(t.llm_calls) == 2 and t.usage.input > 0

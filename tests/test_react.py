@@ -31,7 +31,8 @@ def test_tool_call_then_final_answer():
     agent = build_react_agent(model, [add], system_prompt="Use tools.")
     result = ask(agent)
     tool_messages = [m for m in result["messages"] if isinstance(m, ToolMessage)]
-    assert [m.content for m in tool_messages] == ["5"]
+    assert [m.content for m in tool_messages] == [
+        "5\n\nQuestion: What is 2 + 3?\nReply with just the answer, or call one different tool."]
     assert result["final_answer"] == "5"
     assert result["steps"] == 2 and not result.get("forced_final")
     assert model.calls[0]["tools"] == ("add",)
@@ -103,3 +104,28 @@ def test_extract_final_answer(reply, expected):
 def test_max_steps_must_be_positive():
     with pytest.raises(ValueError):
         build_react_agent(scripted("x"), [add], max_steps=0)
+
+
+def test_loop_guard_does_not_rerun_a_repeated_call():
+    calls = []
+
+    @tool
+    def search(query: str) -> str:
+        """Search."""
+        calls.append(query)
+        return f"hits for {query}"
+
+    model = scripted(tool_call("search", {"query": "x"}, call_id="a"), tool_call("search", {"query": "x"}, call_id="b"),
+                     tool_call("search", {"query": "y"}, call_id="c"), "Final answer: done")
+    result = ask(build_react_agent(model, [search], tool_result_footer=False), "Find x")
+    tool_messages = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert calls == ["x", "y"], "the identical second call was not executed"
+    assert tool_messages[1].content.startswith("You already called search with these arguments")
+    assert tool_messages[2].content == "hits for y"
+
+
+def test_empty_reply_gets_one_forced_answer_turn():
+    model = scripted("", "Final answer: 7")
+    result = ask(build_react_agent(model, [add]))
+    assert result["final_answer"] == "7" and result["forced_final"] is True
+    assert model.calls[1]["tools"] == () and model.calls[1]["messages"][-1].text == FORCE_FINAL_ANSWER

@@ -10,6 +10,17 @@ from __future__ import annotations
 EXPERIENCE_HEADER = "Lessons from earlier attempts at similar tasks (apply those that fit this task):"
 
 # ---------------------------------------------------------------- ReAct agent
+REPEATED_CALL = ("You already called {name} with these arguments; its result is above. "
+                 "Reply with the answer, or call a different tool.")
+TOOL_RESULT_FOOTER = "\n\nQuestion: {question}\nReply with just the answer, or call one different tool."
+
+# Tools described in the prompt, for models that write tool calls as text.
+TEXT_TOOLS_INSTRUCTIONS = """You can use these tools:
+{tools}
+To use a tool, reply with only a JSON object: {{"name": "<tool>", "arguments": {{...}}}}
+When you know the answer, reply without JSON."""
+TEXT_TOOL_RESULT = "Result of {name}:\n{result}"
+
 FORCE_FINAL_ANSWER = (
     "You have used all your tool steps. Do not call any tool. "
     "Reply now with your final answer only, as short as possible."

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -22,7 +29,7 @@ from tfgrpo_agents.experience import (
     as_source,
     render_experiences,
 )
-from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER
+from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER, REPEATED_CALL, TOOL_RESULT_FOOTER
 
 
 class ReActState(TypedDict, total=False):
@@ -34,6 +41,10 @@ class ReActState(TypedDict, total=False):
     final_answer: str
 
 
+def _call_key(call: dict[str, Any]) -> str:
+    return call["name"] + json.dumps(call.get("args") or {}, sort_keys=True, default=str)
+
+
 def build_react_agent(
     model: BaseChatModel,
     tools: Sequence[BaseTool],
@@ -43,14 +54,20 @@ def build_react_agent(
     placement: Placement | str = Placement.SYSTEM,
     max_steps: int = 8,
     header: str = DEFAULT_HEADER,
+    loop_guard: bool = True,
+    tool_result_footer: bool = True,
     checkpointer: Checkpointer = None,
     name: str = "react_agent",
 ):
     """Compile a ReAct agent: ``agent`` ⇄ ``tools`` until the model answers, then ``answer``.
 
     The experience library is rendered on every model call (so a changing source is picked up)
-    and placed per ``placement``. After ``max_steps`` model calls the model gets one more call
-    without tools and an instruction to answer, so every episode ends with an answer.
+    and placed per ``placement``. After ``max_steps`` model calls, or after an empty reply, the
+    model gets one more call without tools and an instruction to answer, so every episode ends
+    with an answer. ``loop_guard`` answers a repeated identical tool call with a note instead of
+    running it again; ``tool_result_footer`` ends every tool result with the question and "reply
+    with just the answer, or call one different tool" (for small models this one line did as
+    much as a handful of learned experiences).
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
     ``config["configurable"]["model_kwargs"]`` (e.g. ``{"temperature": 0.7, "seed": 3}``) is
     passed to every model call of that run.
@@ -72,7 +89,8 @@ def build_react_agent(
         prompt = ([system] if system else []) + messages
         if steps < max_steps or not tools:
             response = tool_model.invoke(prompt, config, **model_kwargs)
-            return {"messages": [response], "steps": steps + 1}
+            if response.tool_calls or str(response.text).strip():
+                return {"messages": [response], "steps": steps + 1}
         response = model.invoke([*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], config, **model_kwargs)
         if getattr(response, "tool_calls", None):
             # The model ignored the instruction; keep its words, drop the calls.
@@ -80,6 +98,29 @@ def build_react_agent(
                                  response_metadata=response.response_metadata,
                                  usage_metadata=response.usage_metadata)
         return {"messages": [response], "steps": steps + 1, "forced_final": True}
+
+    tool_node = ToolNode(list(tools), handle_tool_errors=True) if tools else None
+
+    def run_tools(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
+        messages = state["messages"]
+        last = messages[-1]
+        done = {_call_key(c) for m in messages[:-1] if isinstance(m, AIMessage) for c in m.tool_calls}
+        fresh, results = [], []
+        for call in last.tool_calls:
+            if loop_guard and _call_key(call) in done:
+                results.append(ToolMessage(REPEATED_CALL.format(name=call["name"]), tool_call_id=call["id"],
+                                           name=call["name"]))
+            else:
+                fresh.append(call)
+            done.add(_call_key(call))
+        if fresh:
+            ran = tool_node.invoke({"messages": [*messages[:-1], last.model_copy(update={"tool_calls": fresh})]}, config)
+            results = list(ran["messages"]) + results
+        if tool_result_footer:
+            question = next((message_text(m) for m in messages if isinstance(m, HumanMessage)), "")
+            footer = TOOL_RESULT_FOOTER.format(question=question)
+            results = [r.model_copy(update={"content": f"{message_text(r)}{footer}"}) for r in results]
+        return {"messages": results}
 
     def route(state: ReActState) -> str:
         last = state["messages"][-1]
@@ -96,7 +137,7 @@ def build_react_agent(
     graph.add_node("answer", answer)
     graph.add_edge(START, "agent")
     if tools:
-        graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=True))
+        graph.add_node("tools", run_tools)
         graph.add_conditional_edges("agent", route, {"tools": "tools", "answer": "answer"})
         graph.add_edge("tools", "agent")
     else:

@@ -1,0 +1,90 @@
+"""Tool calls written as text by small local models become real tool calls — only valid ones."""
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import tool
+
+from tests.fakes import scripted
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.agents.text_tools import (
+    TextToolCallingModel,
+    parse_text_tool_calls,
+    tool_specs,
+)
+
+
+@tool
+def web_search(query: str) -> str:
+    """Search the web."""
+    return f"results for {query}"
+
+
+@tool
+def web_browse(url: str, goal: str = "") -> str:
+    """Open a page."""
+    return f"page {url}"
+
+
+SPECS = tool_specs([web_search, web_browse])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```json\n{"name": "web_search", "arguments": {"query": "python 3.11"}}\n```',
+        '{"name": "web_search", "arguments": {"query": "python 3.11"}}',
+        'I will search for it. {"name": "web_search", "arguments": {"query": "python 3.11"}}',
+        '{{"name": "web_search", "arguments": {"query": "python 3.11"}}}',
+        '<tool_call>{"name": "web_search", "arguments": {"query": "python 3.11"}}</tool_call>',
+        '{"name": "web_search", "arguments": "{\\"query\\": \\"python 3.11\\"}"}',
+        '{"type": "function", "function": {"name": "web_search", "arguments": {"query": "python 3.11"}}}',
+    ],
+)
+def test_recovers_the_formats_small_models_write(text):
+    calls = parse_text_tool_calls(text, SPECS)
+    assert [(c["name"], c["args"]) for c in calls] == [("web_search", {"query": "python 3.11"})]
+
+
+def test_invalid_escape_in_arguments_is_repaired():
+    calls = parse_text_tool_calls('{"name": "web_search", "arguments": {"query": "guido\\\'s pep"}}', SPECS)
+    assert calls[0]["args"] == {"query": "guido's pep"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "google", "arguments": {"query": "x"}}',                      # not a bound tool
+        '{"name": "web_search", "arguments": {"query": {"type": "string"}}}',   # the schema copied as arguments
+        '{"name": "web_search", "arguments": {"q": "x"}}',                      # wrong argument name
+        '{"name": "web_browse", "arguments": {"goal": "x"}}',                   # required argument missing
+        "The answer is 42.",
+        '{"answer": 42}',
+    ],
+)
+def test_rejects_what_is_not_a_valid_call(text):
+    assert parse_text_tool_calls(text, SPECS) == []
+
+
+def test_conversation_is_replayed_as_text():
+    model = TextToolCallingModel(inner=scripted("x")).bind_tools([web_search, web_browse])
+    messages = model.to_text_messages([
+        SystemMessage("You answer questions."), HumanMessage("Q?"),
+        AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "q"}, "id": "c1", "type": "tool_call"}]),
+        ToolMessage("hits", tool_call_id="c1"),
+    ])
+    assert messages[0].text.startswith("You answer questions.") and "- web_search: Search the web." in messages[0].text
+    assert '"name": "web_search"' in messages[2].text and not messages[2].tool_calls
+    assert isinstance(messages[3], HumanMessage) and messages[3].text == "Result of web_search:\nhits"
+
+
+def test_react_episode_with_a_text_calling_model():
+    inner = scripted('```json\n{"name": "web_search", "arguments": {"query": "release date"}}\n```',
+                     "Final answer: 2022")
+    agent = build_react_agent(TextToolCallingModel(inner=inner), [web_search, web_browse], system_prompt="Answer.")
+    result = agent.invoke({"messages": [HumanMessage("When was it released?")]})
+    tool_messages = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert tool_messages[0].content.startswith("results for release date")
+    assert result["final_answer"] == "2022"
+    second = inner.calls[1]["messages"]
+    assert inner.calls[0]["tools"] == (), "the endpoint never sees OpenAI tools"
+    assert second[-1].text.startswith("Result of web_search:\nresults for release date")
