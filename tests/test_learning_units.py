@@ -20,6 +20,7 @@ from tfgrpo_agents.learning import (
     Task,
     TaskFileError,
     TrainingFreeGRPO,
+    Trajectory,
     TrajectoryCollector,
     call_structured,
     load_tasks,
@@ -192,3 +193,19 @@ def test_a_failing_stage_is_skipped_and_the_run_goes_on(tmp_path):
     failures = [f for f in report["stage_failures"] if f["stage"] == "advantages"]
     assert failures and failures[0]["task_id"] == "t1" and "no usable reply after 3 attempts" in failures[0]["error"]
     assert library.steps == [0, 1] and library.texts(), "the other groups still taught something"
+
+
+def test_long_lessons_keep_their_first_sentence():
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector, shorten
+
+    assert shorten("Open the Call for Papers page. " + "It lists every date. " * 20, 32) == \
+        "Open the Call for Papers page."
+    assert shorten("word " * 40, 32) is None
+    long = "When a date is asked, open the Call for Papers page first. " + "Because " * 40
+    teacher = scripted('{"lessons": ["' + long + '", "' + "x " * 50 + '"]}')
+    attempt = (Trajectory(task_id="t", sample=0, question="q", reward=1.0), "summary")
+    lessons = Reflector(teacher, ReflectionSettings()).advantage(
+        Task(id="t", question="q", answer="a"), [attempt], ExperienceLibrary())
+    assert lessons == ["When a date is asked, open the Call for Papers page first."]
+    assert len(teacher.calls) == 1, "salvaged without a re-ask"

