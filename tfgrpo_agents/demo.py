@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.agents.local_model import LlamaServer
-from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, compare, evaluate
+from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, compare, evaluate, parse_ratio, stratified_sample
 from tfgrpo_agents.evaluation.report import Comparison
 from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.learning import (
@@ -43,7 +43,7 @@ class DemoPlan(BaseModel):
 
 
 PLANS = {
-    "default": DemoPlan(test_tasks=17, k=1, train_tasks=8, group_size=3, epochs=1, batch_size=4),
+    "default": DemoPlan(test_tasks=12, k=1, train_tasks=6, group_size=3, epochs=1, batch_size=3),
     "quick": DemoPlan(test_tasks=4, k=1, train_tasks=2, group_size=2, epochs=1, batch_size=2, max_steps=4),
 }
 
@@ -62,8 +62,9 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
              on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Comparison:
     emit = on_event or (lambda kind, info: None)
     data = synthetic_web_dir(out / "data")
-    train = load_tasks(data / "train.jsonl")[: plan.train_tasks]
-    test = load_tasks(data / "test.jsonl")[: plan.test_tasks]
+    ratio = parse_ratio("4:7:6")
+    train = stratified_sample(load_tasks(data / "train.jsonl"), plan.train_tasks, ratio=ratio, seed=seed)
+    test = stratified_sample(load_tasks(data / "test.jsonl"), plan.test_tasks, ratio=ratio, seed=seed)
     grader = ShortAnswerGrader()
     started = time.monotonic()
     with LlamaServer(model, parallel=2) as server, LocalWeb(data / "site", public_url=PUBLIC_ROOT) as web:

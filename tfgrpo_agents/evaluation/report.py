@@ -115,20 +115,22 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def comparison_markdown(comparison: Comparison) -> str:
     s = comparison.settings
     k = s.k
+    pass_columns = sorted({1, k})
     lines = [
         "# Evaluation report", "",
         f"k = {k} samples per task at temperature {s.temperature}, seed {s.seed}. Baseline: `{comparison.baseline}`.",
         "",
-        f"| configuration | Mean@{k} | 95% CI | Pass@1 | Pass@{k} | tool calls | repeated calls | forced answers "
-        "| tokens in | tokens out | time (s) | failures |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| configuration | Mean@{k} | 95% CI | " + " | ".join(f"Pass@{j}" for j in pass_columns)
+        + " | tool calls | repeated calls | forced answers | tokens in | tokens out | time (s) | failures |",
+        "|---|---|---|" + "---|" * len(pass_columns) + "---|---|---|---|---|---|---|",
     ]
     for arm in comparison.arms:
         m = arm.summary
         failures = ", ".join(f"{kind} {n}" for kind, n in m.failures.items()) or "0"
+        passes = " | ".join(_fmt(m.pass_at_k.get(j)) for j in pass_columns)
         lines.append(
-            f"| {m.name} | {_fmt(m.mean_at_k)} | [{_fmt(m.ci_low)}, {_fmt(m.ci_high)}] | {_fmt(m.pass_at_k.get(1))} "
-            f"| {_fmt(m.pass_at_k.get(k))} | {_fmt(m.avg_tool_calls, 2)} | {_fmt(m.avg_repeated_calls, 2)} "
+            f"| {m.name} | {_fmt(m.mean_at_k)} | [{_fmt(m.ci_low)}, {_fmt(m.ci_high)}] | {passes} "
+            f"| {_fmt(m.avg_tool_calls, 2)} | {_fmt(m.avg_repeated_calls, 2)} "
             f"| {_fmt(m.forced_answer_rate, 2)} | {m.avg_input_tokens:.0f} | {m.avg_output_tokens:.0f} "
             f"| {_fmt(m.avg_wall_time_s, 1)} | {failures} |")
     lines += ["", "## Against the baseline", ""]
