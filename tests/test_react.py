@@ -129,3 +129,17 @@ def test_empty_reply_gets_one_forced_answer_turn():
     result = ask(build_react_agent(model, [add]))
     assert result["final_answer"] == "7" and result["forced_final"] is True
     assert model.calls[1]["tools"] == () and model.calls[1]["messages"][-1].text == FORCE_FINAL_ANSWER
+
+
+def test_tool_first_reminds_a_model_that_narrates_instead_of_calling():
+    model = scripted("First I will open the site, then look for the date.", tool_call("add", {"a": 1, "b": 2}),
+                     "Final answer: 3")
+    result = ask(build_react_agent(model, [add], tool_first=True, tool_result_footer=False))
+    assert result["final_answer"] == "3"
+    assert model.calls[1]["messages"][-1].text == "You have not used a tool yet. Reply with only a tool call."
+    assert [m.content for m in result["messages"] if isinstance(m, ToolMessage)] == ["3"]
+
+
+def test_without_tool_first_a_narrated_reply_is_the_answer():
+    model = scripted("I would use the add tool.")
+    assert ask(build_react_agent(model, [add]))["final_answer"] == "I would use the add tool."

@@ -16,7 +16,14 @@ from pydantic import BaseModel
 
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.agents.local_model import LlamaServer
-from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, compare, evaluate, parse_ratio, stratified_sample
+from tfgrpo_agents.evaluation import (
+    EvalConfig,
+    EvalSettings,
+    compare,
+    evaluate,
+    parse_ratio,
+    stratified_sample,
+)
 from tfgrpo_agents.evaluation.report import Comparison
 from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.learning import (
@@ -75,7 +82,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
 
         def build(library, placement):
             return build_react_agent(policy, tools, system_prompt=WEB_SYSTEM_PROMPT, experiences=library,
-                                     placement=placement, max_steps=plan.max_steps)
+                                     placement=placement, max_steps=plan.max_steps, tool_first=True)
 
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)

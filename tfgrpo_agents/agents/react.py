@@ -29,7 +29,12 @@ from tfgrpo_agents.experience import (
     as_source,
     render_experiences,
 )
-from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER, REPEATED_CALL, TOOL_RESULT_FOOTER
+from tfgrpo_agents.prompts import (
+    FORCE_FINAL_ANSWER,
+    REPEATED_CALL,
+    TOOL_RESULT_FOOTER,
+    USE_A_TOOL_FIRST,
+)
 
 
 class ReActState(TypedDict, total=False):
@@ -56,6 +61,7 @@ def build_react_agent(
     header: str = DEFAULT_HEADER,
     loop_guard: bool = True,
     tool_result_footer: bool = True,
+    tool_first: bool = False,
     checkpointer: Checkpointer = None,
     name: str = "react_agent",
 ):
@@ -67,7 +73,8 @@ def build_react_agent(
     with an answer. ``loop_guard`` answers a repeated identical tool call with a note instead of
     running it again; ``tool_result_footer`` ends every tool result with the question and "reply
     with just the answer, or call one different tool" (for small models this one line did as
-    much as a handful of learned experiences).
+    much as a handful of learned experiences). ``tool_first`` answers a first reply that has no
+    tool call (small models narrate a plan and stop) with one reminder to use a tool.
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
     ``config["configurable"]["model_kwargs"]`` (e.g. ``{"temperature": 0.7, "seed": 3}``) is
     passed to every model call of that run.
@@ -89,6 +96,12 @@ def build_react_agent(
         prompt = ([system] if system else []) + messages
         if steps < max_steps or not tools:
             response = tool_model.invoke(prompt, config, **model_kwargs)
+            if tool_first and tools and not response.tool_calls and not any(
+                    isinstance(m, ToolMessage) for m in state["messages"]):
+                reminder = HumanMessage(content=USE_A_TOOL_FIRST)
+                retry = tool_model.invoke([*prompt, response, reminder], config, **model_kwargs)
+                if retry.tool_calls:
+                    return {"messages": [response, reminder, retry], "steps": steps + 1}
             if response.tool_calls or str(response.text).strip():
                 return {"messages": [response], "steps": steps + 1}
         response = model.invoke([*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], config, **model_kwargs)

@@ -144,9 +144,10 @@ class TextToolCallingModel(BaseChatModel):
             elif isinstance(message, AIMessage) and message.tool_calls:
                 calls = [{"name": c["name"], "arguments": c["args"]} for c in message.tool_calls]
                 names.update({c["id"]: c["name"] for c in message.tool_calls})
+                # Only the call: the original text usually holds the same JSON after a narrated plan, and
+                # replaying that narration made the 1.5B model keep narrating instead of reading results.
                 body = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
-                prose = str(message.text).strip()
-                out.append(AIMessage(f"{prose}\n```json\n{body}\n```" if prose else f"```json\n{body}\n```"))
+                out.append(AIMessage(f"```json\n{body}\n```"))
             elif isinstance(message, ToolMessage):
                 out.append(HumanMessage(TEXT_TOOL_RESULT.format(name=names.get(message.tool_call_id, message.name or "tool"),
                                                                 result=str(message.text))))
