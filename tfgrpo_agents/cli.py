@@ -691,14 +691,8 @@ def demo(
     ledger = json.loads((out / "learn" / "ledger.json").read_text())["summary"]
     console.print(f"learning: {ledger['rollout_tokens']} rollout tokens, {ledger['reflection_tokens']} reflection tokens "
                   f"(ratio {ledger['reflection_to_rollout_ratio']}), {ledger['wall_time_s']} s of rollouts")
-    _print_library(load_library_quiet(out / "learn" / "library.json"))
+    _print_library(_load(out / "learn" / "library.json"))
     console.print(f"report: {out / 'eval' / 'report.md'} · plots: {', '.join(comparison.plots)}")
-
-
-def load_library_quiet(path: Path):
-    from tfgrpo_agents.experience import load_library
-
-    return load_library(path)
 
 
 def main() -> None:
