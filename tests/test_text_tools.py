@@ -88,3 +88,14 @@ def test_react_episode_with_a_text_calling_model():
     second = inner.calls[1]["messages"]
     assert inner.calls[0]["tools"] == (), "the endpoint never sees OpenAI tools"
     assert second[-1].text.startswith("Result of web_search:\nresults for release date")
+
+
+def test_usage_is_counted_once_through_the_wrapper():
+    from langchain_core.messages import AIMessage as AI
+
+    from tfgrpo_agents.learning import TrajectoryCollector
+
+    reply = AI("hello", usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12})
+    collector = TrajectoryCollector()
+    TextToolCallingModel(inner=scripted(reply)).invoke("hi", {"callbacks": [collector]})
+    assert [(u.input, u.output, u.calls) for u in collector.llm_calls] == [(10, 2, 1)]

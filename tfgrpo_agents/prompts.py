@@ -12,7 +12,8 @@ EXPERIENCE_HEADER = "Lessons from earlier attempts at similar tasks (apply those
 # ---------------------------------------------------------------- ReAct agent
 REPEATED_CALL = ("You already called {name} with these arguments; its result is above. "
                  "Reply with the answer, or call a different tool.")
-USE_A_TOOL_FIRST = "You have not used a tool yet. Reply with only a tool call."
+USE_A_TOOL_FIRST = ('You have not used a tool yet. Do not describe steps: reply with only a JSON tool call, '
+                    '{"name": "<tool>", "arguments": {...}}.')
 TOOL_RESULT_FOOTER = "\n\nQuestion: {question}\nReply with just the answer, or call one different tool."
 
 # Tools described in the prompt, for models that write tool calls as text.

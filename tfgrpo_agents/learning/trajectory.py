@@ -134,11 +134,23 @@ class TrajectoryCollector(BaseCallbackHandler):
 
     def __init__(self) -> None:
         self.llm_calls: list[TokenUsage] = []
+        self._llm_runs: set[UUID] = set()
         self._tool_started: dict[UUID, tuple[str, float]] = {}
         self._latencies: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self._llm_runs.add(run_id)
+
+    def on_llm_start(self, serialized: dict[str, Any], prompts: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self._llm_runs.add(run_id)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, parent_run_id: UUID | None = None,
+                   **kwargs: Any) -> None:
+        if parent_run_id in self._llm_runs:
+            return  # a model wrapped by another model (e.g. TextToolCallingModel): counted once, at the outer
         usage = None
         for generations in response.generations:
             for generation in generations:
