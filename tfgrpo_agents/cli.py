@@ -294,11 +294,24 @@ class LearnOptions(BaseModel):
     limit: int | None = None
 
 
+_LOCAL_SERVERS: dict[str, Any] = {}
+
+
 def _chat_model(model: str, base_url: str | None, temperature: float, options: LearnOptions):
+    """An OpenAI-compatible chat model; ``local`` / ``local-0.5b`` start the embedded model (once per process)."""
     import os
 
     from langchain_openai import ChatOpenAI
 
+    from tfgrpo_agents.agents.local_model import LOCAL_MODELS, LlamaServer, LocalModelError
+
+    if model in LOCAL_MODELS and base_url is None:
+        if model not in _LOCAL_SERVERS:
+            try:
+                _LOCAL_SERVERS[model] = LlamaServer(model, parallel=2).start()
+            except LocalModelError as exc:
+                _fail(str(exc))
+        return _LOCAL_SERVERS[model].chat_model(temperature=temperature, timeout=options.request_timeout)
     return ChatOpenAI(model=model, base_url=base_url, temperature=temperature,
                       api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
                       timeout=options.request_timeout, max_retries=options.max_retries)
@@ -308,7 +321,7 @@ def _chat_model(model: str, base_url: str | None, temperature: float, options: L
 def learn(
     tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
     agent: Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")] = "math",
-    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name at the endpoint, or local / local-0.5b.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,
     teacher_model: Annotated[str | None, typer.Option(help="Teacher model (default: the policy model at temperature 0).")] = None,
     teacher_base_url: Annotated[str | None, typer.Option(help="Teacher endpoint (default: --base-url).")] = None,
@@ -480,7 +493,7 @@ def _progress():
 
 TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
 AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")]
-ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint.")]
+ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint, or local / local-0.5b (embedded).")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]
 KOpt = Annotated[int, typer.Option("--k", help="Samples per task.")]
 TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the paper evaluates at 0.3).")]
