@@ -128,7 +128,7 @@ class ExperienceLibrary(BaseModel):
 
     def check(self, ops: Iterable[ExperienceOp | Mapping[str, Any]]) -> list[RejectedOp]:
         """Validate a batch against the current library without changing anything."""
-        _, report = self._stage(ops, step=self.step + 1)
+        _, report = self._stage(ops, step=self.step + 1, quiet=True)
         return report.rejected
 
     def record_feedback(self, experience_id: str, *, helpful: int = 0, harmful: int = 0) -> Experience:
@@ -226,7 +226,7 @@ class ExperienceLibrary(BaseModel):
         return op
 
     def _stage(
-        self, raw_ops: Iterable[ExperienceOp | Mapping[str, Any]], *, step: int
+        self, raw_ops: Iterable[ExperienceOp | Mapping[str, Any]], *, step: int, quiet: bool = False
     ) -> tuple[dict[str, Any], ApplyReport]:
         """Apply ops to a copy of the state; nothing on ``self`` changes here."""
         current: dict[str, Experience] = {e.id: e for e in self.experiences}
@@ -270,7 +270,8 @@ class ExperienceLibrary(BaseModel):
                 target = current.get(op.id or "")
                 if target is None:
                     note = f"UPDATE targeted unknown id {op.id}; applied as ADD"
-                    logger.warning(note)
+                    if not quiet:
+                        logger.warning(note)
                     add(op, index, "update_as_add", note)
                 else:
                     current[target.id] = target.model_copy(
