@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import subprocess
 import sys
 
 import pytest
@@ -67,9 +66,19 @@ def test_unknown_model_and_missing_binary(monkeypatch):
         local_model.server_binary()
 
 
-def _servers() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "llama-server" in line and "--alias" in line]
+def _servers() -> list[int]:
+    """Running llama-server processes started by LlamaServer (read from /proc: ps truncates long lines)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    args = handle.read().split(b"\0")
+            except OSError:
+                continue
+            if args and args[0].endswith(b"llama-server") and b"--alias" in args:
+                found.append(int(entry))
+    return sorted(found)
 
 
 @pytest.mark.slow

@@ -303,7 +303,11 @@ def _chat_model(model: str, base_url: str | None, temperature: float, options: L
 
     from langchain_openai import ChatOpenAI
 
-    from tfgrpo_agents.agents.local_model import LOCAL_MODELS, LlamaServer, LocalModelError
+    from tfgrpo_agents.agents.local_model import (
+        LOCAL_MODELS,
+        LlamaServer,
+        LocalModelError,
+    )
 
     if model in LOCAL_MODELS and base_url is None:
         if model not in _LOCAL_SERVERS:
