@@ -316,10 +316,9 @@ class StepGraph:
                              ("group_ops", state.get("group_ops", []))):
             for item in items:
                 ledger.add(stage, TokenUsage.model_validate(item["usage"]))
-        for stage, key_prefix in (("consolidate", f"step{state['step']}"),):
-            cached = self.run_dir.cached(stage, key_prefix)
-            if cached:
-                ledger.add(stage, TokenUsage.model_validate(cached["usage"]))
+        consolidation = self.run_dir.cached("consolidate", f"step{state['step']}")
+        if consolidation:
+            ledger.add("consolidate", TokenUsage.model_validate(consolidation["usage"]))
         for trajectory in state["graded"]:
             cached = self.run_dir.cached("grade", f"step{state['step']}-{trajectory['task_id']}-{trajectory['sample']}")
             if cached:

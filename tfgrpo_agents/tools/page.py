@@ -26,11 +26,6 @@ class Page(BaseModel):
     links: list[Link]
     metadata: dict[str, str] = {}
 
-    @property
-    def head(self) -> str:
-        """The top of the page, where bylines, editors, dates and versions usually sit."""
-        return self.passages[0] if self.passages else ""
-
 
 def split_passages(text: str, target_words: int = PASSAGE_WORDS) -> list[str]:
     """Group consecutive lines into passages of about ``target_words`` words."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 import posixpath
@@ -68,11 +67,6 @@ class SiteFiles:
         if self._members is not None:
             return self._members[resolved]
         return (self.source / resolved).read_bytes()
-
-    def fingerprint(self, path: str) -> str:
-        """Content hash of one file, for incremental indexing."""
-        data = self.read(path) or b""
-        return hashlib.sha1(data).hexdigest()
 
     @staticmethod
     def content_type(path: str) -> str:
