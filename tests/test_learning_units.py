@@ -16,6 +16,7 @@ from tfgrpo_agents.learning import (
     LearnSettings,
     LLMJudgeGrader,
     MathGrader,
+    ShortAnswerGrader,
     StructuredCallError,
     Task,
     TaskFileError,
@@ -47,6 +48,17 @@ def test_exact_match_normalizes():
     task = Task(id="x", question="q", answer="The Halvorsen Pavilion")
     assert grader.grade(task, "halvorsen pavilion.").reward == 1.0
     assert grader.grade(task, "Pavilion B").reward == 0.0
+
+
+@pytest.mark.parametrize(
+    ("reference", "answer", "reward"),
+    [("3.1", "New in version 3.11.", 0.0), ("3.1", "Python 3.1", 1.0), ("3.10", "3.1", 0.0),
+     ("isqrt", "math.isqrt() was added first", 1.0), ("Pablo Galindo Salgado", "Pablo Galindo-Salgado", 1.0),
+     ("1000", "1,000 users", 1.0), ("Hettinger", "Hettingers", 0.0),
+     ("3.8", "It was added in Python 3.8, see the math module page for the details of it", 0.0)],
+)
+def test_short_answer_grader_matches_whole_words(reference, answer, reward):
+    assert ShortAnswerGrader().grade(Task(id="x", question="q", answer=reference), answer).reward == reward
 
 
 def test_llm_judge_reads_the_verdict():

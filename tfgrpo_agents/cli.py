@@ -405,7 +405,7 @@ def _agent_builder(domain, policy, tools, max_steps: int):
 
     def build(library, placement):
         return build_react_agent(policy, tools, system_prompt=domain.system_prompt, experiences=library,
-                                 placement=placement, max_steps=max_steps, tool_first=domain.name == "web")
+                                 placement=placement, max_steps=max_steps, tool_first=domain.tool_first)
 
     return build
 

@@ -129,13 +129,12 @@ FIX_JSON_PROMPT = ("Your reply could not be used: {problem}\n"
 NO_EXPERIENCES = "(none yet)"
 
 # ---------------------------------------------------------------- agent system prompts per domain
-MATH_SYSTEM_PROMPT = """You solve math word problems.
-Use the python_exec tool to compute: write short Python code that prints the result.
-When you know the answer, reply with one line: Final answer: <number>"""
-
 # Measured with Qwen2.5-Coder-1.5B: a system prompt that states the answer format ("Final answer: …")
-# made it answer from memory at once (0 of 6 first replies were tool calls); without it, 6 of 6
-# were. The answer is asked for later, by the tool-result footer and the forced final turn.
+# made it answer from memory at once (0 of 6 web first replies were tool calls, 0 of 68 GSM8K ones,
+# which scored 0.09); without it, 6 of 6 were. The answer is asked for later, by the tool-result
+# footer and the forced final turn.
+MATH_SYSTEM_PROMPT = """You solve math word problems.
+Use the python_exec tool to compute: write short Python code that prints the result."""
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
 Start by opening the website given with the question, then follow its links."""
 

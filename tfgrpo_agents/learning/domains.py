@@ -19,6 +19,7 @@ class Domain:
     grader: str
     make_tools: Callable[[dict[str, Any]], tuple[list[BaseTool], Callable[[], None]]]
     learning_objective: str = prompts.DEFAULT_LEARNING_OBJECTIVE
+    tool_first: bool = True  # remind a model that answers before using any tool (see build_react_agent)
 
 
 def _no_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
@@ -51,5 +52,6 @@ def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], No
 DOMAINS: dict[str, Domain] = {
     "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools),
-    "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools),
+    "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
+                 tool_first=False),
 }

@@ -34,12 +34,28 @@ class Grader(Protocol):
     def grade(self, task: Task, answer: str | None) -> Grade: ...
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+_JOINING = re.compile(r"['’]")  # d'Arcy → darcy
+_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")  # math.isqrt → math isqrt, A-B → a b
+
+
 def normalize_answer(text: str) -> str:
-    """Lowercase, drop punctuation and articles, fold spaces (SQuAD-style)."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in string.punctuation)
+    """Lowercase, drop punctuation and articles, fold spaces (SQuAD-style).
+
+    A point between digits is kept, so versions and decimals stay apart ("3.1" is not "3.10",
+    which dropping every dot would make "31" and "310"); thousands separators go ("1,000" is "1000").
+    """
+    text = _THOUSANDS.sub("", text.lower())
+    text = _DECIMAL_POINT.sub("\0", text)
+    text = _PUNCTUATION.sub(" ", _JOINING.sub("", text)).replace("\0", ".")
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def states(given: str, reference: str) -> bool:
+    """Whether the normalized ``reference`` appears in ``given`` as whole words ("3.1" is not in "3.11")."""
+    return f" {reference} " in f" {given} "
 
 
 def _last_number(text: str) -> float | None:
@@ -81,7 +97,7 @@ class ShortAnswerGrader:
         if not answer:
             return Grade(reward=0.0, reasoning="no answer")
         reference, given = normalize_answer(task.answer), normalize_answer(answer)
-        if reference not in given:
+        if not states(given, reference):
             return Grade(reward=0.0, reasoning=f"expected {task.answer!r}, got {answer[:200]!r}")
         extra = len(given.split()) - len(reference.split())
         if extra > self.slack:

@@ -1,0 +1,251 @@
+"""Learning gain and learning cost on the embedded model: baseline vs Training-Free GRPO vs direct tips vs G=1.
+
+    python bench/learning_gain.py --domain math          # GSM8K slice with the python tool
+    python bench/learning_gain.py --domain web-docs      # QA over the Python 3.11 docs (tasks/python_docs)
+    python bench/learning_gain.py --domain web-synthetic # the synthetic multi-site web (tasks/synthetic_web)
+    python bench/learning_gain.py --domain web-synthetic --library bench/results/web-docs/learn-g3/library.json
+                                                         # transfer: a library learned elsewhere, as an extra arm
+
+Every phase caches its rollouts under ``--out/<domain>/`` and the learning runs checkpoint, so killing
+the script and running the same command again resumes where it stopped. Phases run in the order
+baseline → TF-GRPO learning → its arm → direct tips → G=1 learning → its arm, so the headline
+comparison lands first. ``results.md`` / ``results.json`` hold the comparison (Mean@k with paired
+bootstrap CIs, tool calls, repeated calls, forced answers, answer length, tokens) and the learning
+cost per stage, priced as if the same tokens went to a public API (``--price-as``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.agents.local_model import LlamaServer
+from tfgrpo_agents.evaluation import (
+    EvalConfig,
+    EvalSettings,
+    compare,
+    evaluate,
+    generate_direct_tips,
+    parse_ratio,
+    stratified_sample,
+)
+from tfgrpo_agents.evaluation.report import comparison_markdown
+from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT
+from tfgrpo_agents.experience import save_library
+from tfgrpo_agents.learning import (
+    DEFAULT_PRICES,
+    LearnSettings,
+    ReflectionSettings,
+    Task,
+    TrainingFreeGRPO,
+    grader_for,
+    load_tasks,
+)
+from tfgrpo_agents.prompts import (
+    MATH_AGENT_OBJECTIVE,
+    MATH_SYSTEM_PROMPT,
+    WEB_AGENT_OBJECTIVE,
+    WEB_SYSTEM_PROMPT,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@dataclass
+class Setup:
+    """What differs between domains: tasks, tools, prompts, grader."""
+
+    train: list[Task]
+    test: list[Task]
+    system_prompt: str
+    objective: str
+    grader: str
+    tool_first: bool
+    tools: Any  # a context manager yielding the tool list
+
+
+class _PythonTool:
+    def __enter__(self):
+        from tfgrpo_agents.tools import python_exec_tool
+
+        return [python_exec_tool()]
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Web:
+    def __init__(self, source: Path, public_url: str):
+        from tfgrpo_agents.tools import LocalWeb
+
+        self.web = LocalWeb(source, public_url=public_url)
+
+    def __enter__(self):
+        return self.web.start().tools()
+
+    def __exit__(self, *exc):
+        self.web.stop()
+        return False
+
+
+def _split(tasks: list[Task], n_train: int, n_test: int, seed: int) -> tuple[list[Task], list[Task]]:
+    shuffled = list(tasks)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled[n_test:n_test + n_train], shuffled[:n_test]
+
+
+def setup(domain: str, n_train: int, n_test: int, seed: int) -> Setup:
+    if domain == "math":
+        train, test = _split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), n_train, n_test, seed)
+        return Setup(train, test, MATH_SYSTEM_PROMPT, MATH_AGENT_OBJECTIVE, "math", True, _PythonTool())
+    if domain in ("web-docs", "web-synthetic"):
+        folder = ROOT / "tasks" / ("python_docs" if domain == "web-docs" else "synthetic_web")
+        ratio = parse_ratio("4:7:6")
+        train = stratified_sample(load_tasks(folder / "train.jsonl"), n_train, ratio=ratio, seed=seed)
+        test = stratified_sample(load_tasks(folder / "test.jsonl"), n_test, ratio=ratio, seed=seed)
+        if domain == "web-docs":
+            tools = _Web(SHARED / "sites" / "python-3.11-docs.tar.gz", "https://docs.python.org/3.11/")
+        else:
+            tools = _Web(folder / "site", PUBLIC_ROOT)
+        return Setup(train, test, WEB_SYSTEM_PROMPT, WEB_AGENT_OBJECTIVE, "short", True, tools)
+    raise SystemExit(f"unknown domain {domain!r}")
+
+
+def log(message: str) -> None:
+    print(time.strftime("%H:%M:%S"), message, flush=True)
+
+
+def learn(out: Path, name: str, build, teacher, grader, train: list[Task], args, group_size: int, model_id: str,
+          objective: str) -> tuple[Path, dict]:
+    run_dir = out / name
+    settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
+                             batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=2,
+                             rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
+                             reflection=ReflectionSettings(agent_objective=objective, retries=2))
+    learner = TrainingFreeGRPO(
+        agent_factory=lambda library: build(library, "system"), teacher=teacher, grader=grader, run_dir=run_dir,
+        settings=settings, on_event=lambda kind, info: log(f"{name}: {kind} {info}") if kind != "rollout" else None)
+    started = time.monotonic()
+    learner.fit(train)
+    ledger = learner.ledger()
+    priced = {model_id: DEFAULT_PRICES[args.price_as]}
+    cost = ledger.summary(priced)
+    cost["steps"] = [{"step": s.step, "wall_time_s": round(s.wall_time_s, 1)} for s in ledger.steps]
+    log(f"{name}: learned in {time.monotonic() - started:.0f}s this run; cost {json.dumps(cost)[:300]}")
+    return run_dir / "library.json", cost
+
+
+def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
+    lines = ["", f"## Learning cost (tokens; dollars as if priced at `{price_as}`)", "",
+             "| run | rollout tokens | summarize | advantage | group_ops | consolidate | reflection ÷ rollout "
+             "| wall time per step (s) | dollars |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, c in costs.items():
+        stages = c["tokens_by_stage"]
+
+        def tokens(stage: str) -> str:
+            usage = stages.get(stage)
+            return f"{usage['input'] + usage['output']:,}" if usage else "0"
+
+        per_step = [s["wall_time_s"] for s in c["steps"]]
+        lines.append(f"| {name} | {c['rollout_tokens']:,} | {tokens('summarize')} | {tokens('advantage')} "
+                     f"| {tokens('group_ops')} | {tokens('consolidate')} | {c['reflection_to_rollout_ratio']} "
+                     f"| {', '.join(f'{t:.0f}' for t in per_step)} | ${c['dollars_total']:.4f} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--domain", required=True, choices=["math", "web-docs", "web-synthetic"])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--model", default="local")
+    parser.add_argument("--test", type=int, default=40)
+    parser.add_argument("--train", type=int, default=16)
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--group-size", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-steps", type=int, default=5)
+    parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
+    parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1")
+    parser.add_argument("--library", action="append", default=[], help="extra arm: a library file (transfer)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--price-as", default="deepseek-chat", choices=sorted(DEFAULT_PRICES))
+    args = parser.parse_args()
+
+    arms = args.arms.split(",")
+    out = args.out / args.domain
+    out.mkdir(parents=True, exist_ok=True)
+    s = setup(args.domain, args.train, args.test, args.seed)
+    grader = grader_for(s.grader)
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
+    costs: dict[str, dict] = {}
+    with LlamaServer(args.model, parallel=2) as server, s.tools as tools:
+        policy = server.chat_model(temperature=0.7)
+        teacher = server.chat_model(temperature=0.0, max_tokens=700)
+
+        def build(library, placement):
+            return build_react_agent(policy, tools, system_prompt=s.system_prompt, experiences=library,
+                                     placement=placement, max_steps=args.max_steps, tool_first=s.tool_first)
+
+        settings = EvalSettings(k=args.k, temperature=0.3, seed=args.seed, concurrency=2, max_steps=args.max_steps,
+                                model_id=server.model_id, timeout_s=300)
+        configs = [EvalConfig(name="baseline")]
+
+        def run_arm(config: EvalConfig) -> None:
+            t0 = time.monotonic()
+            run, _ = asyncio.run(evaluate(build, config, s.test, grader, settings, out / "eval"))
+            log(f"arm {config.name}: Mean@{args.k} {run.summary.mean_at_k:.3f}, tool calls "
+                f"{run.summary.avg_tool_calls:.2f} ({time.monotonic() - t0:.0f}s)")
+
+        def add_arm(name: str, library: Path | str) -> None:
+            configs.append(EvalConfig(name=name, library=str(library)))
+            run_arm(configs[-1])
+
+        run_arm(configs[0])
+        if "tfgrpo" in arms:
+            name = f"learn-g{args.group_size}"
+            library, costs[name] = learn(out, name, build, teacher, grader, s.train, args, args.group_size,
+                                         server.model_id, s.objective)
+            add_arm("tf-grpo", library)
+        if "tips" in arms:
+            tips_path = out / "direct_tips.json"
+            if not tips_path.exists():
+                save_library(generate_direct_tips(teacher, s.train, count=args.tips, model_id=server.model_id,
+                                                  settings=ReflectionSettings(agent_objective=s.objective)),
+                             tips_path)
+            add_arm("direct-tips", tips_path)
+        if "g1" in arms:
+            library, costs["learn-g1"] = learn(out, "learn-g1", build, teacher, grader, s.train, args, 1,
+                                               server.model_id, s.objective)
+            add_arm("g1", library)
+        for item in args.library:
+            add_arm(f"library:{Path(item).parent.parent.name}", item)
+        comparison = asyncio.run(compare(build, configs, s.test, grader, settings, out / "eval"))
+
+    header = [f"# Learning gain: {args.domain}", "",
+              f"Command: `python bench/learning_gain.py {' '.join(sys.argv[1:])}`  ",
+              f"Model: {server.model_id} (policy and teacher) · machine: {platform.machine()}, "
+              f"{os.cpu_count()} cores · started {started} · seed {args.seed}  ",
+              f"Train {len(s.train)} tasks (G={args.group_size}, {args.epochs} epoch(s), batch {args.batch_size}); "
+              f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps.", ""]
+    body = comparison_markdown(comparison).split("\n", 2)[2]
+    (out / "results.md").write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")
+    (out / "results.json").write_text(json.dumps({"comparison": comparison.model_dump(mode="json"), "costs": costs,
+                                                  "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))
+    log(f"wrote {out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
