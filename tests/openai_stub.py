@@ -33,6 +33,11 @@ def completion(content: str = "", tool_calls: list[dict[str, Any]] | None = None
     }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many rollouts connect at once; the default backlog of 5 drops SYNs (1 s stalls)
+    daemon_threads = True
+
+
 class OpenAIStub:
     """Serves ``replies`` in order (a string is plain content); or calls ``reply_fn(request)``.
 
@@ -54,6 +59,8 @@ class OpenAIStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -95,7 +102,7 @@ class OpenAIStub:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -90,12 +90,36 @@ def test_react_episode_with_a_text_calling_model():
     assert second[-1].text.startswith("Result of web_search:\nresults for release date")
 
 
-def test_usage_is_counted_once_through_the_wrapper():
+@pytest.mark.parametrize("use_async", [False, True])
+def test_usage_is_counted_once_through_the_wrapper(use_async):
+    import asyncio
+
     from langchain_core.messages import AIMessage as AI
 
     from tfgrpo_agents.learning import TrajectoryCollector
 
     reply = AI("hello", usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12})
     collector = TrajectoryCollector()
-    TextToolCallingModel(inner=scripted(reply)).invoke("hi", {"callbacks": [collector]})
+    model = TextToolCallingModel(inner=scripted(reply))
+    if use_async:
+        asyncio.run(model.ainvoke("hi", {"callbacks": [collector]}))
+    else:
+        model.invoke("hi", {"callbacks": [collector]})
     assert [(u.input, u.output, u.calls) for u in collector.llm_calls] == [(10, 2, 1)]
+
+
+def test_usage_is_counted_once_inside_an_async_agent():
+    """Inside a graph node the inner call used to be a sibling of the outer one, and was counted too."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage as AI
+
+    from tfgrpo_agents.learning import TrajectoryCollector
+
+    usage = {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}
+    inner = scripted(AI('{"name": "web_search", "arguments": {"query": "q"}}', usage_metadata=usage),
+                     AI("2022", usage_metadata=usage))
+    agent = build_react_agent(TextToolCallingModel(inner=inner), [web_search], system_prompt="s", max_steps=3)
+    collector = TrajectoryCollector()
+    asyncio.run(agent.ainvoke({"messages": [HumanMessage("when?")]}, {"callbacks": [collector]}))
+    assert [(u.input, u.output) for u in collector.llm_calls] == [(10, 2), (10, 2)]

@@ -668,6 +668,35 @@ def tasks_split(
     console.print(f"{len(train_set)} train and {len(test_set)} test tasks written to {out_dir}")
 
 
+@tasks_app.command("docs-qa")
+def tasks_docs_qa(
+    source: Annotated[Path, typer.Argument(help="A Sphinx documentation site: folder or .tar.gz.")],
+    out_dir: Annotated[Path, typer.Option(help="Where train.jsonl, test.jsonl and closed_book.json go.")],
+    public_url: Annotated[str, typer.Option(help="The site's public address (the tasks' root_url).")] = "https://docs.python.org/3.11/",
+    train: Annotated[int, typer.Option(help="Train tasks.")] = 40,
+    test: Annotated[int, typer.Option(help="Test tasks.")] = 48,
+    ratio: Annotated[str, typer.Option(help="Difficulty ratio easy:medium:hard.")] = "4:7:6",
+    closed_book_model: Annotated[str | None, typer.Option(help="Drop questions this model answers without tools (local, local-0.5b or a model name).")] = None,
+    base_url: BaseUrlOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """QA over a documentation site, with golden paths from its link graph and a closed-book filter."""
+    from tfgrpo_agents.evaluation.docs_qa import closed_book_model as asker
+    from tfgrpo_agents.evaluation.docs_qa import generate
+
+    ask = None
+    if closed_book_model:
+        options = LearnOptions(tasks="", agent="web", model=closed_book_model, base_url=base_url)
+        ask = asker(_chat_model(closed_book_model, base_url, 0.0, options))
+    try:
+        counts = generate(source, out_dir, public_url=public_url, train=train, test=test, seed=seed, ratio=ratio,
+                          closed_book=ask, model_id=closed_book_model)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"{counts['train']} train and {counts['test']} test tasks written to {out_dir}"
+                  + ("" if ask else " (no closed-book model: cached answers only)"))
+
+
 @app.command("demo")
 def demo(
     quick: Annotated[bool, typer.Option(help="A couple of minutes instead of about fifteen.")] = False,

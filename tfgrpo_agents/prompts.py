@@ -147,6 +147,11 @@ QA_AGENT_OBJECTIVE = "It answers questions directly, without tools."
 DEFAULT_LEARNING_OBJECTIVE = ("Good experiences help the agent reach the correct answer reliably "
                               "and with fewer tool calls.")
 
+# ---------------------------------------------------------------- task generation
+# The closed-book filter of generated QA: what the model answers without tools is not a web task.
+CLOSED_BOOK_PROMPT = """Answer from memory in a few words, with no explanation.
+Question: {question}"""
+
 # ---------------------------------------------------------------- evaluation ablation
 DIRECT_TIPS_PROMPT = """[stage: direct_tips]
 You advise an agent. {agent_objective}

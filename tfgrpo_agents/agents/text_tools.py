@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import json_repair
+from langchain_core.callbacks import CallbackManager
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
@@ -159,13 +160,22 @@ class TextToolCallingModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        reply = self.inner.invoke(self.to_text_messages(messages), stop=stop, **kwargs)
+        reply = self.inner.invoke(self.to_text_messages(messages), self._child(run_manager), stop=stop, **kwargs)
         return ChatResult(generations=[ChatGeneration(message=self._recover(reply))])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                          **kwargs: Any) -> ChatResult:
-        reply = await self.inner.ainvoke(self.to_text_messages(messages), stop=stop, **kwargs)
+        reply = await self.inner.ainvoke(self.to_text_messages(messages), self._child(run_manager), stop=stop, **kwargs)
         return ChatResult(generations=[ChatGeneration(message=self._recover(reply))])
+
+    @staticmethod
+    def _child(run_manager: Any) -> dict[str, Any] | None:
+        """Run the inner model as a child of this call, so callbacks see one model call, not two."""
+        if run_manager is None:
+            return None
+        return {"callbacks": CallbackManager(handlers=run_manager.inheritable_handlers,
+                                            inheritable_handlers=run_manager.inheritable_handlers,
+                                            parent_run_id=run_manager.run_id)}
 
     def _recover(self, reply: BaseMessage) -> AIMessage:
         text = str(reply.text)

@@ -76,7 +76,8 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                 # The same seed for a task and sample in every arm: arms differ only in what they inject.
                 trajectory = await run_rollout(agent, task, sample, seed=rollout_seed(settings.seed, 0, task.id, sample),
                                                settings=rollout, library_step=library.step)
-            cached = run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
+            # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
+            cached = await asyncio.to_thread(run_dir.cache, "rollout", key, trajectory.model_dump(mode="json"))
         if on_rollout:
             on_rollout()
         return Trajectory.model_validate(cached)

@@ -14,6 +14,22 @@ def difficulty(task: Task) -> str:
     return str(info.get("difficulty") or info.get("Level") or info.get("level") or "unknown").lower()
 
 
+def proportional_counts(weights: dict[str, int], size: int, capacity: dict[str, int] | None = None) -> dict[str, int]:
+    """``size`` split in proportion to ``weights`` (largest remainders get the leftovers), capped by ``capacity``."""
+    total = sum(weights.values())
+    if total == 0:
+        raise ValueError("the weights are all zero")
+    cap = capacity or {name: size for name in weights}
+    exact = {name: size * weight / total for name, weight in weights.items()}
+    counts = {name: min(int(value), cap[name]) for name, value in exact.items()}
+    for name in sorted(exact, key=lambda n: exact[n] - int(exact[n]), reverse=True):
+        if sum(counts.values()) >= size:
+            break
+        if counts[name] < cap[name] and weights[name]:
+            counts[name] += 1
+    return counts
+
+
 def stratified_sample(tasks: Sequence[Task], size: int, *, ratio: dict[str, int] | None = None,
                       key: Callable[[Task], str] = difficulty, seed: int = 0) -> list[Task]:
     """``size`` tasks drawn per stratum in proportion to ``ratio`` (default: the strata's own sizes).
@@ -28,16 +44,9 @@ def stratified_sample(tasks: Sequence[Task], size: int, *, ratio: dict[str, int]
     for members in strata.values():
         rng.shuffle(members)
     weights = {name: (ratio or {}).get(name, 0 if ratio else len(members)) for name, members in strata.items()}
-    total = sum(weights.values())
-    if total == 0:
+    if sum(weights.values()) == 0:
         raise ValueError(f"no task falls in the strata {sorted(ratio or {})}; found {sorted(strata)}")
-    exact = {name: size * weight / total for name, weight in weights.items()}
-    counts = {name: min(int(value), len(strata[name])) for name, value in exact.items()}
-    for name in sorted(exact, key=lambda n: exact[n] - int(exact[n]), reverse=True):
-        if sum(counts.values()) >= size:
-            break
-        if counts[name] < len(strata[name]) and weights[name]:
-            counts[name] += 1
+    counts = proportional_counts(weights, size, {name: len(members) for name, members in strata.items()})
     chosen = [task for name, members in strata.items() for task in members[: counts[name]]]
     spare = [task for name, members in strata.items() for task in members[counts[name]:] if weights[name]]
     chosen += spare[: max(0, size - len(chosen))]

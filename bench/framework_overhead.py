@@ -1,0 +1,167 @@
+"""Framework overhead and scale against a scripted OpenAI-compatible server with a fixed latency.
+
+    python bench/framework_overhead.py [--latency 0.2] [--repeats 3]
+
+The server (a separate process on 127.0.0.1, so its work is not counted as ours) answers every
+chat completion after exactly ``--latency`` seconds: a tool call on the first turn, a final
+answer after the tool result. Each rollout therefore costs two model calls (2 × latency) plus
+one local tool call. Rollouts go through the same path as an evaluation — ``evaluate`` with
+``run_rollout``, the ReAct graph, the trajectory collector, the on-disk rollout cache, grading.
+
+* overhead: wall time per rollout at concurrency 1 minus the server's 2 × latency, as a share of
+  the wall time (everything that is not waiting on the model: HTTP, JSON, graph, callbacks, disk);
+* scale: rollouts per second at 1, 4, 16 and 64 concurrent rollouts vs the ideal
+  ``concurrency / (2 × latency)``;
+* faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
+  answer or as a recorded failure, and the retries are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the scripted server lives with the tests
+
+from langchain_core.tools import tool  # noqa: E402
+from langchain_openai import ChatOpenAI  # noqa: E402
+
+from tests.openai_stub import OpenAIStub, completion  # noqa: E402
+from tfgrpo_agents.agents import build_react_agent  # noqa: E402
+from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate  # noqa: E402
+from tfgrpo_agents.learning import ExactMatchGrader, Task  # noqa: E402
+
+
+def reply(body: dict) -> dict:
+    """A tool call first, then the answer the tool returned."""
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        return completion(last["content"].split()[0], prompt_tokens=120, completion_tokens=8)
+    return completion(tool_calls=[{"name": "lookup", "args": {"key": "answer"}}], prompt_tokens=100,
+                      completion_tokens=12)
+
+
+def serve(latency: float, fault_rates: dict[str, float], hang_s: float, port_queue, stop_event) -> None:
+    rng = random.Random(0)
+
+    def fault(number: int, body: dict) -> str | None:
+        draw = rng.random()
+        for name, rate in fault_rates.items():
+            if draw < rate:
+                return name
+            draw -= rate
+        return None
+
+    with OpenAIStub(reply_fn=reply, delay_s=latency, fault_fn=fault if fault_rates else None, hang_s=hang_s) as stub:
+        port_queue.put((stub.base_url, os.getpid()))
+        stop_event.wait()
+        port_queue.put(len(stub.requests))
+
+
+class Server:
+    def __init__(self, latency: float, fault_rates: dict[str, float] | None = None, hang_s: float = 3.0):
+        self.queue, self.stop = multiprocessing.Queue(), multiprocessing.Event()
+        self.process = multiprocessing.Process(target=serve, args=(latency, fault_rates or {}, hang_s, self.queue,
+                                                                   self.stop), daemon=True)
+
+    def __enter__(self) -> Server:
+        self.process.start()
+        self.base_url, _ = self.queue.get(timeout=30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.requests = self.queue.get(timeout=30)
+        self.process.join(timeout=10)
+
+
+@tool
+def lookup(key: str) -> str:
+    """Look a key up."""
+    return "42"
+
+
+def run(base_url: str, concurrency: int, rollouts: int, *, timeout: float = 30.0, retries: int = 3,
+        rollout_retries: int = 0) -> tuple[float, list]:
+    model = ChatOpenAI(model="stub-model", base_url=base_url, api_key="not-needed", timeout=timeout,
+                       max_retries=retries)
+    tasks = [Task(id=f"t{i}", question=f"What is the answer {i}?", answer="42") for i in range(rollouts)]
+
+    def build(library, placement):
+        return build_react_agent(model, [lookup], system_prompt="Answer with the tool.", experiences=library,
+                                 placement=placement, max_steps=4)
+
+    settings = EvalSettings(k=1, concurrency=concurrency, max_steps=4, timeout_s=120, retries=rollout_retries)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        _, trajectories = asyncio.run(evaluate(build, EvalConfig(name="bench"), tasks, ExactMatchGrader(), settings, out))
+        return time.perf_counter() - start, trajectories
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "framework_overhead.json")
+    args = parser.parse_args()
+    ideal_rollout = 2 * args.latency
+    results: dict = {"latency_s": args.latency, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                     "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+
+    with Server(args.latency) as server:
+        run(server.base_url, 1, 2)  # warm-up: imports, connection pool
+        walls = []
+        for _ in range(args.repeats):
+            wall, trajectories = run(server.base_url, 1, 20)
+            assert all(t.reward == 1.0 for t in trajectories), "the scripted rollouts must all succeed"
+            walls.append(wall / 20)
+        per_rollout = statistics.median(walls)
+        results["overhead"] = {"wall_per_rollout_s": round(per_rollout, 4), "model_wait_s": ideal_rollout,
+                               "overhead_per_step_ms": round((per_rollout - ideal_rollout) / 2 * 1000, 2),
+                               "overhead_share": round((per_rollout - ideal_rollout) / per_rollout, 4)}
+        print("overhead", results["overhead"], flush=True)
+        scale = []
+        for concurrency in (1, 4, 16, 64):
+            rollouts = max(16, 4 * concurrency)
+            rates = []
+            for _ in range(args.repeats):
+                wall, trajectories = run(server.base_url, concurrency, rollouts)
+                assert len(trajectories) == rollouts and all(t.reward == 1.0 for t in trajectories)
+                rates.append(rollouts / wall)
+            ideal = concurrency / ideal_rollout
+            row = {"concurrency": concurrency, "rollouts": rollouts, "rollouts_per_s": round(statistics.median(rates), 2),
+                   "ideal_per_s": round(ideal, 2), "share_of_ideal": round(statistics.median(rates) / ideal, 3)}
+            scale.append(row)
+            print("scale", row, flush=True)
+        results["scale"] = scale
+
+    fault_rates = {"429": 0.05, "500": 0.05, "timeout": 0.02}
+    with Server(args.latency, fault_rates, hang_s=3.0) as server:
+        rollouts = 200
+        wall, trajectories = run(server.base_url, 16, rollouts, timeout=1.5, retries=2, rollout_retries=1)
+    ok = sum(t.reward == 1.0 for t in trajectories)
+    results["faults"] = {
+        "injected_rates": fault_rates, "rollouts": rollouts, "returned": len(trajectories),
+        "answered_right": ok, "recorded_failures": sum(t.failed for t in trajectories),
+        "failure_kinds": {k: sum(t.failure == k for t in trajectories) for k in {t.failure for t in trajectories if t.failure}},
+        "requests": server.requests, "requests_without_faults": 2 * rollouts, "wall_s": round(wall, 2),
+        "client": "ChatOpenAI max_retries=2, timeout=1.5 s; rollout retries=1"}
+    print("faults", results["faults"], flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
