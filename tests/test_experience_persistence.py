@@ -160,3 +160,15 @@ def test_store_load_warns_on_model_mismatch(library):
     save_to_store(library, store)
     with pytest.warns(ModelMismatchWarning):
         load_from_store(store, domain="web", model_id="other-model")
+
+
+def test_atomic_writes_are_readable_by_others_and_keep_a_files_mode(tmp_path):
+    import stat
+
+    from tfgrpo_agents._atomic import atomic_write_text
+
+    fresh = atomic_write_text(tmp_path / "library.json", "{}")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644, "not the private mode of a temporary file"
+    fresh.chmod(0o600)
+    atomic_write_text(fresh, "{}\n")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600

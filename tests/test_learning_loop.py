@@ -124,6 +124,9 @@ def test_the_ledger_adds_up(finished):
         assert usage["input"] + usage["output"] == total
     assert summary["dollars_total"] > 0 and summary["priced_models"]["policy"] == "gpt-4o-mini"
     assert summary["reflection_to_rollout_ratio"] == round(summary["reflection_tokens"] / rollout_tokens, 4)
+    steps = ledger["steps"]
+    assert all(0 < s["wall_time_s"] < 600 for s in steps), "each step's elapsed time, not a sum of rollouts"
+    assert summary["wall_time_s_by_step"] == [round(s["wall_time_s"], 1) for s in steps]
 
 
 def test_a_second_fit_redoes_nothing(finished, monkeypatch):

@@ -221,3 +221,24 @@ def test_long_lessons_keep_their_first_sentence():
         Task(id="t", question="q", answer="a"), [attempt], ExperienceLibrary())
     assert lessons == ["When a date is asked, open the Call for Papers page first."]
     assert len(teacher.calls) == 1, "salvaged without a re-ask"
+
+
+def test_grading_is_parallel_cached_and_meters_the_judge(tmp_path):
+    from langchain_core.messages import AIMessage
+
+    from tfgrpo_agents.learning import RunDir, Trajectory
+    from tfgrpo_agents.learning.grading import grade_trajectories
+
+    usage = {"input_tokens": 50, "output_tokens": 4, "total_tokens": 54}
+    judge = LLMJudgeGrader(scripted(AIMessage("CORRECT", usage_metadata=usage), AIMessage("INCORRECT", usage_metadata=usage)))
+    task = Task(id="t", question="When?", answer="2022")
+    trajectories = [Trajectory(task_id="t", sample=0, question="When?", final_answer="in 2022"),
+                    Trajectory(task_id="t", sample=1, question="When?", final_answer="1999"),
+                    Trajectory(task_id="t", sample=2, question="When?", failed=True, failure="timeout")]
+    run_dir = RunDir(tmp_path / "run")
+    graded, spent = grade_trajectories(trajectories, {"t": task}, judge, run_dir, concurrency=1)
+    assert [t.reward for t in graded] == [1.0, 0.0, 0.0]
+    assert "rollout failed (timeout)" in graded[2].grader_reasoning, "a failed rollout is not sent to the judge"
+    assert (spent.input, spent.output) == (100, 8), "the judge's tokens are counted"
+    again, spent_again = grade_trajectories(trajectories, {"t": task}, judge, run_dir, concurrency=2)
+    assert [t.reward for t in again] == [1.0, 0.0, 0.0] and spent_again == spent, "answered from the cache"

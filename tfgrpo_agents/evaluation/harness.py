@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from pydantic import BaseModel, Field
 from tfgrpo_agents.agents import Placement
 from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
 from tfgrpo_agents.experience import ExperienceLibrary, load_library
-from tfgrpo_agents.learning.rewards import Grade, Grader
+from tfgrpo_agents.learning.grading import grade_trajectories
+from tfgrpo_agents.learning.rewards import Grader
 from tfgrpo_agents.learning.rollout import RolloutSettings, rollout_seed, run_rollout
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.tasks import Task
@@ -95,19 +95,4 @@ def grade_all(trajectories: list[Trajectory], tasks: dict[str, Task], grader: Gr
     """Rewards for every trajectory (cached, so an LLM judge is not asked twice)."""
     if grader is None:
         return trajectories
-
-    def one(trajectory: Trajectory) -> Trajectory:
-        if trajectory.failed:
-            return trajectory.model_copy(update={"reward": 0.0, "grader_reasoning": f"failed ({trajectory.failure})"})
-        key = f"{trajectory.task_id}-{trajectory.sample}"
-        cached = run_dir.cached("grade", key)
-        if cached is None:
-            try:
-                grade = grader.grade(tasks[trajectory.task_id], trajectory.final_answer)
-            except Exception as exc:  # a grader failure scores 0 and says why
-                grade = Grade(reward=0.0, reasoning=f"grader failed: {type(exc).__name__}: {exc}")
-            cached = run_dir.cache("grade", key, grade.model_dump())
-        return trajectory.model_copy(update={"reward": cached["reward"], "grader_reasoning": cached["reasoning"]})
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(one, trajectories))
+    return grade_trajectories(trajectories, tasks, grader, run_dir, concurrency=concurrency)[0]

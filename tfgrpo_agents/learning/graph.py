@@ -15,6 +15,7 @@ graph is checkpointed, so a run killed anywhere resumes without redoing finished
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypedDict
@@ -23,6 +24,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning.grading import grade_trajectories
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.rewards import Grader
@@ -128,6 +130,8 @@ class StepGraph:
 
     # -------------------------------------------------------------- nodes
     def fan_out_rollouts(self, state: StepState) -> list[Send]:
+        if self.run_dir.cached("started", f"step{state['step']}") is None:
+            self.run_dir.cache("started", f"step{state['step']}", {"at": time.time()})
         return [Send("rollout", {"step": state["step"], "task": task, "sample": sample})
                 for task in state["tasks"] for sample in range(self.settings.group_size)]
 
@@ -151,21 +155,13 @@ class StepGraph:
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}
-        trajectories = sorted((Trajectory.model_validate(t) for t in state["trajectories"].values()),
-                              key=lambda t: (order[t.task_id], t.sample))
-        tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
-        graded = []
-        for trajectory in trajectories:
-            if self.grader is not None and self.settings.ground_truth:
-                if trajectory.failed:
-                    trajectory.reward, trajectory.grader_reasoning = 0.0, f"rollout failed ({trajectory.failure})"
-                else:
-                    key = f"step{state['step']}-{trajectory.task_id}-{trajectory.sample}"
-                    result = self._teacher_call("grade", key, lambda cfg, t=trajectory: self.grader.grade(
-                        tasks[t.task_id], t.final_answer).model_dump())
-                    grade = result.get("value") or {"reward": 0.0, "reasoning": f"grader failed: {result.get('error')}"}
-                    trajectory.reward, trajectory.grader_reasoning = grade["reward"], grade["reasoning"]
-            graded.append(trajectory)
+        graded = sorted((Trajectory.model_validate(t) for t in state["trajectories"].values()),
+                        key=lambda t: (order[t.task_id], t.sample))
+        if self.grader is not None and self.settings.ground_truth:
+            tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
+            graded, _ = grade_trajectories(graded, tasks, self.grader, self.run_dir,
+                                           concurrency=self.settings.concurrency,
+                                           key=lambda t: f"step{state['step']}-{t.task_id}-{t.sample}")
         write_trajectories(self.run_dir.step_dir(state["step"]) / "trajectories.jsonl", graded)
         return {"graded": [t.model_dump(mode="json") for t in graded]}
 
@@ -310,18 +306,21 @@ class StepGraph:
         ledger = StepLedger(step=state["step"])
         for trajectory in state["graded"]:
             ledger.add("rollout", TokenUsage.sum(TokenUsage.model_validate(u) for u in trajectory["llm_calls"]))
-            ledger.wall_time_s += trajectory["wall_time_s"]
+            ledger.rollout_time_s += trajectory["wall_time_s"]
         for stage, items in (("summarize", list(state.get("summaries", {}).values())),
                              ("advantage", state.get("advantages", [])),
                              ("group_ops", state.get("group_ops", []))):
             for item in items:
                 ledger.add(stage, TokenUsage.model_validate(item["usage"]))
+        started = self.run_dir.cached("started", f"step{state['step']}")
+        if started:
+            ledger.wall_time_s = round(time.time() - started["at"], 2)
         consolidation = self.run_dir.cached("consolidate", f"step{state['step']}")
         if consolidation:
             ledger.add("consolidate", TokenUsage.model_validate(consolidation["usage"]))
         for trajectory in state["graded"]:
             cached = self.run_dir.cached("grade", f"step{state['step']}-{trajectory['task_id']}-{trajectory['sample']}")
-            if cached:
+            if cached and cached.get("usage"):
                 ledger.add("grade", TokenUsage.model_validate(cached["usage"]))
         return ledger
 

@@ -53,7 +53,8 @@ def cost(usage: TokenUsage, price: Price | None) -> float:
 class StepLedger(BaseModel):
     step: int
     stages: dict[str, TokenUsage] = Field(default_factory=dict)
-    wall_time_s: float = 0.0
+    wall_time_s: float = 0.0  # from the step's start to its snapshot (a resumed step includes the pause)
+    rollout_time_s: float = 0.0  # the rollouts' own times, summed (more than wall time when they overlap)
 
     def add(self, stage: str, usage: TokenUsage) -> None:
         self.stages[stage] = self.stages.get(stage, TokenUsage()) + usage
@@ -92,4 +93,5 @@ class Ledger(BaseModel):
             "priced_models": {"policy": self.policy_model if policy_price else None,
                               "teacher": (self.teacher_model or self.policy_model) if teacher_price else None},
             "wall_time_s": round(sum(s.wall_time_s for s in self.steps), 2),
+            "wall_time_s_by_step": [round(s.wall_time_s, 1) for s in self.steps],
         }
