@@ -176,6 +176,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=256,
+                        help="reply cap of the policy (a long first reply is re-asked as a tool call anyway)")
     parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
     parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1")
     parser.add_argument("--library", action="append", default=[], help="extra arm: a library file (transfer)")
@@ -192,7 +194,7 @@ def main() -> None:
     log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
     costs: dict[str, dict] = {}
     with LlamaServer(args.model, parallel=2) as server, s.tools as tools:
-        policy = server.chat_model(temperature=0.7)
+        policy = server.chat_model(temperature=0.7, max_tokens=args.max_tokens)
         teacher = server.chat_model(temperature=0.0, max_tokens=700)
 
         def build(library, placement):
@@ -239,7 +241,7 @@ def main() -> None:
               f"Model: {server.model_id} (policy and teacher) · machine: {platform.machine()}, "
               f"{os.cpu_count()} cores · started {started} · seed {args.seed}  ",
               f"Train {len(s.train)} tasks (G={args.group_size}, {args.epochs} epoch(s), batch {args.batch_size}); "
-              f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps.", ""]
+              f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps, {args.max_tokens} tokens a reply.", ""]
     body = comparison_markdown(comparison).split("\n", 2)[2]
     (out / "results.md").write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")
     (out / "results.json").write_text(json.dumps({"comparison": comparison.model_dump(mode="json"), "costs": costs,
