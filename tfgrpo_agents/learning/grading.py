@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-
 from contextvars import ContextVar
 
 from langchain_core.tracers.context import register_configure_hook
@@ -18,7 +17,11 @@ from langchain_core.tracers.context import register_configure_hook
 from tfgrpo_agents.learning.rewards import Grade, Grader
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import TokenUsage, Trajectory, TrajectoryCollector
+from tfgrpo_agents.learning.trajectory import (
+    TokenUsage,
+    Trajectory,
+    TrajectoryCollector,
+)
 
 _meter: ContextVar[TrajectoryCollector | None] = ContextVar("tfgrpo_grading_meter", default=None)
 register_configure_hook(_meter, inheritable=True)

@@ -2,7 +2,8 @@
 
 Accepted as they are: WebWalkerQA (``question``, ``answer``, ``root_url``, ``info``), GSM8K
 (``answer`` is a solution ending in ``#### N``), SVAMP (``Body`` + ``Question``, ``Answer``),
-AIME/AMC (``problem``, ``answer``) and our own generated files.
+AIME/AMC (``problem``, ``answer``) and our own generated files; GSM8K-style sets also straight
+from the Hugging Face hub (``hf:openai/gsm8k:main:test``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,18 @@ def task_from_record(record: dict[str, Any], *, default_id: str) -> Task:
 
 
 def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
-    """Read tasks from a ``.jsonl`` (one object per line) or ``.json`` (a list) file."""
+    """Read tasks from a ``.jsonl`` (one object per line) or ``.json`` (a list) file.
+
+    ``hf:OWNER/DATASET[:CONFIG[:SPLIT]]`` (e.g. ``hf:openai/gsm8k:main:test``) loads a split from
+    the Hugging Face hub, cached locally after the first download.
+    """
+    if str(path).startswith("hf:"):
+        from tfgrpo_agents.learning.hub import HubError, fetch
+
+        try:
+            path = fetch(str(path))
+        except (HubError, ValueError) as exc:
+            raise TaskFileError(str(exc)) from exc
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
