@@ -19,7 +19,6 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
 import os
@@ -38,6 +37,7 @@ from langchain_core.tools import tool  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 
 from tests.openai_stub import OpenAIStub, completion  # noqa: E402
+from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import build_react_agent  # noqa: E402
 from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate  # noqa: E402
 from tfgrpo_agents.learning import ExactMatchGrader, Task  # noqa: E402
@@ -105,7 +105,7 @@ def run(base_url: str, concurrency: int, rollouts: int, *, timeout: float = 30.0
     settings = EvalSettings(k=1, concurrency=concurrency, max_steps=4, timeout_s=120, retries=rollout_retries)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        _, trajectories = asyncio.run(evaluate(build, EvalConfig(name="bench"), tasks, ExactMatchGrader(), settings, out))
+        _, trajectories = run_sync(evaluate(build, EvalConfig(name="bench"), tasks, ExactMatchGrader(), settings, out))
         return time.perf_counter() - start, trajectories
 
 

@@ -17,7 +17,6 @@ cost per stage, priced as if the same tokens went to a public API (``--price-as`
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.evaluation import (
@@ -207,7 +207,7 @@ def main() -> None:
 
         def run_arm(config: EvalConfig) -> None:
             t0 = time.monotonic()
-            run, _ = asyncio.run(evaluate(build, config, s.test, grader, settings, out / "eval"))
+            run, _ = run_sync(evaluate(build, config, s.test, grader, settings, out / "eval"))
             log(f"arm {config.name}: Mean@{args.k} {run.summary.mean_at_k:.3f}, tool calls "
                 f"{run.summary.avg_tool_calls:.2f} ({time.monotonic() - t0:.0f}s)")
 
@@ -234,7 +234,7 @@ def main() -> None:
             add_arm("g1", library)
         for item in args.library:
             add_arm(f"library:{Path(item).parent.parent.name}", item)
-        comparison = asyncio.run(compare(build, configs, s.test, grader, settings, out / "eval"))
+        comparison = run_sync(compare(build, configs, s.test, grader, settings, out / "eval"))
 
     header = [f"# Learning gain: {args.domain}", "",
               f"Command: `python bench/learning_gain.py {' '.join(sys.argv[1:])}`  ",

@@ -540,12 +540,12 @@ def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: in
 
 
 def _run_with_progress(total: int, coroutine_factory):
-    import asyncio
+    from tfgrpo_agents._async import run_sync
 
     progress = _progress()
     with progress:
         bar = progress.add_task("rollouts", total=total)
-        return asyncio.run(coroutine_factory(lambda: progress.advance(bar)))
+        return run_sync(coroutine_factory(lambda: progress.advance(bar)))
 
 
 @app.command("eval")

@@ -6,7 +6,6 @@ test sites → before/after table, report and plots.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.evaluation import (
@@ -87,7 +87,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)
         emit("phase", {"name": "baseline", "rollouts": len(test) * plan.k})
-        asyncio.run(evaluate(build, EvalConfig(name="baseline"), test, grader, settings, out / "eval",
+        run_sync(evaluate(build, EvalConfig(name="baseline"), test, grader, settings, out / "eval",
                              on_rollout=lambda: emit("rollout", {})))
         emit("phase", {"name": "learning", "rollouts": len(train) * plan.group_size * plan.epochs})
         learner = TrainingFreeGRPO(
@@ -101,7 +101,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
         learner.fit(train)
         emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})
         configs = [EvalConfig(name="baseline"), EvalConfig(name="learned", library=str(out / "learn" / "library.json"))]
-        comparison = asyncio.run(compare(build, configs, test, grader, settings, out / "eval",
+        comparison = run_sync(compare(build, configs, test, grader, settings, out / "eval",
                                          on_rollout=lambda: emit("rollout", {})))
     emit("done", {"seconds": round(time.monotonic() - started, 1)})
     return comparison

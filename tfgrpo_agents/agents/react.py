@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
@@ -14,7 +14,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -44,6 +44,33 @@ class ReActState(TypedDict, total=False):
     steps: int
     forced_final: bool
     final_answer: str
+
+
+Step = Generator[tuple[Runnable, Any, dict[str, Any]], Any, dict[str, Any]]
+
+
+def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> RunnableLambda:
+    """A graph node running ``step`` with ``invoke`` when the graph is invoked, ``ainvoke`` when awaited."""
+
+    def run(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
+        steps = step(state, config)
+        try:
+            runnable, value, kwargs = next(steps)
+            while True:
+                runnable, value, kwargs = steps.send(runnable.invoke(value, config, **kwargs))
+        except StopIteration as done:
+            return done.value
+
+    async def arun(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
+        steps = step(state, config)
+        try:
+            runnable, value, kwargs = next(steps)
+            while True:
+                runnable, value, kwargs = steps.send(await runnable.ainvoke(value, config, **kwargs))
+        except StopIteration as done:
+            return done.value
+
+    return RunnableLambda(run, afunc=arun, name=name)
 
 
 def _call_key(call: dict[str, Any]) -> str:
@@ -86,7 +113,10 @@ def build_react_agent(
     tool_model = model.bind_tools(list(tools)) if tools else model
     base_system = SystemMessage(content=system_prompt) if system_prompt else None
 
-    def agent(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
+    # Each node is written once, as a generator that yields (runnable, input, kwargs) and gets the
+    # result back; a sync and an async driver run it. Async matters: LangGraph runs sync nodes in a
+    # small thread pool, which capped concurrent rollouts at a handful of model calls in flight.
+    def agent(state: ReActState, config: RunnableConfig) -> Step:
         steps = state.get("steps", 0)
         # Per-run model arguments (temperature, seed…) travel in the config, so one compiled agent
         # serves every rollout of a group.
@@ -95,16 +125,16 @@ def build_react_agent(
         system, messages = inject_experiences(base_system, state["messages"], block, placement)
         prompt = ([system] if system else []) + messages
         if steps < max_steps or not tools:
-            response = tool_model.invoke(prompt, config, **model_kwargs)
+            response = yield tool_model, prompt, model_kwargs
             if tool_first and tools and not response.tool_calls and not any(
                     isinstance(m, ToolMessage) for m in state["messages"]):
                 reminder = HumanMessage(content=USE_A_TOOL_FIRST)
-                retry = tool_model.invoke([*prompt, response, reminder], config, **model_kwargs)
+                retry = yield tool_model, [*prompt, response, reminder], model_kwargs
                 if retry.tool_calls:
                     return {"messages": [response, reminder, retry], "steps": steps + 1}
             if response.tool_calls or str(response.text).strip():
                 return {"messages": [response], "steps": steps + 1}
-        response = model.invoke([*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], config, **model_kwargs)
+        response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs
         if getattr(response, "tool_calls", None):
             # The model ignored the instruction; keep its words, drop the calls.
             response = AIMessage(content=response.content, id=response.id,
@@ -114,7 +144,7 @@ def build_react_agent(
 
     tool_node = ToolNode(list(tools), handle_tool_errors=True) if tools else None
 
-    def run_tools(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
+    def run_tools(state: ReActState, config: RunnableConfig) -> Step:
         messages = state["messages"]
         last = messages[-1]
         done = {_call_key(c) for m in messages[:-1] if isinstance(m, AIMessage) for c in m.tool_calls}
@@ -127,7 +157,7 @@ def build_react_agent(
                 fresh.append(call)
             done.add(_call_key(call))
         if fresh:
-            ran = tool_node.invoke({"messages": [*messages[:-1], last.model_copy(update={"tool_calls": fresh})]}, config)
+            ran = yield tool_node, {"messages": [*messages[:-1], last.model_copy(update={"tool_calls": fresh})]}, {}
             results = list(ran["messages"]) + results
         if tool_result_footer:
             question = next((message_text(m) for m in messages if isinstance(m, HumanMessage)), "")
@@ -146,11 +176,11 @@ def build_react_agent(
         return {"final_answer": extract_final_answer(message_text(last))}
 
     graph = StateGraph(ReActState)
-    graph.add_node("agent", agent)
+    graph.add_node("agent", _node(agent, "agent"))
     graph.add_node("answer", answer)
     graph.add_edge(START, "agent")
     if tools:
-        graph.add_node("tools", run_tools)
+        graph.add_node("tools", _node(run_tools, "tools"))
         graph.add_conditional_edges("agent", route, {"tools": "tools", "answer": "answer"})
         graph.add_edge("tools", "agent")
     else:

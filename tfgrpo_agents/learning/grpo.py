@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -13,6 +12,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.experience import (
     ExperienceLibrary,
     LibraryLimits,
@@ -150,7 +150,7 @@ class TrainingFreeGRPO:
         return self.load_library()
 
     def fit(self, tasks: Sequence[Task]) -> ExperienceLibrary:
-        return asyncio.run(self.afit(tasks))
+        return run_sync(self.afit(tasks))
 
     def ledger(self) -> Ledger:
         ledger = Ledger(policy_model=self.settings.model_id, teacher_model=self.settings.teacher_model_id)
