@@ -1,6 +1,6 @@
 """Framework overhead and scale against a scripted OpenAI-compatible server with a fixed latency.
 
-    python bench/framework_overhead.py [--latency 0.2] [--repeats 3]
+    python bench/framework_overhead.py [--latency 0.2] [--scale-latencies 0.2,1.0] [--repeats 3]
 
 The server (a separate process on 127.0.0.1, so its work is not counted as ours) answers every
 chat completion after exactly ``--latency`` seconds: a tool call on the first turn, a final
@@ -11,7 +11,8 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
 * overhead: wall time per rollout at concurrency 1 minus the server's 2 × latency, as a share of
   the wall time (everything that is not waiting on the model: HTTP, JSON, graph, callbacks, disk);
 * scale: rollouts per second at 1, 4, 16 and 64 concurrent rollouts vs the ideal
-  ``concurrency / (2 × latency)``;
+  ``concurrency / (2 × latency)``, at each of ``--scale-latencies``; the CPU time the process spent
+  per rollout says where the ceiling is (one Python process, one core at a time);
 * faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
   answer or as a recorded failure, and the retries are counted.
 """
@@ -28,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +39,7 @@ from langchain_core.tools import tool  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 
 from tests.openai_stub import OpenAIStub, completion  # noqa: E402
-from tfgrpo_agents._async import run_sync
+from tfgrpo_agents._async import run_sync  # noqa: E402
 from tfgrpo_agents.agents import build_react_agent  # noqa: E402
 from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate  # noqa: E402
 from tfgrpo_agents.learning import ExactMatchGrader, Task  # noqa: E402
@@ -93,7 +95,8 @@ def lookup(key: str) -> str:
 
 
 def run(base_url: str, concurrency: int, rollouts: int, *, timeout: float = 30.0, retries: int = 3,
-        rollout_retries: int = 0) -> tuple[float, list]:
+        rollout_retries: int = 0, profile=None) -> tuple[float, float, list]:
+    """Wall seconds, CPU seconds of this process, and the trajectories of one evaluation."""
     model = ChatOpenAI(model="stub-model", base_url=base_url, api_key="not-needed", timeout=timeout,
                        max_retries=retries)
     tasks = [Task(id=f"t{i}", question=f"What is the answer {i}?", answer="42") for i in range(rollouts)]
@@ -103,15 +106,45 @@ def run(base_url: str, concurrency: int, rollouts: int, *, timeout: float = 30.0
                                  placement=placement, max_steps=4)
 
     settings = EvalSettings(k=1, concurrency=concurrency, max_steps=4, timeout_s=120, retries=rollout_retries)
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:  # its clean-up is not timed
+        start, cpu = time.perf_counter(), time.process_time()
+        if profile:
+            profile.enable()
         _, trajectories = run_sync(evaluate(build, EvalConfig(name="bench"), tasks, ExactMatchGrader(), settings, out))
-        return time.perf_counter() - start, trajectories
+        if profile:
+            profile.disable()
+        return time.perf_counter() - start, time.process_time() - cpu, trajectories
+
+
+def _owner(filename: str) -> str:
+    if "tfgrpo_agents" in filename:
+        return "tfgrpo_agents"
+    if "site-packages/" in filename:
+        return filename.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+    return "python (stdlib, builtins, event loop)"
+
+
+def cpu_breakdown(base_url: str, concurrency: int = 16, rollouts: int = 64) -> dict[str, float]:
+    """Milliseconds of CPU per rollout by the package whose code ran (cProfile's own time, idle waits removed)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    run(base_url, concurrency, rollouts, profile=profile)
+    totals: dict[str, float] = {}
+    for (filename, _, name), (_, _, own, _, _) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        if "poll" in name or name in ("acquire", "sleep"):
+            continue  # waiting, not working
+        owner = _owner(filename)
+        totals[owner] = totals.get(owner, 0.0) + own
+    top = sorted(totals.items(), key=lambda item: -item[1])[:8]
+    return {owner: round(seconds / rollouts * 1000, 2) for owner, seconds in top}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--scale-latencies", default="0.2,1.0")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "framework_overhead.json")
     args = parser.parse_args()
@@ -123,7 +156,7 @@ def main() -> None:
         run(server.base_url, 1, 2)  # warm-up: imports, connection pool
         walls = []
         for _ in range(args.repeats):
-            wall, trajectories = run(server.base_url, 1, 20)
+            wall, _, trajectories = run(server.base_url, 1, 20)
             assert all(t.reward == 1.0 for t in trajectories), "the scripted rollouts must all succeed"
             walls.append(wall / 20)
         per_rollout = statistics.median(walls)
@@ -131,30 +164,38 @@ def main() -> None:
                                "overhead_per_step_ms": round((per_rollout - ideal_rollout) / 2 * 1000, 2),
                                "overhead_share": round((per_rollout - ideal_rollout) / per_rollout, 4)}
         print("overhead", results["overhead"], flush=True)
-        scale = []
-        for concurrency in (1, 4, 16, 64):
-            rollouts = max(16, 4 * concurrency)
-            rates = []
-            for _ in range(args.repeats):
-                wall, trajectories = run(server.base_url, concurrency, rollouts)
-                assert len(trajectories) == rollouts and all(t.reward == 1.0 for t in trajectories)
-                rates.append(rollouts / wall)
-            ideal = concurrency / ideal_rollout
-            row = {"concurrency": concurrency, "rollouts": rollouts, "rollouts_per_s": round(statistics.median(rates), 2),
-                   "ideal_per_s": round(ideal, 2), "share_of_ideal": round(statistics.median(rates) / ideal, 3)}
-            scale.append(row)
-            print("scale", row, flush=True)
-        results["scale"] = scale
+        results["cpu_ms_per_rollout_by_package"] = cpu_breakdown(server.base_url)
+        print("cpu by package", results["cpu_ms_per_rollout_by_package"], flush=True)
+    scale = []
+    for latency in (float(x) for x in args.scale_latencies.split(",")):
+        with Server(latency) as server:
+            run(server.base_url, 4, 4)
+            for concurrency in (1, 4, 16, 64):
+                rollouts = max(16, 4 * concurrency)
+                rates, cpu = [], []
+                for _ in range(args.repeats):
+                    wall, seconds, trajectories = run(server.base_url, concurrency, rollouts)
+                    cpu.append(seconds / rollouts)
+                    assert len(trajectories) == rollouts and all(t.reward == 1.0 for t in trajectories)
+                    rates.append(rollouts / wall)
+                ideal = concurrency / (2 * latency)
+                row = {"latency_s": latency, "concurrency": concurrency, "rollouts": rollouts,
+                       "rollouts_per_s": round(statistics.median(rates), 2), "ideal_per_s": round(ideal, 2),
+                       "share_of_ideal": round(statistics.median(rates) / ideal, 3),
+                       "cpu_ms_per_rollout": round(statistics.median(cpu) * 1000, 1)}
+                scale.append(row)
+                print("scale", row, flush=True)
+    results["scale"] = scale
 
     fault_rates = {"429": 0.05, "500": 0.05, "timeout": 0.02}
     with Server(args.latency, fault_rates, hang_s=3.0) as server:
         rollouts = 200
-        wall, trajectories = run(server.base_url, 16, rollouts, timeout=1.5, retries=2, rollout_retries=1)
+        wall, _, trajectories = run(server.base_url, 16, rollouts, timeout=1.5, retries=2, rollout_retries=1)
     ok = sum(t.reward == 1.0 for t in trajectories)
     results["faults"] = {
         "injected_rates": fault_rates, "rollouts": rollouts, "returned": len(trajectories),
         "answered_right": ok, "recorded_failures": sum(t.failed for t in trajectories),
-        "failure_kinds": {k: sum(t.failure == k for t in trajectories) for k in {t.failure for t in trajectories if t.failure}},
+        "failure_kinds": dict(Counter(t.failure for t in trajectories if t.failure)),
         "requests": server.requests, "requests_without_faults": 2 * rollouts, "wall_s": round(wall, 2),
         "client": "ChatOpenAI max_retries=2, timeout=1.5 s; rollout retries=1"}
     print("faults", results["faults"], flush=True)

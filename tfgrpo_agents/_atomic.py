@@ -7,12 +7,15 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8",
+                      durable: bool = True) -> Path:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn mix.
 
     The data goes to a temporary file in the same directory, is flushed and fsynced, and then
     replaces the target with ``os.replace`` (atomic on POSIX and Windows). If anything fails
     before the rename, the temporary file is removed and the original is left untouched.
+    ``durable=False`` skips the fsyncs: still atomic if the process dies, but after a power loss
+    the file may be missing or empty — right for caches whose readers treat that as absent.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -22,8 +25,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
         os.fchmod(fd, target.stat().st_mode & 0o777 if target.exists() else 0o644)
         with os.fdopen(fd, "w", encoding=encoding) as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         try:
@@ -31,7 +35,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
         except FileNotFoundError:
             pass
         raise
-    _fsync_directory(target.parent)
+    if durable:
+        _fsync_directory(target.parent)
     return target
 
 
