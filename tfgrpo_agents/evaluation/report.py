@@ -121,8 +121,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"k = {k} samples per task at temperature {s.temperature}, seed {s.seed}. Baseline: `{comparison.baseline}`.",
         "",
         f"| configuration | Mean@{k} | 95% CI | " + " | ".join(f"Pass@{j}" for j in pass_columns)
-        + " | tool calls | repeated calls | forced answers | tokens in | tokens out | time (s) | failures |",
-        "|---|---|---|" + "---|" * len(pass_columns) + "---|---|---|---|---|---|---|",
+        + " | tool calls | repeated calls | forced answers | answer chars | tokens in | tokens out | time (s) | failures |",
+        "|---|---|---|" + "---|" * len(pass_columns) + "---|---|---|---|---|---|---|---|",
     ]
     for arm in comparison.arms:
         m = arm.summary
@@ -131,7 +131,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         lines.append(
             f"| {m.name} | {_fmt(m.mean_at_k)} | [{_fmt(m.ci_low)}, {_fmt(m.ci_high)}] | {passes} "
             f"| {_fmt(m.avg_tool_calls, 2)} | {_fmt(m.avg_repeated_calls, 2)} "
-            f"| {_fmt(m.forced_answer_rate, 2)} | {m.avg_input_tokens:.0f} | {m.avg_output_tokens:.0f} "
+            f"| {_fmt(m.forced_answer_rate, 2)} | {m.avg_answer_chars:.0f} | {m.avg_input_tokens:.0f} "
+            f"| {m.avg_output_tokens:.0f} "
             f"| {_fmt(m.avg_wall_time_s, 1)} | {failures} |")
     lines += ["", "## Against the baseline", ""]
     for arm in comparison.arms[1:]:
