@@ -20,9 +20,9 @@ import argparse
 import json
 import os
 import platform
-import random
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from tfgrpo_agents.evaluation import (
     generate_direct_tips,
     parse_ratio,
     stratified_sample,
+    train_test_split,
 )
 from tfgrpo_agents.evaluation.report import comparison_markdown
 from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT
@@ -51,6 +52,7 @@ from tfgrpo_agents.learning import (
     grader_for,
     load_tasks,
 )
+from tfgrpo_agents.learning.domains import DOMAINS
 from tfgrpo_agents.prompts import (
     MATH_AGENT_OBJECTIVE,
     MATH_SYSTEM_PROMPT,
@@ -75,49 +77,31 @@ class Setup:
     tools: Any  # a context manager yielding the tool list
 
 
-class _PythonTool:
-    def __enter__(self):
-        from tfgrpo_agents.tools import python_exec_tool
-
-        return [python_exec_tool()]
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _Web:
-    def __init__(self, source: Path, public_url: str):
-        from tfgrpo_agents.tools import LocalWeb
-
-        self.web = LocalWeb(source, public_url=public_url)
-
-    def __enter__(self):
-        return self.web.start().tools()
-
-    def __exit__(self, *exc):
-        self.web.stop()
-        return False
-
-
-def _split(tasks: list[Task], n_train: int, n_test: int, seed: int) -> tuple[list[Task], list[Task]]:
-    shuffled = list(tasks)
-    random.Random(seed).shuffle(shuffled)
-    return shuffled[n_test:n_test + n_train], shuffled[:n_test]
+@contextmanager
+def _tools(domain: str, options: dict[str, Any]):
+    """The ready-made domain's tools (``learning.domains``), closed on exit."""
+    tools, close = DOMAINS[domain].make_tools(options)
+    try:
+        yield tools
+    finally:
+        close()
 
 
 def setup(domain: str, n_train: int, n_test: int, seed: int) -> Setup:
     if domain == "math":
-        train, test = _split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), n_train, n_test, seed)
-        return Setup(train, test, MATH_SYSTEM_PROMPT, MATH_AGENT_OBJECTIVE, "math", True, _PythonTool())
+        train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
+                                       seed=seed)
+        return Setup(train, test, MATH_SYSTEM_PROMPT, MATH_AGENT_OBJECTIVE, "math", True, _tools("math", {}))
     if domain in ("web-docs", "web-synthetic"):
         folder = ROOT / "tasks" / ("python_docs" if domain == "web-docs" else "synthetic_web")
         ratio = parse_ratio("4:7:6")
         train = stratified_sample(load_tasks(folder / "train.jsonl"), n_train, ratio=ratio, seed=seed)
         test = stratified_sample(load_tasks(folder / "test.jsonl"), n_test, ratio=ratio, seed=seed)
         if domain == "web-docs":
-            tools = _Web(SHARED / "sites" / "python-3.11-docs.tar.gz", "https://docs.python.org/3.11/")
+            site = {"site": SHARED / "sites" / "python-3.11-docs.tar.gz", "public_url": "https://docs.python.org/3.11/"}
         else:
-            tools = _Web(folder / "site", PUBLIC_ROOT)
+            site = {"site": folder / "site", "public_url": PUBLIC_ROOT}
+        tools = _tools("web", site)
         return Setup(train, test, WEB_SYSTEM_PROMPT, WEB_AGENT_OBJECTIVE, "short", True, tools)
     raise SystemExit(f"unknown domain {domain!r}")
 
