@@ -32,8 +32,10 @@ def test_ties_evict_the_least_recently_updated():
 
 def test_token_budget_holds_after_every_step():
     library = ExperienceLibrary(limits=LibraryLimits(max_experiences=None, max_tokens=80))
-    for step in range(12):
-        library.apply([{"op": "ADD", "text": f"Lesson number {step} says look at the page footer for dates."}])
+    topics = ["dates", "prices", "names", "venues", "versions", "deadlines", "speakers", "rooms", "fees", "authors",
+              "editors", "sponsors"]
+    for step, topic in enumerate(topics):
+        library.apply([{"op": "ADD", "text": f"Lesson {step}: look at the page footer for {topic}."}])
         assert library.token_count() <= 80
     assert 0 < len(library) < 12
     assert library.get("G11") is not None, "the newest lesson survives an eviction round"

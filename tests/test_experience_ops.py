@@ -136,3 +136,29 @@ def test_step_must_move_forward(library):
     with pytest.raises(ValueError, match="not after"):
         library.apply([], step=3)
     assert library.steps == [0, 3]
+
+
+def test_reworded_or_glued_lessons_reinforce_the_existing_one():
+    """Observed on the math run: a subset of an old lesson, and two old lessons glued together."""
+    library = ExperienceLibrary()
+    library.apply([
+        {"op": "ADD", "text": "When using Python code, ensure proper indentation to avoid syntax errors."},
+        {"op": "ADD", "text": "When calculating a total cost, follow the order of operations."},
+    ])
+    report = library.apply([
+        {"op": "ADD", "text": "Always ensure proper indentation to avoid syntax errors when using Python code."},
+        {"op": "ADD", "text": "When calculating a total cost, follow the order of operations, and print the result."},
+        {"op": "ADD", "text": "When a search returns nothing, shorten the query."},
+    ])
+    assert [a.outcome for a in report.applied] == ["reinforced", "reinforced", "added"]
+    assert len(library) == 3
+    assert library.get("G0").helpful == 2
+    assert library.get("G0").text.startswith("When using Python code")  # the subset did not replace it
+    assert library.get("G1").text.endswith("and print the result.")  # the superset widened it
+
+
+def test_lessons_on_the_same_topic_but_saying_different_things_both_stay():
+    library = ExperienceLibrary()
+    library.apply([{"op": "ADD", "text": "When searching, use specific keywords from the question."},
+                   {"op": "ADD", "text": "When browsing, follow links from the site's index page."}])
+    assert len(library) == 2

@@ -69,7 +69,7 @@ WRITER = """
 import sys
 from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits, save_library
 lib = ExperienceLibrary(limits=LibraryLimits(max_experiences=None, max_tokens=None, word_cap=32))
-lib.apply([{"op": "ADD", "text": f"lesson {i} " + "padding " * 20} for i in range(400)])
+lib.apply([{"op": "ADD", "text": f"lesson {i} " + " ".join(f"w{i}x{j}" for j in range(20))} for i in range(400)])
 print("ready", flush=True)
 n = 0
 while True:

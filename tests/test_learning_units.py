@@ -242,3 +242,31 @@ def test_grading_is_parallel_cached_and_meters_the_judge(tmp_path):
     assert (spent.input, spent.output) == (100, 8), "the judge's tokens are counted"
     again, spent_again = grade_trajectories(trajectories, {"t": task}, judge, run_dir, concurrency=2)
     assert [t.reward for t in again] == [1.0, 0.0, 0.0] and spent_again == spent, "answered from the cache"
+
+
+def test_lessons_that_name_their_own_task_are_dropped_or_re_asked():
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.learning.reflection import Reflector
+
+    questions = ["Sam buys 3 fireworks for the finale at $4 each. What is the total cost?",
+                 "A shop sells pens at $2 each. What is the total cost of 5 pens?",
+                 "Each box holds 6 apples. How many apples are in 4 boxes?",
+                 "Tom reads 20 pages each day. How many pages does he read in a week?"]
+    tasks = [Task(id=f"t{i}", question=q, answer="1") for i, q in enumerate(questions)]
+    attempt = (Trajectory(task_id="t0", sample=0, question=questions[0], reward=1.0), "summary")
+
+    mixed = scripted('{"lessons": ["Add the cost of the finale fireworks.", '
+                     '"When a total cost is asked, multiply the price by each count."]}')
+    reflector = Reflector(mixed)
+    reflector.learn_vocabulary(tasks)
+    assert reflector.advantage(tasks[0], [attempt], ExperienceLibrary()) == [
+        "When a total cost is asked, multiply the price by each count."]
+    assert len(mixed.calls) == 1, "the general lesson is kept without a re-ask"
+
+    only_specific = scripted('{"lessons": ["Multiply 3 by $4 for the finale."]}',
+                             '{"lessons": ["When a total cost is asked, multiply the price by each count."]}')
+    reflector = Reflector(only_specific)
+    reflector.learn_vocabulary(tasks)
+    assert reflector.advantage(tasks[0], [attempt], ExperienceLibrary()) == [
+        "When a total cost is asked, multiply the price by each count."]
+    assert "'3', '4', 'finale' from this task only" in str(only_specific.calls[1])

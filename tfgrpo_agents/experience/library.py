@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
+from rapidfuzz import fuzz, utils
 
 from tfgrpo_agents.experience.errors import InvalidOpsError, UnknownStepError
 from tfgrpo_agents.experience.models import (
@@ -35,8 +36,32 @@ logger = logging.getLogger(__name__)
 ID_PREFIX = "G"
 
 
-def _normalized(text: str) -> str:
-    return " ".join(text.lower().split()).rstrip(".")
+REWORDING_SCORE = 95
+"""rapidfuzz token-sort score (0-100) at which two lessons are the same words reordered or retyped.
+Lessons on one topic that say different things ("answer with the version number only" / "answer
+with the full name only") score 70-85, so the bar is high; subsets are caught separately."""
+WIDENING_WORDS = 3
+"""A repeat that adds at least this many new words replaces the old wording (it says more)."""
+
+
+def _words(text: str) -> set[str]:
+    return set(utils.default_process(text).split())
+
+
+def near_duplicate(text: str, experiences: Iterable[Experience]) -> Experience | None:
+    """The experience ``text`` repeats, if any: same words in another order, or a subset or superset.
+
+    Small teachers re-propose a lesson in other words or glue two existing ones together;
+    counting those as evidence for the existing lesson keeps the library short.
+    """
+    words = _words(text)
+    for experience in experiences:
+        old = _words(experience.text)
+        if words and old and (words <= old or old <= words):
+            return experience
+        if fuzz.token_sort_ratio(text, experience.text, processor=utils.default_process) >= REWORDING_SCORE:
+            return experience
+    return None
 
 
 def eviction_order(experiences: Iterable[Experience]) -> list[Experience]:
@@ -235,17 +260,18 @@ class ExperienceLibrary(BaseModel):
 
         def add(op: ExperienceOp, index: int, outcome: str, note: str | None = None) -> None:
             nonlocal next_id
-            duplicate = next(
-                (e for e in current.values() if _normalized(e.text) == _normalized(op.text or "")),
-                None,
-            )
+            duplicate = near_duplicate(op.text or "", current.values())
             if duplicate is not None:
+                # The richer wording wins when the new text says everything the old one did and more.
+                richer = len(_words(op.text or "") - _words(duplicate.text)) >= WIDENING_WORDS
                 current[duplicate.id] = duplicate.model_copy(
-                    update={"helpful": duplicate.helpful + op.support, "updated_step": step}
+                    update={"helpful": duplicate.helpful + op.support, "updated_step": step,
+                            **({"text": op.text} if richer else {})}
                 )
                 report.applied.append(
                     AppliedOp(index=index, op=op, outcome="reinforced", experience_id=duplicate.id,
-                              note=f"same text as {duplicate.id}; its evidence was increased")
+                              note=f"repeats {duplicate.id}; its evidence was increased"
+                                   + (" and its text widened" if richer else ""))
                 )
                 return
             new_id = f"{ID_PREFIX}{next_id}"

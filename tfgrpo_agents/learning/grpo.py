@@ -122,6 +122,7 @@ class TrainingFreeGRPO:
         if not tasks:
             raise ValueError("no tasks to learn from")
         self._check_resume(tasks)
+        self.reflector.learn_vocabulary(tasks)
         if not self.run_dir.library_path.exists():
             self.save_library(self.load_library())
         steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,

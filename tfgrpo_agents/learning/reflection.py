@@ -4,8 +4,10 @@ map lessons onto the library, and consolidate a batch's proposals into one plan.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -70,6 +72,45 @@ class ReflectionSettings(BaseModel):
     max_result_chars: int = 400
 
 
+logger = logging.getLogger(__name__)
+
+_TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
+
+
+def _terms(text: str) -> set[str]:
+    """Lower-case words and numbers ("3.11" stays whole), a plural "s" dropped, short words skipped."""
+    terms = set()
+    for term in _TERM.findall(text.lower()):
+        if term[0].isdigit():
+            terms.add(term)
+        elif len(term) >= 4:
+            terms.add(term[:-1] if term.endswith("s") and len(term) > 4 else term)
+    return terms
+
+
+class TaskVocabulary:
+    """The words that recur across the training questions, i.e. the domain's own vocabulary.
+
+    A small teacher's lesson often names its task ("add the cost of the finale firework"); such a
+    lesson helps no other task. A lesson word that comes from its own task's question and from no
+    other question, or any number taken from the question, marks it as specific to that task.
+    """
+
+    MIN_QUESTIONS = 4  # with fewer questions every word looks rare; the check stays off
+
+    def __init__(self, questions: Iterable[str], general_text: str = "") -> None:
+        questions = list(questions)
+        self.active = len(questions) >= self.MIN_QUESTIONS
+        self.frequency = Counter(term for question in questions for term in _terms(question))
+        self.frequency.update({term: 2 for term in _terms(general_text)})
+
+    def specific_terms(self, lesson: str, question: str) -> list[str]:
+        if not self.active:
+            return []
+        shared = _terms(lesson) & _terms(question)
+        return sorted(t for t in shared if t[0].isdigit() or self.frequency[t] < 2)
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -125,9 +166,16 @@ def _outcome(trajectory: Trajectory, ground_truth: bool) -> str:
 class Reflector:
     """Runs the reflection stages against a teacher model."""
 
-    def __init__(self, teacher: BaseChatModel, settings: ReflectionSettings | None = None) -> None:
+    def __init__(self, teacher: BaseChatModel, settings: ReflectionSettings | None = None,
+                 vocabulary: TaskVocabulary | None = None) -> None:
         self.teacher = teacher
         self.settings = settings or ReflectionSettings()
+        self.vocabulary = vocabulary
+
+    def learn_vocabulary(self, tasks: Iterable[Task]) -> None:
+        """Know the training questions, so lessons that only fit one of them are dropped."""
+        s = self.settings
+        self.vocabulary = TaskVocabulary((t.question for t in tasks), f"{s.agent_objective} {s.learning_objective}")
 
     def _reference_block(self, task: Task) -> str:
         if self.settings.ground_truth and task.answer is not None:
@@ -171,7 +219,16 @@ class Reflector:
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
-            result.lessons = [lesson for lesson in usable if lesson]
+            general, specific = [], []
+            for lesson in filter(None, usable):
+                terms = self.vocabulary.specific_terms(lesson, task.question) if self.vocabulary else []
+                (specific if terms else general).append((lesson, terms))
+            if specific and not general:
+                return (f"lesson 1 names {', '.join(repr(t) for t in specific[0][1])} from this task only; "
+                        "write lessons that would help on other tasks of this kind, without this task's names or numbers")
+            for lesson, terms in specific:
+                logger.info("dropped a lesson specific to task %s (%s): %s", task.id, ", ".join(terms), lesson)
+            result.lessons = [lesson for lesson, _ in general]
             return None
 
         result, _ = call_structured(self.teacher, prompt, Lessons, method=s.method, retries=s.retries,
