@@ -118,13 +118,18 @@ def _text(element) -> str:
     return " ".join(element.text_content().replace("¶", "").split())
 
 
+def _added_in(element) -> str | None:
+    """X.Y if ``element`` is a "New in version X.Y" note."""
+    if element is None or element.tag != "div" or "versionadded" not in _classes(element):
+        return None
+    found = _VERSION.search(_text(element))
+    return found.group(1) if found else None
+
+
 def _version_note(container) -> str | None:
-    """The version in a "New in version X.Y" note that is a direct child of ``container``."""
-    for child in container:
-        if child.tag == "div" and "versionadded" in _classes(child):
-            found = _VERSION.search(_text(child))
-            return found.group(1) if found else None
-    return None
+    """The version in the first "New in version X.Y" note that is a direct child of ``container``."""
+    notes = (child for child in container if child.tag == "div" and "versionadded" in _classes(child))
+    return _added_in(next(notes, None))
 
 
 def _read_page(site: Site, path: str, raw: bytes) -> None:
@@ -165,11 +170,9 @@ def _read_library_page(site: Site, path: str, root) -> None:
     for section in root.xpath("//div[@role='main']/section[starts-with(@id, 'module-')]")[:1]:
         # the module's own note sits right under its title; a later one is about something else
         title = section.find("h1")
-        note = title.getnext() if title is not None else None
-        if note is not None and note.tag == "div" and "versionadded" in _classes(note):
-            found = _VERSION.search(_text(note))
-            if found:
-                site.modules.setdefault(section.get("id").removeprefix("module-"), found.group(1))
+        version = _added_in(title.getnext() if title is not None else None)
+        if version:
+            site.modules.setdefault(section.get("id").removeprefix("module-"), version)
     for entry in root.xpath("//dl[contains(concat(' ', @class, ' '), ' py ')]"):
         kind = next((k for k in API_KINDS if k in _classes(entry)), None)
         signature, body = entry.find("dt"), entry.find("dd")
