@@ -52,13 +52,7 @@ from tfgrpo_agents.learning import (
     grader_for,
     load_tasks,
 )
-from tfgrpo_agents.learning.domains import DOMAINS
-from tfgrpo_agents.prompts import (
-    MATH_AGENT_OBJECTIVE,
-    MATH_SYSTEM_PROMPT,
-    WEB_AGENT_OBJECTIVE,
-    WEB_SYSTEM_PROMPT,
-)
+from tfgrpo_agents.learning.domains import DOMAINS, Domain
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -70,10 +64,8 @@ class Setup:
 
     train: list[Task]
     test: list[Task]
-    system_prompt: str
-    objective: str
-    grader: str
-    tool_first: bool
+    domain: Domain  # system prompt, objectives, tool-first reminder
+    grader: str  # strict short-answer scoring for web (the domain's default is an LLM judge)
     tools: Any  # a context manager yielding the tool list
 
 
@@ -91,7 +83,7 @@ def setup(domain: str, n_train: int, n_test: int, seed: int) -> Setup:
     if domain == "math":
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
-        return Setup(train, test, MATH_SYSTEM_PROMPT, MATH_AGENT_OBJECTIVE, "math", True, _tools("math", {}))
+        return Setup(train, test, DOMAINS["math"], "math", _tools("math", {}))
     if domain in ("web-docs", "web-synthetic"):
         folder = ROOT / "tasks" / ("python_docs" if domain == "web-docs" else "synthetic_web")
         ratio = parse_ratio("4:7:6")
@@ -102,7 +94,7 @@ def setup(domain: str, n_train: int, n_test: int, seed: int) -> Setup:
         else:
             site = {"site": folder / "site", "public_url": PUBLIC_ROOT}
         tools = _tools("web", site)
-        return Setup(train, test, WEB_SYSTEM_PROMPT, WEB_AGENT_OBJECTIVE, "short", True, tools)
+        return Setup(train, test, DOMAINS["web"], "short", tools)
     raise SystemExit(f"unknown domain {domain!r}")
 
 
@@ -111,12 +103,12 @@ def log(message: str) -> None:
 
 
 def learn(out: Path, name: str, build, teacher, grader, train: list[Task], args, group_size: int, model_id: str,
-          objective: str) -> tuple[Path, dict]:
+          reflection: ReflectionSettings) -> tuple[Path, dict]:
     run_dir = out / name
     settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=2,
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
-                             reflection=ReflectionSettings(agent_objective=objective, retries=2))
+                             reflection=reflection)
     learner = TrainingFreeGRPO(
         agent_factory=lambda library: build(library, "system"), teacher=teacher, grader=grader, run_dir=run_dir,
         settings=settings, on_event=lambda kind, info: log(f"{name}: {kind} {info}") if kind != "rollout" else None)
@@ -182,8 +174,8 @@ def main() -> None:
         teacher = server.chat_model(temperature=0.0, max_tokens=700)
 
         def build(library, placement):
-            return build_react_agent(policy, tools, system_prompt=s.system_prompt, experiences=library,
-                                     placement=placement, max_steps=args.max_steps, tool_first=s.tool_first)
+            return build_react_agent(policy, tools, system_prompt=s.domain.system_prompt, experiences=library,
+                                     placement=placement, max_steps=args.max_steps, tool_first=s.domain.tool_first)
 
         settings = EvalSettings(k=args.k, temperature=0.3, seed=args.seed, concurrency=2, max_steps=args.max_steps,
                                 model_id=server.model_id, timeout_s=300)
@@ -203,18 +195,18 @@ def main() -> None:
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}"
             library, costs[name] = learn(out, name, build, teacher, grader, s.train, args, args.group_size,
-                                         server.model_id, s.objective)
+                                         server.model_id, s.domain.reflection(retries=2))
             add_arm("tf-grpo", library)
         if "tips" in arms:
             tips_path = out / "direct_tips.json"
             if not tips_path.exists():
                 save_library(generate_direct_tips(teacher, s.train, count=args.tips, model_id=server.model_id,
-                                                  settings=ReflectionSettings(agent_objective=s.objective)),
+                                                  settings=s.domain.reflection(retries=2)),
                              tips_path)
             add_arm("direct-tips", tips_path)
         if "g1" in arms:
             library, costs["learn-g1"] = learn(out, "learn-g1", build, teacher, grader, s.train, args, 1,
-                                               server.model_id, s.objective)
+                                               server.model_id, s.domain.reflection(retries=2))
             add_arm("g1", library)
         for item in args.library:
             add_arm(f"library:{Path(item).parent.parent.name}", item)

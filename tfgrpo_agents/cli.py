@@ -355,7 +355,6 @@ def learn(
 
     from tfgrpo_agents.learning import (
         LearnSettings,
-        ReflectionSettings,
         TaskFileError,
         load_tasks,
     )
@@ -387,9 +386,7 @@ def learn(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
             ground_truth=not no_ground_truth, placement=placement, model_id=model, teacher_model_id=teacher_model or model,
-            reflection=ReflectionSettings(agent_objective=domain.agent_objective,
-                                          learning_objective=domain.learning_objective,
-                                          method=structured_method),
+            reflection=domain.reflection(method=structured_method),
         )
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "cli.json").write_text(options.model_dump_json(indent=2))
@@ -586,7 +583,6 @@ def compare_command(
     """Run the baseline and each library arm on the same tasks; paired bootstrap CIs against the baseline."""
     from tfgrpo_agents.evaluation import EvalConfig, compare, generate_direct_tips
     from tfgrpo_agents.experience import save_library
-    from tfgrpo_agents.learning import ReflectionSettings
 
     task_list, build, grading, settings, teacher, domain, close = _evaluation(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
@@ -600,8 +596,7 @@ def compare_command(
         tips_path = out / "direct_tips.json"
         if not tips_path.exists():
             tips = generate_direct_tips(teacher, task_list, count=direct_tips, model_id=model,
-                                        settings=ReflectionSettings(agent_objective=domain.agent_objective,
-                                                                    learning_objective=domain.learning_objective))
+                                        settings=domain.reflection())
             save_library(tips, tips_path)
         configs.append(EvalConfig(name="direct-tips", library=str(tips_path)))
     if user_placement:

@@ -28,12 +28,11 @@ from tfgrpo_agents.evaluation.report import Comparison
 from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.learning import (
     LearnSettings,
-    ReflectionSettings,
     ShortAnswerGrader,
     TrainingFreeGRPO,
     load_tasks,
 )
-from tfgrpo_agents.prompts import WEB_AGENT_OBJECTIVE, WEB_SYSTEM_PROMPT
+from tfgrpo_agents.learning.domains import DOMAINS
 from tfgrpo_agents.tools import LocalWeb
 
 REPO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "synthetic_web"
@@ -84,7 +83,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
         tools = web.tools()
 
         def build(library, placement):
-            return build_react_agent(policy, tools, system_prompt=WEB_SYSTEM_PROMPT, experiences=library,
+            return build_react_agent(policy, tools, system_prompt=DOMAINS["web"].system_prompt, experiences=library,
                                      placement=placement, max_steps=plan.max_steps, tool_first=True)
 
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
@@ -99,7 +98,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
             settings=LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
                                    batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
                                    rollout_timeout_s=240, model_id=server.model_id,
-                                   reflection=ReflectionSettings(agent_objective=WEB_AGENT_OBJECTIVE, retries=2)),
+                                   reflection=DOMAINS["web"].reflection(retries=2)),
             on_event=lambda kind, info: emit("rollout", {}) if kind == "rollout" else emit(kind, info))
         learner.fit(train)
         emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})

@@ -146,6 +146,10 @@ WEB_AGENT_OBJECTIVE = "It answers questions about websites by searching and brow
 QA_AGENT_OBJECTIVE = "It answers questions directly, without tools."
 DEFAULT_LEARNING_OBJECTIVE = ("Good experiences help the agent reach the correct answer reliably "
                               "and with fewer tool calls.")
+# Sites of one kind keep facts in the same places; that is what a web lesson can carry to new tasks.
+WEB_LEARNING_OBJECTIVE = ("Good experiences say where on sites of this kind the needed fact is written (which page, "
+                          "section or note) and which tempting values are not the answer, so the agent answers "
+                          "correctly with fewer tool calls.")
 
 # ---------------------------------------------------------------- task generation
 # The closed-book filter of generated QA: what the model answers without tools is not a web task.

@@ -24,6 +24,7 @@ from tfgrpo_agents.prompts import (
     COMPARE_WITH_OUTCOMES,
     COMPARE_WITHOUT_REFERENCE,
     CONSOLIDATE_PROMPT,
+    DEFAULT_LEARNING_OBJECTIVE,
     GROUP_OPS_PROMPT,
     NO_EXPERIENCES,
     REFLECT_ON_SINGLE,
@@ -62,7 +63,7 @@ class ReflectionSettings(BaseModel):
     """What the prompts say about the domain, and how strictly replies are asked for."""
 
     agent_objective: str = "It answers questions by using tools."
-    learning_objective: str = "Good experiences make the agent answer correctly with fewer tool calls."
+    learning_objective: str = DEFAULT_LEARNING_OBJECTIVE
     max_lessons: int = 2
     word_cap: int = 32
     max_experiences: int = 50
