@@ -31,6 +31,8 @@ from tfgrpo_agents.prompts import (
     SUMMARIZE_PROMPT,
 )
 
+logger = logging.getLogger(__name__)
+
 
 class Lessons(BaseModel):
     lessons: list[str] = Field(default_factory=list)
@@ -72,8 +74,6 @@ class ReflectionSettings(BaseModel):
     retries: int = 2
     max_result_chars: int = 400
 
-
-logger = logging.getLogger(__name__)
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
 
