@@ -270,3 +270,22 @@ def test_lessons_that_name_their_own_task_are_dropped_or_re_asked():
     assert reflector.advantage(tasks[0], [attempt], ExperienceLibrary()) == [
         "When a total cost is asked, multiply the price by each count."]
     assert "'3', '4', 'finale' from this task only" in str(only_specific.calls[1])
+
+
+def test_copied_format_placeholders_are_re_asked_and_unknown_deletes_dropped():
+    """Observed with the 1.5B teacher: it copied the reply format's example ops, text "..." and all."""
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.learning.reflection import Reflector
+
+    library = ExperienceLibrary.from_texts(["When a date is asked, open the Call for Papers page first."])
+    teacher = scripted('{"operations": [{"op": "ADD", "text": "..."}, {"op": "DELETE", "id": "G5"}]}',
+                       '{"operations": [{"op": "ADD", "text": "When a fee is asked, open the Registration page."},'
+                       ' {"op": "DELETE", "id": "G5"}]}')
+    ops = Reflector(teacher).group_ops(["When a fee is asked, open the Registration page."], library)
+    assert ops == [{"op": "ADD", "text": "When a fee is asked, open the Registration page."}]
+    assert "operation 1: text '...' is not a lesson" in str(teacher.calls[1]["messages"][-1].content)
+
+    placeholder_lessons = scripted('{"lessons": ["<first lesson>", "..."]}', '{"lessons": []}')
+    attempt = (Trajectory(task_id="t", sample=0, question="q", reward=1.0), "summary")
+    assert Reflector(placeholder_lessons).advantage(Task(id="t", question="q", answer="a"), [attempt], library) == []
+    assert "is the format's placeholder" in str(placeholder_lessons.calls[1]["messages"][-1].content)

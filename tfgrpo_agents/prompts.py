@@ -79,7 +79,7 @@ Propose at most {max_lessons} lessons that would help on other tasks of this kin
 Each lesson: one sentence, at most {word_cap} words, general (no names or numbers specific to this task),
 written as advice, starting with "When ..." if it only applies in some situations.
 If nothing new was learned, return an empty list.
-Reply with JSON only: {{"lessons": ["...", "..."]}}"""
+Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second lesson>"]}}"""
 
 COMPARE_WITH_OUTCOMES = ("Some attempts succeeded and some failed. Find what the successful attempts did that the "
                          "failed ones did not, and what the failed ones did wrong.")
@@ -104,7 +104,9 @@ For each lesson choose one operation:
 - DELETE: the lesson shows an existing experience is wrong. Give its id.
 - NONE: the list already covers it.
 Texts: one sentence, at most {word_cap} words, written as advice.
-Reply with JSON only: {{"operations": [{{"op": "ADD", "text": "..."}}, {{"op": "UPDATE", "id": "G2", "text": "..."}}, {{"op": "NONE"}}]}}"""
+Reply with JSON only, in this shape (one object per operation; "id" only for UPDATE and DELETE, "text" only for
+ADD and UPDATE, ids only from the current list):
+{{"operations": [{{"op": "<ADD, UPDATE, DELETE or NONE>", "id": "<experience id>", "text": "<the lesson>"}}]}}"""
 
 CONSOLIDATE_PROMPT = """[stage: consolidate]
 You maintain a short list of experiences for an agent. {learning_objective}
@@ -121,7 +123,9 @@ Rules:
 - Every text: one sentence, at most {word_cap} words, general, written as advice.
 - Keep the list at {max_experiences} experiences or fewer: DELETE experiences that are redundant or contradicted.
 - Use only ids that appear in the current list.
-Reply with JSON only: {{"operations": [{{"op": "ADD", "text": "..."}}, {{"op": "UPDATE", "id": "G2", "text": "..."}}, {{"op": "DELETE", "id": "G5"}}]}}"""
+Reply with JSON only, in this shape (one object per operation; "id" only for UPDATE and DELETE, "text" only for
+ADD and UPDATE, ids only from the current list):
+{{"operations": [{{"op": "<ADD, UPDATE, DELETE or NONE>", "id": "<experience id>", "text": "<the lesson>"}}]}}"""
 
 FIX_JSON_PROMPT = ("Your reply could not be used: {problem}\n"
                    "Reply again with JSON only, in exactly the format asked for above.")
@@ -164,4 +168,4 @@ Without seeing any of its attempts, write {count} short tips that would help it 
 
 {learning_objective}
 Each tip: one sentence, at most {word_cap} words, written as advice.
-Reply with JSON only: {{"lessons": ["...", "..."]}}"""
+Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second lesson>"]}}"""

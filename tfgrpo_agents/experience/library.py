@@ -21,6 +21,7 @@ from tfgrpo_agents.experience.models import (
     LibrarySnapshot,
     OpKind,
     RejectedOp,
+    placeholder_problem,
     utc_now,
     word_count,
 )
@@ -243,6 +244,9 @@ class ExperienceLibrary(BaseModel):
         if op.op in (OpKind.ADD, OpKind.UPDATE):
             if not op.text:
                 return f"{op.op} needs a non-empty text"
+            placeholder = placeholder_problem(op.text)
+            if placeholder:
+                return f"{op.op} {placeholder}"
             words = word_count(op.text)
             if words > self.limits.word_cap:
                 return f"{op.op} text has {words} words, over the cap of {self.limits.word_cap}"

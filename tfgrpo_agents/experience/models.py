@@ -19,6 +19,20 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def placeholder_problem(text: str, min_words: int = 1) -> str | None:
+    """Why ``text`` is a copied format placeholder ("...", "<lesson>") rather than a lesson, if it is one.
+
+    Small teachers copy the reply format literally. The library refuses text without a word;
+    the reflection stages ask for ``min_words`` (3) real words.
+    """
+    stripped = text.strip()
+    if stripped.startswith("<") and stripped.endswith(">"):
+        return f"text {stripped!r} is the format's placeholder; write the lesson itself"
+    if sum(1 for word in stripped.split() if any(ch.isalpha() for ch in word)) < min_words:
+        return f"text {stripped!r} is not a lesson; write at least {min_words} words of advice"
+    return None
+
+
 class OpKind(StrEnum):
     """The four edits the reflection stages may propose."""
 

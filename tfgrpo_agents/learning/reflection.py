@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, field_validator
 
 from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.experience.models import placeholder_problem
 from tfgrpo_agents.learning.structured import Method, call_structured
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import Trajectory
@@ -73,6 +74,7 @@ class ReflectionSettings(BaseModel):
     method: Method = "text"
     retries: int = 2
     max_result_chars: int = 400
+    min_words: int = 3  # shorter lesson texts are copied placeholders ("...") or say nothing
 
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
@@ -216,7 +218,10 @@ class Reflector:
         )
 
         def check(result: Lessons) -> str | None:
-            usable = [shorten(lesson, s.word_cap) for lesson in result.lessons]
+            usable = [shorten(lesson, s.word_cap) for lesson in result.lessons 
+                  if not placeholder_problem(lesson, s.min_words)]
+            if result.lessons and not usable:
+                return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
@@ -238,8 +243,14 @@ class Reflector:
 
     def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None) -> list[dict[str, Any]]:
         def check(plan: OpsPlan) -> str | None:
-            for op in plan.operations:
+            # A DELETE of an id the list never had deletes nothing; dropping it beats re-asking.
+            known = {e.id for e in library.experiences}
+            plan.operations = [op for op in plan.operations if op.op.upper() != "DELETE" or op.id in known]
+            for index, op in enumerate(plan.operations):
                 if op.text:
+                    problem = placeholder_problem(op.text, self.settings.min_words)
+                    if problem:
+                        return f"operation {index + 1}: {problem}"
                     op.text = shorten(op.text, self.settings.word_cap) or op.text
             rejected = library.check([op.model_dump() for op in plan.operations])
             if rejected:
