@@ -208,7 +208,6 @@ def test_a_failing_stage_is_skipped_and_the_run_goes_on(tmp_path):
 
 
 def test_long_lessons_keep_their_first_sentence():
-    from tfgrpo_agents.experience import ExperienceLibrary
     from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector, shorten
 
     assert shorten("Open the Call for Papers page. " + "It lists every date. " * 20, 32) == \
@@ -218,7 +217,7 @@ def test_long_lessons_keep_their_first_sentence():
     teacher = scripted('{"lessons": ["' + long + '", "' + "x " * 50 + '"]}')
     attempt = (Trajectory(task_id="t", sample=0, question="q", reward=1.0), "summary")
     lessons = Reflector(teacher, ReflectionSettings()).advantage(
-        Task(id="t", question="q", answer="a"), [attempt], ExperienceLibrary())
+        Task(id="t", question="q", answer="a"), [attempt])
     assert lessons == ["When a date is asked, open the Call for Papers page first."]
     assert len(teacher.calls) == 1, "salvaged without a re-ask"
 
@@ -245,7 +244,6 @@ def test_grading_is_parallel_cached_and_meters_the_judge(tmp_path):
 
 
 def test_lessons_that_name_their_own_task_are_dropped_or_re_asked():
-    from tfgrpo_agents.experience import ExperienceLibrary
     from tfgrpo_agents.learning.reflection import Reflector
 
     questions = ["Sam buys 3 fireworks for the finale at $4 each. What is the total cost?",
@@ -259,7 +257,7 @@ def test_lessons_that_name_their_own_task_are_dropped_or_re_asked():
                      '"When a total cost is asked, multiply the price by each count."]}')
     reflector = Reflector(mixed)
     reflector.learn_vocabulary(tasks)
-    assert reflector.advantage(tasks[0], [attempt], ExperienceLibrary()) == [
+    assert reflector.advantage(tasks[0], [attempt]) == [
         "When a total cost is asked, multiply the price by each count."]
     assert len(mixed.calls) == 1, "the general lesson is kept without a re-ask"
 
@@ -267,7 +265,7 @@ def test_lessons_that_name_their_own_task_are_dropped_or_re_asked():
                              '{"lessons": ["When a total cost is asked, multiply the price by each count."]}')
     reflector = Reflector(only_specific)
     reflector.learn_vocabulary(tasks)
-    assert reflector.advantage(tasks[0], [attempt], ExperienceLibrary()) == [
+    assert reflector.advantage(tasks[0], [attempt]) == [
         "When a total cost is asked, multiply the price by each count."]
     assert "'3', '4', 'finale' from this task only" in str(only_specific.calls[1])
 
@@ -287,5 +285,30 @@ def test_copied_format_placeholders_are_re_asked_and_unknown_deletes_dropped():
 
     placeholder_lessons = scripted('{"lessons": ["<first lesson>", "..."]}', '{"lessons": []}')
     attempt = (Trajectory(task_id="t", sample=0, question="q", reward=1.0), "summary")
-    assert Reflector(placeholder_lessons).advantage(Task(id="t", question="q", answer="a"), [attempt], library) == []
+    assert Reflector(placeholder_lessons).advantage(Task(id="t", question="q", answer="a"), [attempt]) == []
     assert "is the format's placeholder" in str(placeholder_lessons.calls[1]["messages"][-1].content)
+
+
+def test_the_teacher_is_told_where_the_reference_answer_appeared():
+    from langchain_core.messages import AIMessage as AI
+    from langchain_core.messages import HumanMessage, ToolMessage, messages_to_dict
+
+    from tfgrpo_agents.learning.reflection import Reflector, where_reference_appeared
+
+    seen = messages_to_dict([HumanMessage("Who edited it?"),
+                             AI("", tool_calls=[{"name": "web_search", "args": {"query": "q"}, "id": "c1"}]),
+                             ToolMessage("What's New In Python 3.8 - Editor: - Raymond Hettinger. This article", tool_call_id="c1"),
+                             AI("Guido van Rossum")])
+    missed = Trajectory(task_id="t", sample=0, question="Who edited it?", messages=seen, final_answer="Guido van Rossum",
+                        reward=0.0)
+    right = Trajectory(task_id="t", sample=1, question="Who edited it?", messages=seen, final_answer="Raymond Hettinger",
+                       reward=1.0)
+    assert "appears in its tool result 1: «…What's New In Python 3.8 - Editor: - Raymond Hettinger" in \
+        where_reference_appeared(missed, "raymond hettinger")
+    assert "does not appear" in where_reference_appeared(Trajectory(task_id="t", sample=2, question="q"), "x")
+
+    teacher = scripted('{"lessons": []}')
+    Reflector(teacher).advantage(Task(id="t", question="Who edited it?", answer="Raymond Hettinger"),
+                                 [(missed, "summary 1"), (right, "summary 2")])
+    prompt = str(teacher.calls[0]["messages"][0].content)
+    assert "Attempt 1 (WRONG, final answer: Guido van Rossum)" in prompt and "tool result 1" in prompt

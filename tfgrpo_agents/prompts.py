@@ -69,9 +69,6 @@ Several attempts at the same task are summarized below. {agent_objective}
 
 Task: {question}
 {reference_block}
-Current experiences:
-{experiences}
-
 Attempts:
 {attempts}
 
@@ -81,8 +78,12 @@ written as advice, starting with "When ..." if it only applies in some situation
 If nothing new was learned, return an empty list.
 Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second lesson>"]}}"""
 
-COMPARE_WITH_OUTCOMES = ("Some attempts succeeded and some failed. Find what the successful attempts did that the "
-                         "failed ones did not, and what the failed ones did wrong.")
+# The current library is not shown here: a small teacher copied it back as its "lessons" for every
+# group. group_ops maps the lessons onto the library instead.
+COMPARE_WITH_OUTCOMES = ("Some attempts succeeded and some failed. First answer for yourself: where did the correct "
+                         "answer come from (which tool result, which words next to it)? What led each failed attempt "
+                         "astray: an answer from memory, the wrong part of a result, the wrong page, a step it skipped? "
+                         "The lessons should make the agent do what the successful attempts did.")
 COMPARE_WITHOUT_REFERENCE = ("No reference answer is known, so judge for yourself which attempts were more reliable "
                              "(consistent answers, answers backed by what a tool returned, fewer wasted steps) and why.")
 REFLECT_ON_SINGLE = ("There is only one attempt. Judge from its outcome and its steps what it did well and "

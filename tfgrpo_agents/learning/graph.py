@@ -212,7 +212,6 @@ class StepGraph:
     def group_advantage(self, state: StepState) -> dict[str, Any]:
         step = state["step"]
         tasks = {t["id"]: Task.model_validate(t) for t in state["tasks"]}
-        library = self.library_for(step)
         groups = []
         for task_id in state["kept"]:
             summaries = sorted((s for s in state.get("summaries", {}).values() if s["task_id"] == task_id and s["ok"]),
@@ -226,7 +225,7 @@ class StepGraph:
         def run(group: tuple[str, list]) -> dict[str, Any]:
             task_id, attempts = group
             result = self._teacher_call("advantage", f"step{step}-{task_id}",
-                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, library, cfg))
+                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg))
             return {"task_id": task_id, **result}
 
         return {"advantages": self._parallel(run, groups)}

@@ -158,6 +158,23 @@ def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> st
     return "\n".join(lines) or "(no steps)"
 
 
+def where_reference_appeared(trajectory: Trajectory, reference: str, window: int = 80) -> str:
+    """Whether the reference answer was in front of the agent, and where: a fact a small teacher misses.
+
+    An attempt that saw the right value in a tool result and answered something else teaches a different
+    lesson (read the result) than one that never found it (search or browse elsewhere).
+    """
+    needle = " ".join(reference.lower().split())
+    results = [m for m in trajectory.langchain_messages() if isinstance(m, ToolMessage)]
+    for number, message in enumerate(results, start=1):
+        text = " ".join(str(message.text).split())
+        at = text.lower().find(needle) if needle else -1
+        if at >= 0:
+            start, end = max(0, at - window), min(len(text), at + len(needle) + window)
+            return f"The reference answer appears in its tool result {number}: «…{text[start:end]}…»"
+    return "The reference answer does not appear in any of its tool results."
+
+
 def _outcome(trajectory: Trajectory, ground_truth: bool) -> str:
     if trajectory.failed:
         return f"FAILED ({trajectory.failure})"
@@ -201,18 +218,20 @@ class Reflector:
             raise ValueError("the teacher returned an empty summary")
         return text
 
-    def advantage(self, task: Task, attempts: Sequence[tuple[Trajectory, str]], library: ExperienceLibrary,
+    def advantage(self, task: Task, attempts: Sequence[tuple[Trajectory, str]],
                   config: RunnableConfig | None = None) -> list[str]:
         s = self.settings
         if len(attempts) == 1:
             instruction = REFLECT_ON_SINGLE
         else:
             instruction = COMPARE_WITH_OUTCOMES if s.ground_truth else COMPARE_WITHOUT_REFERENCE
-        blocks = [f"Attempt {i} ({_outcome(t, s.ground_truth)}):\n{summary}"
+        evidence = s.ground_truth and task.answer is not None
+        blocks = [f"Attempt {i} ({_outcome(t, s.ground_truth)}, final answer: {t.final_answer or '(none)'}):\n{summary}"
+                  + (f"\n{where_reference_appeared(t, task.answer)}" if evidence else "")
                   for i, (t, summary) in enumerate(attempts, start=1)]
         prompt = ADVANTAGE_PROMPT.format(
             agent_objective=s.agent_objective, comparison_instruction=instruction, question=task.question,
-            reference_block=self._reference_block(task), experiences=render_library(library),
+            reference_block=self._reference_block(task),
             attempts="\n\n".join(blocks), max_lessons=s.max_lessons, learning_objective=s.learning_objective,
             word_cap=s.word_cap,
         )
