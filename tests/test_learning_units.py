@@ -312,3 +312,18 @@ def test_the_teacher_is_told_where_the_reference_answer_appeared():
                                  [(missed, "summary 1"), (right, "summary 2")])
     prompt = str(teacher.calls[0]["messages"][0].content)
     assert "Attempt 1 (WRONG, final answer: Guido van Rossum)" in prompt and "tool result 1" in prompt
+
+
+def test_a_reply_cut_at_the_token_limit_loses_only_its_half_written_item():
+    """Observed: the 1.5B teacher repeated its operations until max_tokens; the repair closed the last text."""
+    from langchain_core.messages import AIMessage as AI
+
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.learning.reflection import Reflector
+
+    whole = '{"op": "UPDATE", "id": "G0", "text": "When a date is asked, open the Call for Papers page first."}'
+    cut = AI('{"operations": [' + ", ".join([whole] * 3) + ', {"op": "UPDATE", "id": "G0", "text": "When a date is',
+             response_metadata={"finish_reason": "length"})
+    library = ExperienceLibrary.from_texts(["When a date is asked, open the home page."])
+    ops = Reflector(scripted(cut)).consolidate([{"op": "UPDATE", "id": "G0", "text": "x y z"}], library)
+    assert ops == [{"op": "UPDATE", "id": "G0", "text": "When a date is asked, open the Call for Papers page first."}]

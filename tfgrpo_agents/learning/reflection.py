@@ -263,8 +263,14 @@ class Reflector:
     def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None) -> list[dict[str, Any]]:
         def check(plan: OpsPlan) -> str | None:
             # A DELETE of an id the list never had deletes nothing; dropping it beats re-asking.
-            known = {e.id for e in library.experiences}
-            plan.operations = [op for op in plan.operations if op.op.upper() != "DELETE" or op.id in known]
+            # Identical operations (a small teacher repeats itself) count once.
+            known, seen, kept = {e.id for e in library.experiences}, set(), []
+            for op in plan.operations:
+                key = (op.op.upper(), op.id, op.text)
+                if key not in seen and (key[0] != "DELETE" or op.id in known):
+                    seen.add(key)
+                    kept.append(op)
+            plan.operations = kept
             for index, op in enumerate(plan.operations):
                 if op.text:
                     problem = placeholder_problem(op.text, self.settings.min_words)

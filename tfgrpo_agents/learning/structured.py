@@ -61,9 +61,13 @@ def call_structured(
     messages: list[BaseMessage] = [HumanMessage(prompt)]
     problem = "no attempt made"
     for attempt in range(retries + 1):
-        raw_text, parsed = _ask(model, messages, schema, method, config)
+        raw_text, parsed, truncated = _ask(model, messages, schema, method, config)
         try:
             result = parsed if parsed is not None else parse_tolerantly(raw_text, schema, list_field=list_field)
+            if truncated and list_field:
+                # A reply cut at the token limit (a small model repeating itself) ends in a half-written
+                # item that the repair closed; the items before it are whole.
+                setattr(result, list_field, getattr(result, list_field)[:-1])
             problem = validate(result) if validate else None
             if problem is None:
                 return result, raw_text
@@ -75,17 +79,22 @@ def call_structured(
 
 
 def _ask(model: BaseChatModel, messages: list[BaseMessage], schema: type[Schema], method: Method,
-         config: RunnableConfig | None) -> tuple[str, Schema | None]:
+         config: RunnableConfig | None) -> tuple[str, Schema | None, bool]:
+    """The reply's text, its parsed form when the endpoint parsed it, and whether it hit the token limit."""
     if method != "text":
         try:
             structured = model.with_structured_output(schema, method=method, include_raw=True)
             out: dict[str, Any] = structured.invoke(messages, config)
             raw = out.get("raw")
-            return (str(raw.text) if raw is not None else ""), out.get("parsed")
+            return (str(raw.text) if raw is not None else ""), out.get("parsed"), _truncated(raw)
         except NotImplementedError:
             logger.info("model has no structured output; parsing text replies instead")
     reply = model.invoke(messages, config)
-    return str(reply.text), None
+    return str(reply.text), None, _truncated(reply)
+
+
+def _truncated(reply: BaseMessage | None) -> bool:
+    return reply is not None and reply.response_metadata.get("finish_reason") == "length"
 
 
 def _short(exc: Exception) -> str:
