@@ -89,7 +89,12 @@ COMPARE_WITHOUT_REFERENCE = ("No reference answer is known, so judge for yoursel
 REFLECT_ON_SINGLE = ("There is only one attempt. Judge from its outcome and its steps what it did well and "
                      "what it should have done differently.")
 
-GROUP_OPS_PROMPT = """[stage: group_ops]
+# Shapes, not example values: a small teacher copied example operations ("UPDATE G2", "...") verbatim.
+OPS_REPLY_FORMAT = """Reply with JSON only, in this shape (one object per operation; "id" only for UPDATE and DELETE,
+"text" only for ADD and UPDATE, ids only from the current list):
+{{"operations": [{{"op": "<ADD, UPDATE, DELETE or NONE>", "id": "<experience id>", "text": "<the lesson>"}}]}}"""
+
+GROUP_OPS_PROMPT = ("""[stage: group_ops]
 You maintain a short list of experiences for an agent. {learning_objective}
 New lessons were drawn from comparing attempts at one task. Decide how each lesson changes the list.
 
@@ -105,11 +110,9 @@ For each lesson choose one operation:
 - DELETE: the lesson shows an existing experience is wrong. Give its id.
 - NONE: the list already covers it.
 Texts: one sentence, at most {word_cap} words, written as advice.
-Reply with JSON only, in this shape (one object per operation; "id" only for UPDATE and DELETE, "text" only for
-ADD and UPDATE, ids only from the current list):
-{{"operations": [{{"op": "<ADD, UPDATE, DELETE or NONE>", "id": "<experience id>", "text": "<the lesson>"}}]}}"""
+""" + OPS_REPLY_FORMAT)
 
-CONSOLIDATE_PROMPT = """[stage: consolidate]
+CONSOLIDATE_PROMPT = ("""[stage: consolidate]
 You maintain a short list of experiences for an agent. {learning_objective}
 Several groups proposed changes to the list. Merge them into one final set of operations.
 
@@ -124,9 +127,7 @@ Rules:
 - Every text: one sentence, at most {word_cap} words, general, written as advice.
 - Keep the list at {max_experiences} experiences or fewer: DELETE experiences that are redundant or contradicted.
 - Use only ids that appear in the current list.
-Reply with JSON only, in this shape (one object per operation; "id" only for UPDATE and DELETE, "text" only for
-ADD and UPDATE, ids only from the current list):
-{{"operations": [{{"op": "<ADD, UPDATE, DELETE or NONE>", "id": "<experience id>", "text": "<the lesson>"}}]}}"""
+""" + OPS_REPLY_FORMAT)
 
 FIX_JSON_PROMPT = ("Your reply could not be used: {problem}\n"
                    "Reply again with JSON only, in exactly the format asked for above.")

@@ -237,8 +237,8 @@ class Reflector:
         )
 
         def check(result: Lessons) -> str | None:
-            usable = [shorten(lesson, s.word_cap) for lesson in result.lessons 
-                  if not placeholder_problem(lesson, s.min_words)]
+            usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
+                      if not placeholder_problem(lesson, s.min_words)]
             if result.lessons and not usable:
                 return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
             if result.lessons and not any(usable):
