@@ -186,11 +186,10 @@ def _outcome(trajectory: Trajectory, ground_truth: bool) -> str:
 class Reflector:
     """Runs the reflection stages against a teacher model."""
 
-    def __init__(self, teacher: BaseChatModel, settings: ReflectionSettings | None = None,
-                 vocabulary: TaskVocabulary | None = None) -> None:
+    def __init__(self, teacher: BaseChatModel, settings: ReflectionSettings | None = None) -> None:
         self.teacher = teacher
         self.settings = settings or ReflectionSettings()
-        self.vocabulary = vocabulary
+        self.vocabulary: TaskVocabulary | None = None  # set by learn_vocabulary
 
     def learn_vocabulary(self, tasks: Iterable[Task]) -> None:
         """Know the training questions, so lessons that only fit one of them are dropped."""
