@@ -47,10 +47,12 @@ from tfgrpo_agents.learning import (
     DEFAULT_PRICES,
     LearnSettings,
     ReflectionSettings,
+    RunDir,
     Task,
     TrainingFreeGRPO,
     grader_for,
     load_tasks,
+    read_trajectories,
 )
 from tfgrpo_agents.learning.domains import DOMAINS, Domain
 
@@ -105,6 +107,8 @@ def log(message: str) -> None:
 def learn(out: Path, name: str, build, teacher, grader, train: list[Task], args, group_size: int, model_id: str,
           reflection: ReflectionSettings) -> tuple[Path, dict]:
     run_dir = out / name
+    if args.reuse_first_step:
+        reuse_first_step(args.reuse_first_step, run_dir, train, group_size)
     settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=2,
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
@@ -120,6 +124,25 @@ def learn(out: Path, name: str, build, teacher, grader, train: list[Task], args,
     cost["steps"] = [{"step": s.step, "wall_time_s": round(s.wall_time_s, 1)} for s in ledger.steps]
     log(f"{name}: learned in {time.monotonic() - started:.0f}s this run; cost {json.dumps(cost)[:300]}")
     return run_dir / "library.json", cost
+
+
+def reuse_first_step(source: Path, run_dir: Path, train: list[Task], group_size: int) -> None:
+    """Seed a new run's step-1 rollouts from an earlier run's record.
+
+    Step 1 runs the agent with an empty library, so its rollouts do not depend on the reflection
+    being compared; reusing them isolates the reflection change and saves the model time. Only
+    rollouts of the same tasks and questions are taken, and only into an empty cache.
+    """
+    questions = {t.id: t.question for t in train}
+    cache = RunDir(run_dir)
+    taken = 0
+    for t in read_trajectories(source / "steps" / "step-0001" / "trajectories.jsonl"):
+        key = f"step1-{t.task_id}-{t.sample}"
+        if questions.get(t.task_id) == t.question and t.sample < group_size and t.library_step == 0 \
+                and cache.cached("rollout", key) is None:
+            cache.cache("rollout", key, t.model_copy(update={"reward": None, "grader_reasoning": None}).model_dump(mode="json"))
+            taken += 1
+    log(f"{run_dir.name}: {taken} step-1 rollouts taken from {source}")
 
 
 def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
@@ -154,6 +177,10 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=256,
                         help="reply cap of the policy (a long first reply is re-asked as a tool call anyway)")
+    parser.add_argument("--summaries", default="teacher", choices=["teacher", "trace"],
+                        help="rollout summaries by the teacher, or built from the recorded trace (no tokens)")
+    parser.add_argument("--reuse-first-step", type=Path, metavar="RUN_DIR",
+                        help="take step 1's rollouts (empty library) from an earlier learning run's record")
     parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
     parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1")
     parser.add_argument("--library", action="append", default=[], help="extra arm: a library file (transfer)")
@@ -162,6 +189,7 @@ def main() -> None:
     args = parser.parse_args()
 
     arms = args.arms.split(",")
+    suffix = "-trace" if args.summaries == "trace" else ""  # runs with trace summaries are kept apart
     out = args.out / args.domain
     out.mkdir(parents=True, exist_ok=True)
     s = setup(args.domain, args.train, args.test, args.seed)
@@ -193,10 +221,10 @@ def main() -> None:
 
         run_arm(configs[0])
         if "tfgrpo" in arms:
-            name = f"learn-g{args.group_size}"
+            name = f"learn-g{args.group_size}{suffix}"
             library, costs[name] = learn(out, name, build, teacher, grader, s.train, args, args.group_size,
-                                         server.model_id, s.domain.reflection(retries=2))
-            add_arm("tf-grpo", library)
+                                         server.model_id, s.domain.reflection(retries=2, summaries=args.summaries))
+            add_arm(f"tf-grpo{suffix}", library)
         if "tips" in arms:
             tips_path = out / "direct_tips.json"
             if not tips_path.exists():
@@ -205,9 +233,10 @@ def main() -> None:
                              tips_path)
             add_arm("direct-tips", tips_path)
         if "g1" in arms:
-            library, costs["learn-g1"] = learn(out, "learn-g1", build, teacher, grader, s.train, args, 1,
-                                               server.model_id, s.domain.reflection(retries=2))
-            add_arm("g1", library)
+            library, costs[f"learn-g1{suffix}"] = learn(out, f"learn-g1{suffix}", build, teacher, grader, s.train, args,
+                                                        1, server.model_id,
+                                                        s.domain.reflection(retries=2, summaries=args.summaries))
+            add_arm(f"g1{suffix}", library)
         for item in args.library:
             add_arm(f"library:{Path(item).parent.parent.name}", item)
         comparison = run_sync(compare(build, configs, s.test, grader, settings, out / "eval"))

@@ -22,6 +22,7 @@ from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
     compare,
+    evaluate,
     learning_curve,
     mean_at_k,
     paired_bootstrap,
@@ -212,3 +213,34 @@ def test_train_test_split_is_disjoint_and_seeded():
                                                                    ratio={"easy": 1, "hard": 1})[1]]
     with pytest.raises(ValueError, match="asked for 30 \\+ 20"):
         train_test_split(tasks, train=30, test=20)
+
+
+def test_an_arm_with_recorded_trajectories_is_not_rerun(tmp_path):
+    """Committed results carry trajectories.jsonl but not the scratch cache: a rerun reads the record."""
+    import shutil
+
+    class Counting(WorldChatModel):
+        calls: int = 0
+
+        def _generate(self, *args, **kwargs):
+            self.calls += 1
+            return super()._generate(*args, **kwargs)
+
+    model = Counting()
+    build = lambda library, placement: build_react_agent(model, [python_exec_tool()], system_prompt="Add.",
+                                                         experiences=library, placement=placement, max_steps=4)
+    settings = EvalSettings(k=2, temperature=0.3, seed=1, concurrency=2, max_steps=4)
+    first, _ = asyncio.run(evaluate(build, EvalConfig(name="baseline"), TASKS[:3], MathGrader(), settings, tmp_path))
+    recorded = (tmp_path / "baseline" / "trajectories.jsonl").read_text()
+    shutil.rmtree(tmp_path / "baseline" / "cache")
+    model.calls = 0
+    again, _ = asyncio.run(evaluate(build, EvalConfig(name="baseline"), TASKS[:3], MathGrader(), settings, tmp_path))
+    assert model.calls == 0, "a recorded rollout was run again"
+    assert again.summary.mean_at_k == first.summary.mean_at_k
+    assert (tmp_path / "baseline" / "trajectories.jsonl").read_text() == recorded
+
+    # Another temperature is another measurement: nothing recorded is reused.
+    shutil.rmtree(tmp_path / "baseline" / "cache")
+    hotter = settings.model_copy(update={"temperature": 0.9})
+    asyncio.run(evaluate(build, EvalConfig(name="baseline"), TASKS[:1], MathGrader(), hotter, tmp_path))
+    assert model.calls > 0

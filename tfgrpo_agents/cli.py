@@ -344,6 +344,8 @@ def learn(
     limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.")] = None,
     rollout_timeout: Annotated[float, typer.Option(help="Seconds before a rollout is given up.")] = 300.0,
     structured_method: Annotated[str, typer.Option(help="text, json_mode, json_schema or function_calling.")] = "text",
+    summaries: Annotated[str, typer.Option(help="Rollout summaries: teacher (a teacher call each) or trace (built "
+                                                "from the recorded trace; no tokens, faithful with small teachers).")] = "teacher",
     prices: Annotated[Path | None, typer.Option(help="JSON price table overriding the built-in one.")] = None,
     store: Annotated[Path | None, typer.Option(help="Also save the learned library into this SqliteStore file.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<agent>-<time>).")] = None,
@@ -374,6 +376,8 @@ def learn(
             _fail("--tasks and --model are required (or --resume a run directory)")
         if agent not in DOMAINS:
             _fail(f"unknown agent {agent!r}; choose one of {', '.join(DOMAINS)}")
+        if summaries not in ("teacher", "trace"):
+            _fail(f"unknown --summaries {summaries!r}; choose teacher or trace")
         domain = DOMAINS[agent]
         run_dir = out or Path("runs") / f"{agent}-{time.strftime('%Y%m%d-%H%M%S')}"
         if (run_dir / "config.json").exists():
@@ -386,7 +390,7 @@ def learn(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
             ground_truth=not no_ground_truth, placement=placement, model_id=model, teacher_model_id=teacher_model or model,
-            reflection=domain.reflection(method=structured_method),
+            reflection=domain.reflection(method=structured_method, summaries=summaries),
         )
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "cli.json").write_text(options.model_dump_json(indent=2))

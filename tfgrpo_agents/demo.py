@@ -98,7 +98,8 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
             settings=LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
                                    batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
                                    rollout_timeout_s=240, model_id=server.model_id,
-                                   reflection=DOMAINS["web"].reflection(retries=2)),
+                                   # the embedded model invents steps when it summarizes; the trace does not
+                                   reflection=DOMAINS["web"].reflection(retries=2, summaries="trace")),
             on_event=lambda kind, info: emit("rollout", {}) if kind == "rollout" else emit(kind, info))
         learner.fit(train)
         emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})

@@ -72,7 +72,7 @@ Task: {question}
 Attempts:
 {attempts}
 
-Propose at most {max_lessons} lessons that would help on other tasks of this kind. {learning_objective}
+{contrast_block}Propose at most {max_lessons} lessons that would help on other tasks of this kind. {learning_objective}
 Each lesson: one sentence, at most {word_cap} words, general (no names or numbers specific to this task),
 written as advice, starting with "When ..." if it only applies in some situations.
 If nothing new was learned, return an empty list.

@@ -15,7 +15,6 @@ from tfgrpo_agents.evaluation.metrics import (
     paired_bootstrap,
     pass_at_k,
     per_task_rewards,
-    repeated_calls,
     summarize,
 )
 from tfgrpo_agents.evaluation.report import (
@@ -30,6 +29,7 @@ from tfgrpo_agents.evaluation.splits import (
     train_test_split,
 )
 from tfgrpo_agents.evaluation.tips import generate_direct_tips
+from tfgrpo_agents.learning.evidence import repeated_calls
 
 __all__ = [
     "AgentBuilder", "Comparison", "EvalConfig", "EvalRun", "EvalSettings", "EvalSummary", "PairedDifference",

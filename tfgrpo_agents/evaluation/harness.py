@@ -18,7 +18,7 @@ from tfgrpo_agents.learning.rewards import Grader
 from tfgrpo_agents.learning.rollout import RolloutSettings, rollout_seed, run_rollout
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory, write_trajectories
+from tfgrpo_agents.learning.trajectory import Trajectory, read_trajectories, write_trajectories
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,11 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     rollout = RolloutSettings(temperature=settings.temperature, max_steps=settings.max_steps,
                               timeout_s=settings.timeout_s, retries=settings.retries, model_id=settings.model_id)
     gate = asyncio.Semaphore(settings.concurrency)
+    recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step)
 
     async def one(task: Task, sample: int) -> Trajectory:
         key = f"{task.id}-{sample}"
-        cached = run_dir.cached("rollout", key)
+        cached = run_dir.cached("rollout", key) or recorded.get(key)
         if cached is None:
             async with gate:
                 # The same seed for a task and sample in every arm: arms differ only in what they inject.
@@ -88,6 +89,31 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     summary = summarize(config.name, graded, settings.k, seed=settings.seed)
     run_dir.write_json(run_dir.root / "summary.json", summary.model_dump(mode="json"))
     return EvalRun(config=config, summary=summary, trajectories_path=str(path)), graded
+
+
+def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: float,
+                       library_step: int) -> dict[str, dict[str, Any]]:
+    """Rollouts of an earlier run of this arm, read from its ``trajectories.jsonl``.
+
+    The per-rollout cache is scratch space (not committed with results); the trajectories file is
+    the record. An arm whose file is at hand is not rerun, as long as each recorded rollout is of the
+    same question, at the same temperature, with the same library snapshot.
+    """
+    path = run_dir.root / "trajectories.jsonl"
+    if not path.exists():
+        return {}
+    try:
+        records = read_trajectories(path)
+    except ValueError as exc:
+        logger.warning("ignoring %s: %s", path, exc)
+        return {}
+    questions = {t.id: t.question for t in tasks}
+    usable = {f"{r.task_id}-{r.sample}": r.model_dump(mode="json") for r in records
+              if questions.get(r.task_id) == r.question and r.temperature == temperature
+              and (r.library_step or 0) == library_step}
+    if usable:
+        logger.info("%s: %d rollouts taken from %s", run_dir.root.name, len(usable), path)
+    return usable
 
 
 def grade_all(trajectories: list[Trajectory], tasks: dict[str, Task], grader: Grader | None, run_dir: RunDir,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from math import comb
@@ -10,6 +9,7 @@ from math import comb
 import numpy as np
 from pydantic import BaseModel, Field
 
+from tfgrpo_agents.learning.evidence import repeated_calls
 from tfgrpo_agents.learning.trajectory import Trajectory
 
 
@@ -82,17 +82,6 @@ def paired_bootstrap(a: dict[str, float], b: dict[str, float], *, names: tuple[s
     return PairedDifference(a=names[0], b=names[1], tasks=len(shared), difference=float(diffs.mean()),
                             ci_low=float(np.percentile(means, tail)), ci_high=float(np.percentile(means, 100 - tail)),
                             probability_not_better=float((means <= 0).mean()))
-
-
-def repeated_calls(trajectory: Trajectory) -> int:
-    """Tool calls identical (same tool, same arguments) to an earlier call in the same rollout."""
-    seen: set[str] = set()
-    repeats = 0
-    for call in trajectory.tool_calls:
-        key = call.name + json.dumps(call.args, sort_keys=True)
-        repeats += key in seen
-        seen.add(key)
-    return repeats
 
 
 class EvalSummary(BaseModel):

@@ -8,7 +8,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, ToolMessage
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.experience.models import placeholder_problem
+from tfgrpo_agents.learning.evidence import answer_source, group_contrast, repeated_calls, where_reference_appeared
 from tfgrpo_agents.learning.structured import Method, call_structured
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import Trajectory
@@ -75,6 +76,10 @@ class ReflectionSettings(BaseModel):
     retries: int = 2
     max_result_chars: int = 400
     min_words: int = 3  # shorter lesson texts are copied placeholders ("...") or say nothing
+    # "teacher": the teacher summarizes each rollout (the paper's stage). "trace": the summary is built from
+    # the recorded trace — every call, result, repeat and the reference's whereabouts — with no model call:
+    # faithful where a small teacher invents steps, and no summary tokens.
+    summaries: Literal["teacher", "trace"] = "teacher"
 
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
@@ -158,21 +163,32 @@ def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> st
     return "\n".join(lines) or "(no steps)"
 
 
-def where_reference_appeared(trajectory: Trajectory, reference: str, window: int = 80) -> str:
-    """Whether the reference answer was in front of the agent, and where: a fact a small teacher misses.
+def trace_summary(task: Task, trajectory: Trajectory, ground_truth: bool = True, max_result_chars: int = 400) -> str:
+    """A rollout summary built from its trace alone: the steps, then detours and missed information."""
+    detours = []
+    repeats = repeated_calls(trajectory)
+    if repeats:
+        detours.append(f"{repeats} call(s) repeated an earlier call")
+    errors = sum(1 for call in trajectory.tool_calls if call.error)
+    if errors:
+        detours.append(f"{errors} call(s) returned an error")
+    if trajectory.forced_final:
+        detours.append("it ran out of tool steps and was made to answer")
+    lines = [render_transcript(trajectory, max_result_chars), f"Final answer: {trajectory.final_answer or '(none)'}",
+             f"Detours: {'; '.join(detours) or 'none'}."]
+    if ground_truth and task.answer is not None and (trajectory.reward or 0) < 1.0:
+        lines.append(f"Missed: {where_reference_appeared(trajectory, task.answer)}")
+    return "\n".join(lines)
 
-    An attempt that saw the right value in a tool result and answered something else teaches a different
-    lesson (read the result) than one that never found it (search or browse elsewhere).
-    """
-    needle = " ".join(reference.lower().split())
-    results = [m for m in trajectory.langchain_messages() if isinstance(m, ToolMessage)]
-    for number, message in enumerate(results, start=1):
-        text = " ".join(str(message.text).split())
-        at = text.lower().find(needle) if needle else -1
-        if at >= 0:
-            start, end = max(0, at - window), min(len(text), at + len(needle) + window)
-            return f"The reference answer appears in its tool result {number}: «…{text[start:end]}…»"
-    return "The reference answer does not appear in any of its tool results."
+
+def _attempt_evidence(task: Task, trajectory: Trajectory, in_summary: bool) -> str:
+    """Where the reference answer and, for a wrong attempt, its own answer came from."""
+    lines = [] if in_summary else [where_reference_appeared(trajectory, task.answer or "")]
+    if not trajectory.failed and (trajectory.reward or 0) < 1.0:
+        source = answer_source(trajectory, task)
+        if source:
+            lines.append(f"Its answer: {source}.")
+    return "".join(f"\n{line}" for line in lines)
 
 
 def _outcome(trajectory: Trajectory, ground_truth: bool) -> str:
@@ -204,6 +220,8 @@ class Reflector:
     def summarize(self, task: Task, trajectory: Trajectory, library: ExperienceLibrary,
                   config: RunnableConfig | None = None) -> str:
         s = self.settings
+        if s.summaries == "trace":
+            return trace_summary(task, trajectory, s.ground_truth, s.max_result_chars)
         outcome = _outcome(trajectory, s.ground_truth)
         prompt = SUMMARIZE_PROMPT.format(
             agent_objective=s.agent_objective, question=task.question, reference_block=self._reference_block(task),
@@ -226,12 +244,15 @@ class Reflector:
             instruction = COMPARE_WITH_OUTCOMES if s.ground_truth else COMPARE_WITHOUT_REFERENCE
         evidence = s.ground_truth and task.answer is not None
         blocks = [f"Attempt {i} ({_outcome(t, s.ground_truth)}, final answer: {t.final_answer or '(none)'}):\n{summary}"
-                  + (f"\n{where_reference_appeared(t, task.answer)}" if evidence else "")
+                  + (_attempt_evidence(task, t, s.summaries == "trace") if evidence else "")
                   for i, (t, summary) in enumerate(attempts, start=1)]
+        contrast = group_contrast(task, [t for t, _ in attempts]) if evidence else ""
         prompt = ADVANTAGE_PROMPT.format(
             agent_objective=s.agent_objective, comparison_instruction=instruction, question=task.question,
             reference_block=self._reference_block(task),
-            attempts="\n\n".join(blocks), max_lessons=s.max_lessons, learning_objective=s.learning_objective,
+            attempts="\n\n".join(blocks), max_lessons=s.max_lessons,
+            contrast_block=f"What the attempts show, checked against their tool results:\n{contrast}\n\n" if contrast else "",
+            learning_objective=s.learning_objective,
             word_cap=s.word_cap,
         )
 

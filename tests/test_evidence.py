@@ -1,0 +1,69 @@
+"""The facts of a group comparison computed without a model, and the trace summaries built from them."""
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage, messages_to_dict
+
+from tests.fakes import scripted
+from tfgrpo_agents.learning import ReflectionSettings, Reflector, Task, Trajectory, tool_calls_from_messages
+from tfgrpo_agents.learning.evidence import answer_source, group_contrast, reference_location, repeated_calls
+
+TASK = Task(id="t", question="In which Python version was the `lzma` module added?", answer="3.3",
+            root_url="https://docs.python.org/3.11/")
+RESULT = "lzma — Compression using the LZMA algorithm New in version 3.3. Source code: Lib/lzma.py"
+
+
+def attempt(sample: int, answer: str, reward: float, calls: int = 1) -> Trajectory:
+    messages = [HumanMessage(f"{TASK.question}\nWebsite: {TASK.root_url}")]
+    for n in range(calls):
+        messages += [AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "lzma added"}, "id": f"c{n}"}]),
+                     ToolMessage(RESULT, tool_call_id=f"c{n}")]
+    messages.append(AIMessage(answer))
+    return Trajectory(task_id="t", sample=sample, question=TASK.question, messages=messages_to_dict(messages),
+                      tool_calls=tool_calls_from_messages(messages), final_answer=answer, reward=reward)
+
+
+def test_a_wrong_answer_is_traced_to_the_website_address():
+    source = answer_source(attempt(0, "Python 3.11", 0.0), TASK)
+    assert source == "«3.11» is in the website address given with the question (https://docs.python.org/3.11/)"
+
+
+def test_a_wrong_answer_is_traced_to_a_tool_result_or_to_memory():
+    assert answer_source(attempt(0, "Lib/lzma.py", 0.0), TASK).startswith("«Lib/lzma.py» is in its tool result 1: «…")
+    assert answer_source(attempt(0, "Guido van Rossum", 0.0), TASK) == \
+        "«Guido van Rossum» appears in no tool result: it came from memory"
+
+
+def test_versions_are_matched_whole():
+    """"3.1" is not found inside "3.11", nor "3.3" inside "3.3.1"."""
+    assert reference_location(attempt(0, "x", 0.0), "3.1") is None
+    assert reference_location(attempt(0, "x", 0.0), "3.3")[0] == 1
+
+
+def test_group_contrast_names_the_source_of_the_right_and_the_wrong_answers():
+    contrast = group_contrast(TASK, [attempt(0, "3.3", 1.0), attempt(1, "3.11", 0.0), attempt(2, "3.11", 0.0)])
+    assert "The correct attempts answered «3.3», found in the text «…" in contrast and "New in version 3.3." in contrast
+    assert "2 wrong attempt(s) answered with a value taken from the wrong place: «3.11» is in the website address" \
+        in contrast
+    assert "2 of 2 wrong attempt(s) had the correct answer in a tool result" in contrast
+    assert group_contrast(TASK, [attempt(0, "3.3", 1.0)]) == "", "no contrast without a failure"
+
+
+def test_repeated_calls_are_counted():
+    assert repeated_calls(attempt(0, "3.3", 1.0, calls=3)) == 2
+    assert repeated_calls(attempt(0, "3.3", 1.0)) == 0
+
+
+def test_trace_summaries_need_no_teacher_and_feed_the_advantage_prompt():
+    teacher = scripted('{"lessons": ["When a version is asked, answer with the number after New in version."]}')
+    reflector = Reflector(teacher, ReflectionSettings(summaries="trace"))
+    right, wrong = attempt(0, "3.3", 1.0), attempt(1, "3.11", 0.0, calls=2)
+    summary = reflector.summarize(TASK, wrong, library=None)
+    assert teacher.calls == [], "a trace summary calls no model"
+    assert "1. called web_search" in summary and "Detours: 1 call(s) repeated an earlier call." in summary
+    assert "Missed: The reference answer appears in its tool result 1" in summary
+    assert "Missed" not in reflector.summarize(TASK, right, library=None)
+
+    lessons = reflector.advantage(TASK, [(right, reflector.summarize(TASK, right, None)), (wrong, summary)])
+    assert lessons == ["When a version is asked, answer with the number after New in version."]
+    prompt = str(teacher.calls[0]["messages"][0].content)
+    assert "What the attempts show, checked against their tool results:" in prompt
+    assert "Its answer: «3.11» is in the website address" in prompt

@@ -1,0 +1,125 @@
+"""Where each attempt's answer came from: the facts of a group comparison that need no model.
+
+A small teacher misreads transcripts: it invents steps and misses that a failed attempt had the
+right value in front of it. What can be computed is computed here and handed to the teacher,
+so its job shrinks to the part that needs judgement: turning the contrast into a general lesson.
+Used by the ``trace`` summaries and by the advantage stage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from langchain_core.messages import ToolMessage
+
+from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.learning.trajectory import Trajectory
+
+WEBSITE = "the website address given with the question"
+QUESTION = "the question itself"
+
+# Parts of an answer worth looking for on their own: numbers ("3.11"), and capitalised or long words.
+_SALIENT = re.compile(r"\d+(?:[.,]\d+)*|[A-Z][\w.'-]{2,}|\w{6,}")
+
+
+def _flat(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def tool_results(trajectory: Trajectory) -> list[str]:
+    return [_flat(m.text) for m in trajectory.langchain_messages() if isinstance(m, ToolMessage)]
+
+
+def _find(needle: str, haystack: str) -> int:
+    """Position of ``needle`` as a whole word or number in ``haystack`` (case-insensitive), or -1."""
+    if not needle:
+        return -1
+    match = re.search(rf"(?<![\w.]){re.escape(needle)}(?![\w]|\.\d)", haystack, flags=re.IGNORECASE)
+    return match.start() if match else -1
+
+
+def _excerpt(text: str, at: int, length: int, window: int) -> str:
+    start, end = max(0, at - window), min(len(text), at + length + window)
+    return f"«…{text[start:end]}…»"
+
+
+def reference_location(trajectory: Trajectory, reference: str, window: int = 80) -> tuple[int, str] | None:
+    """The first tool result (1-based) holding the reference answer, with the text around it."""
+    needle = _flat(reference)
+    for number, text in enumerate(tool_results(trajectory), start=1):
+        at = _find(needle, text)
+        if at >= 0:
+            return number, _excerpt(text, at, len(needle), window)
+    return None
+
+
+def where_reference_appeared(trajectory: Trajectory, reference: str, window: int = 80) -> str:
+    """Whether the reference answer was in front of the agent, and where.
+
+    An attempt that saw the right value and answered something else teaches a different lesson
+    (read the result) than one that never found it (search or browse elsewhere).
+    """
+    found = reference_location(trajectory, reference, window)
+    if found is None:
+        return "The reference answer does not appear in any of its tool results."
+    return f"The reference answer appears in its tool result {found[0]}: {found[1]}"
+
+
+def answer_source(trajectory: Trajectory, task: Task, window: int = 60) -> str | None:
+    """Where a (wrong) final answer could have been copied from: the website address, the question,
+    a tool result — or nowhere, i.e. from memory. ``None`` when there is no answer to trace."""
+    answer = _flat(trajectory.final_answer or "")
+    if not answer or len(answer.split()) > 12:
+        return None
+    question_terms = {t.lower() for t in _SALIENT.findall(task.question)}
+    candidates = [answer] + [t for t in dict.fromkeys(_SALIENT.findall(answer)) if t.lower() not in question_terms]
+    results = tool_results(trajectory)
+    for candidate in candidates:
+        if task.root_url and _find(candidate, task.root_url) >= 0:
+            return f"«{candidate}» is in {WEBSITE} ({task.root_url})"
+        if candidate is not answer and _find(candidate, task.question) >= 0:
+            return f"«{candidate}» is in {QUESTION}"
+        for number, text in enumerate(results, start=1):
+            at = _find(candidate, text)
+            if at >= 0:
+                return f"«{candidate}» is in its tool result {number}: {_excerpt(text, at, len(candidate), window)}"
+    return f"«{answer}» appears in no tool result: it came from memory"
+
+
+def repeated_calls(trajectory: Trajectory) -> int:
+    """Tool calls identical (same tool, same arguments) to an earlier call in the same rollout."""
+    seen: set[str] = set()
+    repeats = 0
+    for call in trajectory.tool_calls:
+        key = call.name + json.dumps(call.args, sort_keys=True)
+        repeats += key in seen
+        seen.add(key)
+    return repeats
+
+
+def group_contrast(task: Task, attempts: Sequence[Trajectory]) -> str:
+    """One short paragraph: where the correct attempts found the answer, what the wrong ones answered
+    and where that came from, and how many wrong attempts had the answer in front of them."""
+    if task.answer is None:
+        return ""
+    right = [t for t in attempts if not t.failed and (t.reward or 0) >= 1.0]
+    wrong = [t for t in attempts if t.failed or (t.reward or 0) < 1.0]
+    if not right or not wrong:
+        return ""
+    lines = []
+    found = next((loc for loc in (reference_location(t, task.answer, 60) for t in right) if loc), None)
+    lines.append(f"The correct attempts answered «{task.answer}»"
+                 + (f", found in the text {found[1]}." if found else ", which is in none of their tool results."))
+    sources = Counter(src for src in (answer_source(t, task) for t in wrong if not t.failed) if src)
+    for source, count in sources.most_common(2):
+        lines.append(f"{count} wrong attempt(s) answered with a value taken from the wrong place: {source}.")
+    had_it = sum(1 for t in wrong if reference_location(t, task.answer) is not None)
+    if had_it:
+        lines.append(f"{had_it} of {len(wrong)} wrong attempt(s) had the correct answer in a tool result and did not "
+                     "use it: the lesson is how to recognise it (the words or label next to it) and what to ignore.")
+    else:
+        lines.append("No wrong attempt ever saw the correct answer: the lesson is where to look for it.")
+    return "\n".join(lines)
