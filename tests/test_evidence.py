@@ -23,13 +23,24 @@ def attempt(sample: int, answer: str, reward: float, calls: int = 1) -> Trajecto
 
 def test_a_wrong_answer_is_traced_to_the_website_address():
     source = answer_source(attempt(0, "Python 3.11", 0.0), TASK)
-    assert source == "«3.11» is in the website address given with the question (https://docs.python.org/3.11/)"
+    assert source == ("answered «Python 3.11»: «3.11» is the value in the website address given with the question "
+                      "(https://docs.python.org/3.11/)")
 
 
 def test_a_wrong_answer_is_traced_to_a_tool_result_or_to_memory():
-    assert answer_source(attempt(0, "Lib/lzma.py", 0.0), TASK).startswith("«Lib/lzma.py» is in its tool result 1: «…")
+    assert answer_source(attempt(0, "Lib/lzma.py", 0.0), TASK).startswith(
+        "answered «Lib/lzma.py», taken from the wrong part of its tool result 1: «…")
     assert answer_source(attempt(0, "Guido van Rossum", 0.0), TASK) == \
-        "«Guido van Rossum» appears in no tool result: it came from memory"
+        "answered «Guido van Rossum», which is in none of its tool results (from memory)"
+    assert answer_source(attempt(0, "It was added in Python 3.3 as a new module.", 0.0), TASK) == \
+        "answered with words around the correct value; the answer must be the value alone"
+
+
+def test_a_guess_the_agent_searched_for_is_named_as_such():
+    guess = attempt(0, "3.7", 0.0)
+    guess.tool_calls[0].args = {"query": "lzma added in Python 3.7"}
+    assert answer_source(guess, TASK) == ("answered «3.7»: «3.7» is a value it had put in its own tool call "
+                                          "(it searched for its guess)")
 
 
 def test_versions_are_matched_whole():
@@ -41,8 +52,7 @@ def test_versions_are_matched_whole():
 def test_group_contrast_names_the_source_of_the_right_and_the_wrong_answers():
     contrast = group_contrast(TASK, [attempt(0, "3.3", 1.0), attempt(1, "3.11", 0.0), attempt(2, "3.11", 0.0)])
     assert "The correct attempts answered «3.3», found in the text «…" in contrast and "New in version 3.3." in contrast
-    assert "2 wrong attempt(s) answered with a value taken from the wrong place: «3.11» is in the website address" \
-        in contrast
+    assert "2 wrong attempt(s) answered «3.11»: «3.11» is the value in the website address" in contrast
     assert "2 of 2 wrong attempt(s) had the correct answer in a tool result" in contrast
     assert group_contrast(TASK, [attempt(0, "3.3", 1.0)]) == "", "no contrast without a failure"
 
@@ -66,4 +76,4 @@ def test_trace_summaries_need_no_teacher_and_feed_the_advantage_prompt():
     assert lessons == ["When a version is asked, answer with the number after New in version."]
     prompt = str(teacher.calls[0]["messages"][0].content)
     assert "What the attempts show, checked against their tool results:" in prompt
-    assert "Its answer: «3.11» is in the website address" in prompt
+    assert "It answered «3.11»: «3.11» is the value in the website address" in prompt

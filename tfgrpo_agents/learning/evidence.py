@@ -68,25 +68,44 @@ def where_reference_appeared(trajectory: Trajectory, reference: str, window: int
     return f"The reference answer appears in its tool result {found[0]}: {found[1]}"
 
 
+def call_arguments(trajectory: Trajectory) -> str:
+    """Everything the agent itself wrote into its tool calls (queries, URLs, goals)."""
+    return " ".join(json.dumps(call.args, ensure_ascii=False) for call in trajectory.tool_calls)
+
+
 def answer_source(trajectory: Trajectory, task: Task, window: int = 60) -> str | None:
-    """Where a (wrong) final answer could have been copied from: the website address, the question,
-    a tool result — or nowhere, i.e. from memory. ``None`` when there is no answer to trace."""
+    """How a wrong final answer came about, as a phrase ("answered «3.11», the value in the website
+    address …"): from the website address, the question, the agent's own search query, a tool
+    result, or memory. ``None`` when there is nothing to trace.
+
+    A short answer is looked for whole, then by its numbers and names ("Python 3.11" → "3.11"); a
+    long one (a sentence, a pasted result) only whole.
+    """
     answer = _flat(trajectory.final_answer or "")
-    if not answer or len(answer.split()) > 12:
+    if not answer:
         return None
-    question_terms = {t.lower() for t in _SALIENT.findall(task.question)}
-    candidates = [answer] + [t for t in dict.fromkeys(_SALIENT.findall(answer)) if t.lower() not in question_terms]
-    results = tool_results(trajectory)
+    if task.answer and _find(_flat(task.answer), answer) >= 0:
+        return "answered with words around the correct value; the answer must be the value alone"
+    if len(answer.split()) > 12:
+        return None
+    candidates = [answer]
+    if len(answer.split()) <= 4:
+        question_terms = {t.lower() for t in _SALIENT.findall(task.question)}
+        candidates += [t for t in dict.fromkeys(_SALIENT.findall(answer)) if t.lower() not in question_terms]
+    places = [(f"the value in {WEBSITE} ({task.root_url})", task.root_url or ""),
+              (f"a value from {QUESTION}", task.question),
+              ("a value it had put in its own tool call (it searched for its guess)", call_arguments(trajectory))]
+    for place, text in places:  # the website address first: the likeliest and most telling origin
+        for candidate in candidates:
+            if _find(candidate, text) >= 0 and not (text == task.question and candidate == answer):
+                return f"answered «{answer}»: «{candidate}» is {place}"
     for candidate in candidates:
-        if task.root_url and _find(candidate, task.root_url) >= 0:
-            return f"«{candidate}» is in {WEBSITE} ({task.root_url})"
-        if candidate is not answer and _find(candidate, task.question) >= 0:
-            return f"«{candidate}» is in {QUESTION}"
-        for number, text in enumerate(results, start=1):
+        for number, text in enumerate(tool_results(trajectory), start=1):
             at = _find(candidate, text)
             if at >= 0:
-                return f"«{candidate}» is in its tool result {number}: {_excerpt(text, at, len(candidate), window)}"
-    return f"«{answer}» appears in no tool result: it came from memory"
+                return (f"answered «{answer}», taken from the wrong part of its tool result {number}: "
+                        f"{_excerpt(text, at, len(candidate), window)}")
+    return f"answered «{answer}», which is in none of its tool results (from memory)"
 
 
 def repeated_calls(trajectory: Trajectory) -> int:
@@ -115,7 +134,7 @@ def group_contrast(task: Task, attempts: Sequence[Trajectory]) -> str:
                  + (f", found in the text {found[1]}." if found else ", which is in none of their tool results."))
     sources = Counter(src for src in (answer_source(t, task) for t in wrong if not t.failed) if src)
     for source, count in sources.most_common(2):
-        lines.append(f"{count} wrong attempt(s) answered with a value taken from the wrong place: {source}.")
+        lines.append(f"{count} wrong attempt(s) {source}.")
     had_it = sum(1 for t in wrong if reference_location(t, task.answer) is not None)
     if had_it:
         lines.append(f"{had_it} of {len(wrong)} wrong attempt(s) had the correct answer in a tool result and did not "

@@ -187,7 +187,7 @@ def _attempt_evidence(task: Task, trajectory: Trajectory, in_summary: bool) -> s
     if not trajectory.failed and (trajectory.reward or 0) < 1.0:
         source = answer_source(trajectory, task)
         if source:
-            lines.append(f"Its answer: {source}.")
+            lines.append(f"It {source}.")
     return "".join(f"\n{line}" for line in lines)
 
 
