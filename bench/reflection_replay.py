@@ -4,8 +4,9 @@
 
 Rollouts are the expensive part of a learning step; the teacher's prompts are what one iterates on.
 This reads a run directory's recorded groups (``steps/*/trajectories.jsonl`` and ``tasks.jsonl``),
-keeps the groups with signal, and asks the teacher for each group's lessons again — no rollouts.
-Prints the old and the new lessons side by side and writes them to ``--out`` (JSON).
+keeps the groups with signal, and asks the teacher for each group's lessons again — no rollouts —
+then maps them onto the library (group_ops, consolidate), step after step, as a run would.
+Prints the old and the new lessons side by side, and the library that comes out; ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tfgrpo_agents.agents.local_model import LlamaServer
+from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.learning import Reflector, load_tasks, read_trajectories
 from tfgrpo_agents.learning.domains import DOMAINS
 
@@ -30,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
 
     tasks = {t.id: t for t in load_tasks(args.run_dir / "tasks.jsonl")}
-    results = []
+    results: list[dict] = []
+    library = ExperienceLibrary()
     with LlamaServer(args.model, parallel=2) as server:
         teacher = server.chat_model(temperature=0.0, max_tokens=700)
         reflector = Reflector(teacher, DOMAINS[args.domain].reflection(retries=2, summaries=args.summaries))
@@ -40,6 +43,7 @@ def main() -> None:
             groups = defaultdict(list)
             for trajectory in read_trajectories(step_dir / "trajectories.jsonl"):
                 groups[trajectory.task_id].append(trajectory)
+            step_lessons = []
             for task_id, attempts in groups.items():
                 rewards = {t.reward for t in attempts}
                 if len(rewards) < 2:
@@ -50,12 +54,19 @@ def main() -> None:
                     lessons = reflector.advantage(task, summaries)
                 except Exception as exc:  # a replay reports a failed stage and goes on
                     lessons = [f"(failed: {exc})"]
+                step_lessons.append(lessons)
                 results.append({"step": step_dir.name, "task_id": task_id, "question": task.question,
                                 "old": old.get(task_id), "new": lessons})
                 print(f"\n{step_dir.name} {task_id}: {task.question}\n  old: {old.get(task_id)}\n  new: {lessons}",
                       flush=True)
+            proposals = [op for lessons in step_lessons if lessons and not lessons[0].startswith("(failed")
+                         for op in reflector.group_ops(lessons, library)]
+            plan = reflector.consolidate(proposals, library) if proposals else []
+            library.apply(plan, strict=False)
+            print(f"\n{step_dir.name} library:\n{library.render()}", flush=True)
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        args.out.write_text(json.dumps({"groups": results, "library": [e.text for e in library.experiences]},
+                                       indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

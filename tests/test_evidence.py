@@ -34,6 +34,9 @@ def test_a_wrong_answer_is_traced_to_a_tool_result_or_to_memory():
         "answered «Guido van Rossum», which is in none of its tool results (from memory)"
     assert answer_source(attempt(0, "It was added in Python 3.3 as a new module.", 0.0), TASK) == \
         "answered with words around the correct value; the answer must be the value alone"
+    priced = TASK.model_copy(update={"answer": "224 gold"})
+    assert answer_source(attempt(0, "224", 0.0), priced) == \
+        "answered «224», only part of the correct answer (a unit or a name left out)"
 
 
 def test_a_guess_the_agent_searched_for_is_named_as_such():
@@ -77,3 +80,23 @@ def test_trace_summaries_need_no_teacher_and_feed_the_advantage_prompt():
     prompt = str(teacher.calls[0]["messages"][0].content)
     assert "What the attempts show, checked against their tool results:" in prompt
     assert "It answered «3.11»: «3.11» is the value in the website address" in prompt
+
+
+def test_lessons_are_written_in_the_domain_pattern_and_unfilled_slots_are_re_asked():
+    from tfgrpo_agents.evaluation import generate_direct_tips
+    from tfgrpo_agents.learning.domains import DOMAINS
+
+    settings = DOMAINS["web"].reflection(summaries="trace")
+    filled = ('When a question asks for a version, the answer is written after "New in version" on the module page; '
+              'do not answer with the site version.')
+    teacher = scripted('{"lessons": ["When a question asks for <the kind of fact>, look there."]}',
+                       '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
+    reflector = Reflector(teacher, settings)
+    right, wrong = attempt(0, "3.3", 1.0), attempt(1, "3.11", 0.0)
+    assert reflector.advantage(TASK, [(right, "s1"), (wrong, "s2")]) == [filled]
+    assert "Write each lesson by filling in every <...> of this pattern:" in str(teacher.calls[0]["messages"][0].content)
+    assert "still holds the slot <the kind of fact>" in str(teacher.calls[1]["messages"][-1].content)
+
+    tips_teacher = scripted('{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
+    generate_direct_tips(tips_teacher, [TASK], count=2, settings=settings)
+    assert "of this pattern:" in str(tips_teacher.calls[0]["messages"][0].content), "tips get the same pattern"

@@ -75,8 +75,15 @@ Attempts:
 {contrast_block}Propose at most {max_lessons} lessons that would help on other tasks of this kind. {learning_objective}
 Each lesson: one sentence, at most {word_cap} words, general (no names or numbers specific to this task),
 written as advice, starting with "When ..." if it only applies in some situations.
-If nothing new was learned, return an empty list.
+{template_block}If nothing new was learned, return an empty list.
 Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second lesson>"]}}"""
+
+# A small teacher writes generic advice ("read the results carefully") when asked for a lesson, but
+# fills in a sentence pattern well; each slot is a question about the comparison it just read.
+LESSON_TEMPLATE_BLOCK = "Write each lesson by filling in every <...> of this pattern:\n{template}\n"
+WEB_LESSON_TEMPLATE = ('When a question asks for <the kind of fact>, the answer is written after "<the label or words '
+                       'next to it>" on <which page or section>; do not answer with <the tempting wrong value or '
+                       'where it came from>.')
 
 # The current library is not shown here: a small teacher copied it back as its "lessons" for every
 # group. group_ops maps the lessons onto the library instead.
@@ -170,4 +177,4 @@ Without seeing any of its attempts, write {count} short tips that would help it 
 
 {learning_objective}
 Each tip: one sentence, at most {word_cap} words, written as advice.
-Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second lesson>"]}}"""
+{template_block}Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second lesson>"]}}"""

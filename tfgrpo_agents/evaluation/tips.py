@@ -24,6 +24,7 @@ def generate_direct_tips(teacher: BaseChatModel, tasks: Sequence[Task], *, count
     prompt = DIRECT_TIPS_PROMPT.format(
         agent_objective=settings.agent_objective, count=count, learning_objective=settings.learning_objective,
         examples="\n".join(f"- {task.question}" for task in tasks[:examples]), word_cap=settings.word_cap,
+        template_block=settings.template_block(),  # the same sentence pattern as learned lessons: a fair ablation
     )
 
     def check(result: Lessons) -> str | None:

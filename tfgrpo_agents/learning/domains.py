@@ -21,11 +21,13 @@ class Domain:
     make_tools: Callable[[dict[str, Any]], tuple[list[BaseTool], Callable[[], None]]]
     learning_objective: str = prompts.DEFAULT_LEARNING_OBJECTIVE
     tool_first: bool = True  # remind a model that answers before using any tool (see build_react_agent)
+    lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
 
     def reflection(self, **overrides: Any) -> ReflectionSettings:
         """Reflection settings that tell the teacher what this agent does and what a good lesson is."""
-        return ReflectionSettings(agent_objective=self.agent_objective, learning_objective=self.learning_objective,
-                                  **overrides)
+        return ReflectionSettings(**{"agent_objective": self.agent_objective,
+                                     "learning_objective": self.learning_objective,
+                                     "lesson_template": self.lesson_template, **overrides})
 
 
 def _no_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
@@ -58,7 +60,7 @@ def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], No
 DOMAINS: dict[str, Domain] = {
     "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
-                  learning_objective=prompts.WEB_LEARNING_OBJECTIVE),
+                  learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE),
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }

@@ -86,6 +86,8 @@ def answer_source(trajectory: Trajectory, task: Task, window: int = 60) -> str |
         return None
     if task.answer and _find(_flat(task.answer), answer) >= 0:
         return "answered with words around the correct value; the answer must be the value alone"
+    if task.answer and _find(answer, _flat(task.answer)) >= 0:
+        return f"answered «{answer}», only part of the correct answer (a unit or a name left out)"
     if len(answer.split()) > 12:
         return None
     candidates = [answer]

@@ -28,6 +28,7 @@ from tfgrpo_agents.prompts import (
     CONSOLIDATE_PROMPT,
     DEFAULT_LEARNING_OBJECTIVE,
     GROUP_OPS_PROMPT,
+    LESSON_TEMPLATE_BLOCK,
     NO_EXPERIENCES,
     REFLECT_ON_SINGLE,
     SUMMARIZE_PROMPT,
@@ -80,6 +81,11 @@ class ReflectionSettings(BaseModel):
     # the recorded trace — every call, result, repeat and the reference's whereabouts — with no model call:
     # faithful where a small teacher invents steps, and no summary tokens.
     summaries: Literal["teacher", "trace"] = "teacher"
+    # A sentence pattern with <...> slots that lessons (and direct tips) are written in; None: free form.
+    lesson_template: str | None = None
+
+    def template_block(self) -> str:
+        return LESSON_TEMPLATE_BLOCK.format(template=self.lesson_template) if self.lesson_template else ""
 
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
@@ -119,6 +125,7 @@ class TaskVocabulary:
         return sorted(t for t in shared if t[0].isdigit() or self.frequency[t] < 2)
 
 
+_SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of the lesson template
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -252,11 +259,13 @@ class Reflector:
             reference_block=self._reference_block(task),
             attempts="\n\n".join(blocks), max_lessons=s.max_lessons,
             contrast_block=f"What the attempts show, checked against their tool results:\n{contrast}\n\n" if contrast else "",
-            learning_objective=s.learning_objective,
-            word_cap=s.word_cap,
+            learning_objective=s.learning_objective, word_cap=s.word_cap, template_block=s.template_block(),
         )
 
         def check(result: Lessons) -> str | None:
+            unfilled = next((slot for lesson in result.lessons for slot in _SLOT.findall(lesson)), None)
+            if unfilled:
+                return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
             usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
                       if not placeholder_problem(lesson, s.min_words)]
             if result.lessons and not usable:
