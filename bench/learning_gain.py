@@ -226,12 +226,14 @@ def main() -> None:
                                          server.model_id, s.domain.reflection(retries=2, summaries=args.summaries))
             add_arm(f"tf-grpo{suffix}", library)
         if "tips" in arms:
-            tips_path = out / "direct_tips.json"
+            # tips written in the domain's lesson pattern, as the learned lessons are, are a separate arm
+            pattern = "-pattern" if s.domain.lesson_template else ""
+            tips_path = out / f"direct_tips{pattern.replace('-', '_')}.json"
             if not tips_path.exists():
                 save_library(generate_direct_tips(teacher, s.train, count=args.tips, model_id=server.model_id,
                                                   settings=s.domain.reflection(retries=2)),
                              tips_path)
-            add_arm("direct-tips", tips_path)
+            add_arm(f"direct-tips{pattern}", tips_path)
         if "g1" in arms:
             library, costs[f"learn-g1{suffix}"] = learn(out, f"learn-g1{suffix}", build, teacher, grader, s.train, args,
                                                         1, server.model_id,

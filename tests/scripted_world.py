@@ -68,8 +68,9 @@ def teacher_reply(prompt: str) -> str:
         outcome = "WRONG" if "Outcome: WRONG" in prompt else "CORRECT"
         return f"1. called python_exec to add the numbers.\n2. answered ({outcome}).\nDetours: none\nMissed: none"
     if "[stage: advantage]" in prompt:
-        question = re.search(r"Task: (.*)", prompt).group(1)
-        topic = "sums of small numbers" if int(_SUM.search(question).group(1)) % 2 == 0 else "sums of odd numbers"
+        # The task's numbers are masked in this prompt; the reference answer 2a + 3 still tells a's parity.
+        a = (int(re.search(r"Reference answer: (\d+)", prompt).group(1)) - 3) // 2
+        topic = "sums of small numbers" if a % 2 == 0 else "sums of odd numbers"
         return "```json\n" + json.dumps({"lessons": [f"When asked for {topic}, {TRUST}."]}) + "\n```"
     if "[stage: group_ops]" in prompt:
         return json.dumps({"operations": [{"op": "ADD", "text": lesson} for lesson in _lines_after(prompt, "New lessons:\n")]})

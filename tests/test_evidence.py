@@ -23,8 +23,7 @@ def attempt(sample: int, answer: str, reward: float, calls: int = 1) -> Trajecto
 
 def test_a_wrong_answer_is_traced_to_the_website_address():
     source = answer_source(attempt(0, "Python 3.11", 0.0), TASK)
-    assert source == ("answered «Python 3.11»: «3.11» is the value in the website address given with the question "
-                      "(https://docs.python.org/3.11/)")
+    assert source == "answered «Python 3.11»: «3.11» is from the website address, not from any result"
 
 
 def test_a_wrong_answer_is_traced_to_a_tool_result_or_to_memory():
@@ -42,8 +41,7 @@ def test_a_wrong_answer_is_traced_to_a_tool_result_or_to_memory():
 def test_a_guess_the_agent_searched_for_is_named_as_such():
     guess = attempt(0, "3.7", 0.0)
     guess.tool_calls[0].args = {"query": "lzma added in Python 3.7"}
-    assert answer_source(guess, TASK) == ("answered «3.7»: «3.7» is a value it had put in its own tool call "
-                                          "(it searched for its guess)")
+    assert answer_source(guess, TASK) == "answered «3.7»: «3.7» is its own guess: it had put it in its tool call"
 
 
 def test_versions_are_matched_whole():
@@ -55,7 +53,7 @@ def test_versions_are_matched_whole():
 def test_group_contrast_names_the_source_of_the_right_and_the_wrong_answers():
     contrast = group_contrast(TASK, [attempt(0, "3.3", 1.0), attempt(1, "3.11", 0.0), attempt(2, "3.11", 0.0)])
     assert "The correct attempts answered «3.3», found in the text «…" in contrast and "New in version 3.3." in contrast
-    assert "2 wrong attempt(s) answered «3.11»: «3.11» is the value in the website address" in contrast
+    assert "2 wrong attempt(s) answered «3.11»: «3.11» is from the website address" in contrast
     assert "2 of 2 wrong attempt(s) had the correct answer in a tool result" in contrast
     assert group_contrast(TASK, [attempt(0, "3.3", 1.0)]) == "", "no contrast without a failure"
 
@@ -79,7 +77,7 @@ def test_trace_summaries_need_no_teacher_and_feed_the_advantage_prompt():
     assert lessons == ["When a version is asked, answer with the number after New in version."]
     prompt = str(teacher.calls[0]["messages"][0].content)
     assert "What the attempts show, checked against their tool results:" in prompt
-    assert "It answered «3.11»: «3.11» is the value in the website address" in prompt
+    assert "It answered «3.11»: «3.11» is from the website address" in prompt
 
 
 def test_lessons_are_written_in_the_domain_pattern_and_unfilled_slots_are_re_asked():
@@ -100,3 +98,24 @@ def test_lessons_are_written_in_the_domain_pattern_and_unfilled_slots_are_re_ask
     tips_teacher = scripted('{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
     generate_direct_tips(tips_teacher, [TASK], count=2, settings=settings)
     assert "of this pattern:" in str(tips_teacher.calls[0]["messages"][0].content), "tips get the same pattern"
+
+
+def test_plain_lines_are_read_as_lessons_and_a_lesson_holding_the_answer_is_specific():
+    """Observed with the 1.5B teacher: the filled-in pattern came back as plain text, not JSON."""
+    from tfgrpo_agents.learning import parse_tolerantly
+    from tfgrpo_agents.learning.reflection import Lessons, OpsPlan, TaskVocabulary
+
+    from tfgrpo_agents.learning.domains import DOMAINS
+
+    pattern = DOMAINS["web"].reflection().follows_template
+    text = "Here are the lessons:\n1. When a version is asked, read the note under the title.\n- When unsure, search."
+    assert parse_tolerantly(text, Lessons, list_field="lessons", line_item=pattern).lessons == [
+        "When a version is asked, read the note under the title.", "When unsure, search."]
+    with __import__("pytest").raises(ValueError):
+        parse_tolerantly(text, Lessons, list_field="lessons")  # no pattern: prose is not taken for lessons
+    with __import__("pytest").raises(ValueError):
+        parse_tolerantly(text, OpsPlan, list_field="operations", line_item=pattern)  # objects are re-asked
+
+    vocabulary = TaskVocabulary([TASK.question] + [f"In which version was module {n} added?" for n in range(3)])
+    assert vocabulary.specific_terms("Answer with the number after New in version 3.3.", TASK.question, "3.3") == ["3.3"]
+    assert vocabulary.specific_terms("Answer with the number after New in version.", TASK.question, "3.3") == []

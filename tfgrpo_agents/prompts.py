@@ -67,7 +67,7 @@ ADVANTAGE_PROMPT = """[stage: advantage]
 Several attempts at the same task are summarized below. {agent_objective}
 {comparison_instruction}
 
-Task: {question}
+Task (its names and numbers written as X and N): {question}
 {reference_block}
 Attempts:
 {attempts}
@@ -81,9 +81,8 @@ Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second le
 # A small teacher writes generic advice ("read the results carefully") when asked for a lesson, but
 # fills in a sentence pattern well; each slot is a question about the comparison it just read.
 LESSON_TEMPLATE_BLOCK = "Write each lesson by filling in every <...> of this pattern:\n{template}\n"
-WEB_LESSON_TEMPLATE = ('When a question asks for <the kind of fact>, the answer is written after "<the label or words '
-                       'next to it>" on <which page or section>; do not answer with <the tempting wrong value or '
-                       'where it came from>.')
+WEB_LESSON_TEMPLATE = ('When asked for <the kind of fact, in general words>, answer with the value after "<the label '
+                       'next to it>" on <which page or section>, not <the tempting wrong value>.')
 
 # The current library is not shown here: a small teacher copied it back as its "lessons" for every
 # group. group_ops maps the lessons onto the library instead.

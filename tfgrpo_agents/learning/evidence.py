@@ -18,7 +18,7 @@ from langchain_core.messages import ToolMessage
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import Trajectory
 
-WEBSITE = "the website address given with the question"
+WEBSITE = "the website address"
 QUESTION = "the question itself"
 
 # Parts of an answer worth looking for on their own: numbers ("3.11"), and capitalised or long words.
@@ -94,9 +94,9 @@ def answer_source(trajectory: Trajectory, task: Task, window: int = 60) -> str |
     if len(answer.split()) <= 4:
         question_terms = {t.lower() for t in _SALIENT.findall(task.question)}
         candidates += [t for t in dict.fromkeys(_SALIENT.findall(answer)) if t.lower() not in question_terms]
-    places = [(f"the value in {WEBSITE} ({task.root_url})", task.root_url or ""),
-              (f"a value from {QUESTION}", task.question),
-              ("a value it had put in its own tool call (it searched for its guess)", call_arguments(trajectory))]
+    places = [(f"from {WEBSITE}, not from any result", task.root_url or ""),
+              (f"from {QUESTION}", task.question),
+              ("its own guess: it had put it in its tool call", call_arguments(trajectory))]
     for place, text in places:  # the website address first: the likeliest and most telling origin
         for candidate in candidates:
             if _find(candidate, text) >= 0 and not (text == task.question and candidate == answer):

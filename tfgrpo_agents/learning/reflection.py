@@ -84,6 +84,12 @@ class ReflectionSettings(BaseModel):
     # A sentence pattern with <...> slots that lessons (and direct tips) are written in; None: free form.
     lesson_template: str | None = None
 
+    def follows_template(self, line: str) -> bool:
+        """A plain line that starts like the lesson pattern (e.g. "When …") is a lesson written without JSON."""
+        if not self.lesson_template:
+            return False
+        return line.split(maxsplit=1)[0].lower() == self.lesson_template.split(maxsplit=1)[0].lower()
+
     def template_block(self) -> str:
         return LESSON_TEMPLATE_BLOCK.format(template=self.lesson_template) if self.lesson_template else ""
 
@@ -118,15 +124,52 @@ class TaskVocabulary:
         self.frequency = Counter(term for question in questions for term in _terms(question))
         self.frequency.update({term: 2 for term in _terms(general_text)})
 
-    def specific_terms(self, lesson: str, question: str) -> list[str]:
+    def specific_terms(self, lesson: str, question: str, answer: str | None = None) -> list[str]:
+        """Words of ``lesson`` that belong to this one task: its answer, a number from its question,
+        or a word no other training question uses."""
         if not self.active:
             return []
         shared = _terms(lesson) & _terms(question)
-        return sorted(t for t in shared if t[0].isdigit() or self.frequency[t] < 2)
+        specific = {t for t in shared if t[0].isdigit() or self.frequency[t] < 2}
+        if answer and len(answer) > 1 and re.search(rf"(?<![\w.]){re.escape(answer)}(?![\w]|\.\d)", lesson, re.I):
+            specific.add(answer)
+        return sorted(specific)
+
+
+_CODE_SPAN = re.compile(r"`[^`]+`")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?![\w]|\.\d)")
+
+
+def generalize_question(question: str) -> str:
+    """The question as a kind of task: code names become `X`, numbers N.
+
+    Shown in the advantage prompt: a small teacher fills the lesson pattern with whatever the
+    question names ("the version in which `smtplib.SMTP` was added"); given the kind, it writes
+    the kind ("the version in which `X` was added"), which carries to other tasks.
+    """
+    return _NUMBER.sub("N", _CODE_SPAN.sub("`X`", question))
+
+
+_URL = re.compile(r"[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
+
+
+def generalize_lesson(lesson: str, question: str, answer: str | None = None) -> str:
+    """The lesson with its task's code names as `X`, its numbers (and a numeric answer) as N, URLs as "its page".
+
+    A small teacher, told to leave out the task's names, names them anyway; this rewrite is what
+    it was asked to do, and a lesson that still names the task after it is dropped or re-asked.
+    """
+    for span in _CODE_SPAN.findall(question):
+        name = span.strip("`")
+        lesson = re.sub(rf"`?{re.escape(name)}`?", "`X`", lesson)
+    for number in set(_NUMBER.findall(question)) | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
+        lesson = re.sub(rf"(?<![\w.]){re.escape(number)}(?![\w]|\.\d)", "N", lesson)
+    return _URL.sub("its page", lesson)
 
 
 _SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of the lesson template
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
 
 
 def shorten(text: str, word_cap: int) -> str | None:
@@ -135,6 +178,7 @@ def shorten(text: str, word_cap: int) -> str | None:
     Small teachers write a good first sentence and then elaborate; keeping the sentence saves a
     re-ask (and the elaboration rarely adds advice).
     """
+    text = _URL_ASIDE.sub("", text)
     if len(text.split()) <= word_cap:
         return text
     first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
@@ -255,7 +299,8 @@ class Reflector:
                   for i, (t, summary) in enumerate(attempts, start=1)]
         contrast = group_contrast(task, [t for t, _ in attempts]) if evidence else ""
         prompt = ADVANTAGE_PROMPT.format(
-            agent_objective=s.agent_objective, comparison_instruction=instruction, question=task.question,
+            agent_objective=s.agent_objective, comparison_instruction=instruction,
+            question=generalize_question(task.question) + (f"\nWebsite: {task.root_url}" if task.root_url else ""),
             reference_block=self._reference_block(task),
             attempts="\n\n".join(blocks), max_lessons=s.max_lessons,
             contrast_block=f"What the attempts show, checked against their tool results:\n{contrast}\n\n" if contrast else "",
@@ -263,19 +308,19 @@ class Reflector:
         )
 
         def check(result: Lessons) -> str | None:
-            unfilled = next((slot for lesson in result.lessons for slot in _SLOT.findall(lesson)), None)
-            if unfilled:
-                return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
             usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
                       if not placeholder_problem(lesson, s.min_words)]
             if result.lessons and not usable:
                 return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
+            unfilled = next((slot for lesson in result.lessons for slot in _SLOT.findall(lesson)), None)
+            if unfilled:
+                return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
             general, specific = [], []
-            for lesson in filter(None, usable):
-                terms = self.vocabulary.specific_terms(lesson, task.question) if self.vocabulary else []
+            for lesson in (generalize_lesson(lesson, task.question, task.answer) for lesson in filter(None, usable)):
+                terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
                 (specific if terms else general).append((lesson, terms))
             if specific and not general:
                 return (f"lesson 1 names {', '.join(repr(t) for t in specific[0][1])} from this task only; "
@@ -286,7 +331,8 @@ class Reflector:
             return None
 
         result, _ = call_structured(self.teacher, prompt, Lessons, method=s.method, retries=s.retries,
-                                    config=config, list_field="lessons", validate=check)
+                                    config=config, list_field="lessons", validate=check,
+                                    line_item=s.follows_template)
         return result.lessons[: s.max_lessons]
 
     def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None) -> list[dict[str, Any]]:

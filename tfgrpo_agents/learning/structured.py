@@ -9,6 +9,7 @@ that says what was wrong.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -30,17 +31,32 @@ class StructuredCallError(Exception):
     """The teacher never produced a usable reply within the allowed attempts."""
 
 
-def parse_tolerantly(text: str, schema: type[Schema], *, list_field: str | None = None) -> Schema:
+def parse_tolerantly(text: str, schema: type[Schema], *, list_field: str | None = None,
+                     line_item: Callable[[str], bool] | None = None) -> Schema:
     """Parse ``text`` into ``schema``: fences, prose around the JSON, bad escapes are all repaired.
 
-    A bare JSON list is accepted for schemas with a single list field (``list_field``).
+    A bare JSON list is accepted for schemas with a single list field (``list_field``); so are plain
+    lines of text that ``line_item`` recognises as items, when the field holds strings.
     """
     data = json_repair.loads(text or "")
     if isinstance(data, list) and list_field:
         data = {list_field: data}
+    if not isinstance(data, dict) and list_field and line_item and _holds_strings(schema, list_field):
+        # A small model asked for {"lessons": [...]} sometimes writes the sentences as plain lines.
+        lines = [_LIST_MARK.sub("", line).strip().strip('"') for line in (text or "").splitlines()]
+        items = [line for line in lines if line and line_item(line)]
+        data = {list_field: items} if items else None
     if not isinstance(data, dict):
         raise ValueError("no JSON object found in the reply")
     return schema.model_validate(data)
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def _holds_strings(schema: type[BaseModel], field: str) -> bool:
+    info = schema.model_fields.get(field)
+    return info is not None and info.annotation == list[str]
 
 
 def call_structured(
@@ -53,6 +69,7 @@ def call_structured(
     config: RunnableConfig | None = None,
     list_field: str | None = None,
     validate: Callable[[Schema], str | None] | None = None,
+    line_item: Callable[[str], bool] | None = None,
 ) -> tuple[Schema, str]:
     """The parsed reply and its raw text. ``validate`` may return a problem to re-ask about.
 
@@ -63,7 +80,8 @@ def call_structured(
     for attempt in range(retries + 1):
         raw_text, parsed, truncated = _ask(model, messages, schema, method, config)
         try:
-            result = parsed if parsed is not None else parse_tolerantly(raw_text, schema, list_field=list_field)
+            result = parsed if parsed is not None else parse_tolerantly(raw_text, schema, list_field=list_field,
+                                                                             line_item=line_item)
             if truncated and list_field:
                 # A reply cut at the token limit (a small model repeating itself) ends in a half-written
                 # item that the repair closed; the items before it are whole.
@@ -73,7 +91,8 @@ def call_structured(
                 return result, raw_text
         except (ValueError, ValidationError) as exc:
             problem = _short(exc)
-        logger.info("teacher reply unusable (attempt %d/%d): %s", attempt + 1, retries + 1, problem)
+        logger.info("teacher reply unusable (attempt %d/%d): %s; it began: %r", attempt + 1, retries + 1, problem,
+                    (raw_text or "")[:300])
         messages = [*messages, AIMessage(raw_text or "(empty)"), HumanMessage(FIX_JSON_PROMPT.format(problem=problem))]
     raise StructuredCallError(f"no usable reply after {retries + 1} attempts; last problem: {problem}")
 
