@@ -1,10 +1,26 @@
 """The facts of a group comparison computed without a model, and the trace summaries built from them."""
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage, messages_to_dict
+from langchain_core.messages import (
+    AIMessage,
+    HumanMessage,
+    ToolMessage,
+    messages_to_dict,
+)
 
 from tests.fakes import scripted
-from tfgrpo_agents.learning import ReflectionSettings, Reflector, Task, Trajectory, tool_calls_from_messages
-from tfgrpo_agents.learning.evidence import answer_source, group_contrast, reference_location, repeated_calls
+from tfgrpo_agents.learning import (
+    ReflectionSettings,
+    Reflector,
+    Task,
+    Trajectory,
+    tool_calls_from_messages,
+)
+from tfgrpo_agents.learning.evidence import (
+    answer_source,
+    group_contrast,
+    reference_location,
+    repeated_calls,
+)
 
 TASK = Task(id="t", question="In which Python version was the `lzma` module added?", answer="3.3",
             root_url="https://docs.python.org/3.11/")
@@ -103,9 +119,8 @@ def test_lessons_are_written_in_the_domain_pattern_and_unfilled_slots_are_re_ask
 def test_plain_lines_are_read_as_lessons_and_a_lesson_holding_the_answer_is_specific():
     """Observed with the 1.5B teacher: the filled-in pattern came back as plain text, not JSON."""
     from tfgrpo_agents.learning import parse_tolerantly
-    from tfgrpo_agents.learning.reflection import Lessons, OpsPlan, TaskVocabulary
-
     from tfgrpo_agents.learning.domains import DOMAINS
+    from tfgrpo_agents.learning.reflection import Lessons, OpsPlan, TaskVocabulary
 
     pattern = DOMAINS["web"].reflection().follows_template
     text = "Here are the lessons:\n1. When a version is asked, read the note under the title.\n- When unsure, search."

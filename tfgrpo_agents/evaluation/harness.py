@@ -18,7 +18,11 @@ from tfgrpo_agents.learning.rewards import Grader
 from tfgrpo_agents.learning.rollout import RolloutSettings, rollout_seed, run_rollout
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory, read_trajectories, write_trajectories
+from tfgrpo_agents.learning.trajectory import (
+    Trajectory,
+    read_trajectories,
+    write_trajectories,
+)
 
 logger = logging.getLogger(__name__)
 

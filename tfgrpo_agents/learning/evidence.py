@@ -33,11 +33,14 @@ def tool_results(trajectory: Trajectory) -> list[str]:
     return [_flat(m.text) for m in trajectory.langchain_messages() if isinstance(m, ToolMessage)]
 
 
+def whole(needle: str) -> re.Pattern[str]:
+    """``needle`` as a whole word or number, case-insensitive: "3.1" is not found in "3.11" or "3.1.2"."""
+    return re.compile(rf"(?<![\w.]){re.escape(needle)}(?![\w]|\.\d)", flags=re.IGNORECASE)
+
+
 def _find(needle: str, haystack: str) -> int:
-    """Position of ``needle`` as a whole word or number in ``haystack`` (case-insensitive), or -1."""
-    if not needle:
-        return -1
-    match = re.search(rf"(?<![\w.]){re.escape(needle)}(?![\w]|\.\d)", haystack, flags=re.IGNORECASE)
+    """Position of ``needle`` as a whole word or number in ``haystack``, or -1."""
+    match = whole(needle).search(haystack) if needle else None
     return match.start() if match else -1
 
 

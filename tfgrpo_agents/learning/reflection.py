@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -17,7 +15,19 @@ from pydantic import BaseModel, Field, field_validator
 
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.experience.models import placeholder_problem
-from tfgrpo_agents.learning.evidence import answer_source, group_contrast, repeated_calls, where_reference_appeared
+from tfgrpo_agents.learning.evidence import (
+    answer_source,
+    group_contrast,
+    repeated_calls,
+    where_reference_appeared,
+)
+from tfgrpo_agents.learning.lessons import (
+    SLOT,
+    TaskVocabulary,
+    generalize_lesson,
+    generalize_question,
+    shorten,
+)
 from tfgrpo_agents.learning.structured import Method, call_structured
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import Trajectory
@@ -92,97 +102,6 @@ class ReflectionSettings(BaseModel):
 
     def template_block(self) -> str:
         return LESSON_TEMPLATE_BLOCK.format(template=self.lesson_template) if self.lesson_template else ""
-
-
-_TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
-
-
-def _terms(text: str) -> set[str]:
-    """Lower-case words and numbers ("3.11" stays whole), a plural "s" dropped, short words skipped."""
-    terms = set()
-    for term in _TERM.findall(text.lower()):
-        if term[0].isdigit():
-            terms.add(term)
-        elif len(term) >= 4:
-            terms.add(term[:-1] if term.endswith("s") and len(term) > 4 else term)
-    return terms
-
-
-class TaskVocabulary:
-    """The words that recur across the training questions, i.e. the domain's own vocabulary.
-
-    A small teacher's lesson often names its task ("add the cost of the finale firework"); such a
-    lesson helps no other task. A lesson word that comes from its own task's question and from no
-    other question, or any number taken from the question, marks it as specific to that task.
-    """
-
-    MIN_QUESTIONS = 4  # with fewer questions every word looks rare; the check stays off
-
-    def __init__(self, questions: Iterable[str], general_text: str = "") -> None:
-        questions = list(questions)
-        self.active = len(questions) >= self.MIN_QUESTIONS
-        self.frequency = Counter(term for question in questions for term in _terms(question))
-        self.frequency.update({term: 2 for term in _terms(general_text)})
-
-    def specific_terms(self, lesson: str, question: str, answer: str | None = None) -> list[str]:
-        """Words of ``lesson`` that belong to this one task: its answer, a number from its question,
-        or a word no other training question uses."""
-        if not self.active:
-            return []
-        shared = _terms(lesson) & _terms(question)
-        specific = {t for t in shared if t[0].isdigit() or self.frequency[t] < 2}
-        if answer and len(answer) > 1 and re.search(rf"(?<![\w.]){re.escape(answer)}(?![\w]|\.\d)", lesson, re.I):
-            specific.add(answer)
-        return sorted(specific)
-
-
-_CODE_SPAN = re.compile(r"`[^`]+`")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?![\w]|\.\d)")
-
-
-def generalize_question(question: str) -> str:
-    """The question as a kind of task: code names become `X`, numbers N.
-
-    Shown in the advantage prompt: a small teacher fills the lesson pattern with whatever the
-    question names ("the version in which `smtplib.SMTP` was added"); given the kind, it writes
-    the kind ("the version in which `X` was added"), which carries to other tasks.
-    """
-    return _NUMBER.sub("N", _CODE_SPAN.sub("`X`", question))
-
-
-_URL = re.compile(r"[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
-
-
-def generalize_lesson(lesson: str, question: str, answer: str | None = None) -> str:
-    """The lesson with its task's code names as `X`, its numbers (and a numeric answer) as N, URLs as "its page".
-
-    A small teacher, told to leave out the task's names, names them anyway; this rewrite is what
-    it was asked to do, and a lesson that still names the task after it is dropped or re-asked.
-    """
-    for span in _CODE_SPAN.findall(question):
-        name = span.strip("`")
-        lesson = re.sub(rf"`?{re.escape(name)}`?", "`X`", lesson)
-    for number in set(_NUMBER.findall(question)) | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
-        lesson = re.sub(rf"(?<![\w.]){re.escape(number)}(?![\w]|\.\d)", "N", lesson)
-    return _URL.sub("its page", lesson)
-
-
-_SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of the lesson template
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
-
-
-def shorten(text: str, word_cap: int) -> str | None:
-    """``text`` if it fits the cap, else its first sentence if that fits, else ``None``.
-
-    Small teachers write a good first sentence and then elaborate; keeping the sentence saves a
-    re-ask (and the elaboration rarely adds advice).
-    """
-    text = _URL_ASIDE.sub("", text)
-    if len(text.split()) <= word_cap:
-        return text
-    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
-    return first if len(first.split()) <= word_cap else None
 
 
 def render_library(library: ExperienceLibrary) -> str:
@@ -312,7 +231,7 @@ class Reflector:
                       if not placeholder_problem(lesson, s.min_words)]
             if result.lessons and not usable:
                 return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
-            unfilled = next((slot for lesson in result.lessons for slot in _SLOT.findall(lesson)), None)
+            unfilled = next((slot for lesson in result.lessons for slot in SLOT.findall(lesson)), None)
             if unfilled:
                 return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
             if result.lessons and not any(usable):

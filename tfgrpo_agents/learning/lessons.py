@@ -1,0 +1,100 @@
+"""What makes a lesson general: the training questions' shared vocabulary, and rewrites that take
+a task's own names and numbers out of a lesson (and out of the question the teacher is shown)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from tfgrpo_agents.learning.evidence import whole
+
+_TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
+
+
+def _terms(text: str) -> set[str]:
+    """Lower-case words and numbers ("3.11" stays whole), a plural "s" dropped, short words skipped."""
+    terms = set()
+    for term in _TERM.findall(text.lower()):
+        if term[0].isdigit():
+            terms.add(term)
+        elif len(term) >= 4:
+            terms.add(term[:-1] if term.endswith("s") and len(term) > 4 else term)
+    return terms
+
+
+class TaskVocabulary:
+    """The words that recur across the training questions, i.e. the domain's own vocabulary.
+
+    A small teacher's lesson often names its task ("add the cost of the finale firework"); such a
+    lesson helps no other task. A lesson word that comes from its own task's question and from no
+    other question, or any number taken from the question, marks it as specific to that task.
+    """
+
+    MIN_QUESTIONS = 4  # with fewer questions every word looks rare; the check stays off
+
+    def __init__(self, questions: Iterable[str], general_text: str = "") -> None:
+        questions = list(questions)
+        self.active = len(questions) >= self.MIN_QUESTIONS
+        self.frequency = Counter(term for question in questions for term in _terms(question))
+        self.frequency.update({term: 2 for term in _terms(general_text)})
+
+    def specific_terms(self, lesson: str, question: str, answer: str | None = None) -> list[str]:
+        """Words of ``lesson`` that belong to this one task: its answer, a number from its question,
+        or a word no other training question uses."""
+        if not self.active:
+            return []
+        shared = _terms(lesson) & _terms(question)
+        specific = {t for t in shared if t[0].isdigit() or self.frequency[t] < 2}
+        if answer and len(answer) > 1 and whole(answer).search(lesson):
+            specific.add(answer)
+        return sorted(specific)
+
+
+_CODE_SPAN = re.compile(r"`[^`]+`")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?![\w]|\.\d)")
+
+
+def generalize_question(question: str) -> str:
+    """The question as a kind of task: code names become `X`, numbers N.
+
+    Shown in the advantage prompt: a small teacher fills the lesson pattern with whatever the
+    question names ("the version in which `smtplib.SMTP` was added"); given the kind, it writes
+    the kind ("the version in which `X` was added"), which carries to other tasks.
+    """
+    return _NUMBER.sub("N", _CODE_SPAN.sub("`X`", question))
+
+
+_URL = re.compile(r"[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
+
+
+def generalize_lesson(lesson: str, question: str, answer: str | None = None) -> str:
+    """The lesson with its task's code names as `X`, its numbers (and a numeric answer) as N, URLs as "its page".
+
+    A small teacher, told to leave out the task's names, names them anyway; this rewrite is what
+    it was asked to do, and a lesson that still names the task after it is dropped or re-asked.
+    """
+    for span in _CODE_SPAN.findall(question):
+        name = span.strip("`")
+        lesson = re.sub(rf"`?{re.escape(name)}`?", "`X`", lesson)
+    for number in set(_NUMBER.findall(question)) | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
+        lesson = whole(number).sub("N", lesson)
+    return _URL.sub("its page", lesson)
+
+
+SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
+
+
+def shorten(text: str, word_cap: int) -> str | None:
+    """``text`` if it fits the cap, else its first sentence if that fits, else ``None``.
+
+    Small teachers write a good first sentence and then elaborate; keeping the sentence saves a
+    re-ask (and the elaboration rarely adds advice).
+    """
+    text = _URL_ASIDE.sub("", text)
+    if len(text.split()) <= word_cap:
+        return text
+    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+    return first if len(first.split()) <= word_cap else None
