@@ -134,3 +134,13 @@ def test_plain_lines_are_read_as_lessons_and_a_lesson_holding_the_answer_is_spec
     vocabulary = TaskVocabulary([TASK.question] + [f"In which version was module {n} added?" for n in range(3)])
     assert vocabulary.specific_terms("Answer with the number after New in version 3.3.", TASK.question, "3.3") == ["3.3"]
     assert vocabulary.specific_terms("Answer with the number after New in version.", TASK.question, "3.3") == []
+
+
+def test_a_lesson_that_pastes_the_tool_result_is_re_asked():
+    """Observed: '… answer with the value after `X`.html `X` — IANA time zone support New in version N.'"""
+    pasted = "When asked for a version, answer with the value after Compression using the LZMA algorithm New in version."
+    general = 'When asked for a version, answer with the value after "New in version" on the module page.'
+    teacher = scripted('{"lessons": ["' + pasted + '"]}', '{"lessons": ["' + general.replace('"', '\\"') + '"]}')
+    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
+    assert lessons == [general]
+    assert "copies the tool result's words «compression using the lzma algorithm»" in str(teacher.calls[1])

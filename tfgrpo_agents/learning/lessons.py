@@ -98,3 +98,24 @@ def shorten(text: str, word_cap: int) -> str | None:
         return text
     first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
     return first if len(first.split()) <= word_cap else None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def copied_run(lesson: str, texts: Iterable[str], words: int = 5) -> str | None:
+    """A run of ``words`` consecutive words that ``lesson`` copies from one of ``texts``, if any.
+
+    A small teacher asked where the answer is written sometimes pastes the tool result itself
+    ("… — IANA time zone support New in version N"): that describes one page, not where such facts live.
+    """
+    tokens = _WORD.findall(lesson.lower())
+    runs = {" ".join(tokens[i:i + words]) for i in range(len(tokens) - words + 1)}
+    if not runs:
+        return None
+    for text in texts:
+        flat = " ".join(_WORD.findall(text.lower()))
+        hit = next((run for run in runs if run in flat), None)
+        if hit:
+            return hit
+    return None

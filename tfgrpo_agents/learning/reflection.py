@@ -19,11 +19,13 @@ from tfgrpo_agents.learning.evidence import (
     answer_source,
     group_contrast,
     repeated_calls,
+    tool_results,
     where_reference_appeared,
 )
 from tfgrpo_agents.learning.lessons import (
     SLOT,
     TaskVocabulary,
+    copied_run,
     generalize_lesson,
     generalize_question,
     shorten,
@@ -226,6 +228,9 @@ class Reflector:
             learning_objective=s.learning_objective, word_cap=s.word_cap, template_block=s.template_block(),
         )
 
+        results = [generalize_lesson(text, task.question, task.answer)
+                   for t, _ in attempts for text in tool_results(t)]
+
         def check(result: Lessons) -> str | None:
             usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
                       if not placeholder_problem(lesson, s.min_words)]
@@ -237,15 +242,19 @@ class Reflector:
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
-            general, specific = [], []
+            general, specific, copied = [], [], []
             for lesson in (generalize_lesson(lesson, task.question, task.answer) for lesson in filter(None, usable)):
                 terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
-                (specific if terms else general).append((lesson, terms))
+                quote = copied_run(lesson, results)
+                (specific if terms else copied if quote else general).append((lesson, terms or [quote]))
+            if copied and not general and not specific:
+                return (f"lesson 1 copies the tool result's words «{copied[0][1][0]}»; say in a few general words "
+                        "where such a fact is written")
             if specific and not general:
                 return (f"lesson 1 names {', '.join(repr(t) for t in specific[0][1])} from this task only; "
                         "write lessons that would help on other tasks of this kind, without this task's names or numbers")
-            for lesson, terms in specific:
-                logger.info("dropped a lesson specific to task %s (%s): %s", task.id, ", ".join(terms), lesson)
+            for lesson, why in specific + copied:
+                logger.info("dropped a lesson of task %s (%s): %s", task.id, ", ".join(why), lesson)
             result.lessons = [lesson for lesson, _ in general]
             return None
 
