@@ -9,7 +9,7 @@
 Every phase caches its rollouts under ``--out/<domain>/`` and the learning runs checkpoint, so killing
 the script and running the same command again resumes where it stopped. Phases run in the order
 baseline → TF-GRPO learning → its arm → direct tips → G=1 learning → its arm, so the headline
-comparison lands first. ``results.md`` / ``results.json`` hold the comparison (Mean@k with paired
+comparison lands first. ``results[-trace][-TAG].md`` / ``.json`` hold the comparison (Mean@k with paired
 bootstrap CIs, tool calls, repeated calls, forced answers, answer length, tokens) and the learning
 cost per stage, priced as if the same tokens went to a public API (``--price-as``).
 """
@@ -179,6 +179,7 @@ def main() -> None:
                         help="reply cap of the policy (a long first reply is re-asked as a tool call anyway)")
     parser.add_argument("--summaries", default="teacher", choices=["teacher", "trace"],
                         help="rollout summaries by the teacher, or built from the recorded trace (no tokens)")
+    parser.add_argument("--tag", help="a name for a variant of the prompts: its runs, arms and results are kept apart")
     parser.add_argument("--reuse-first-step", type=Path, metavar="RUN_DIR",
                         help="take step 1's rollouts (empty library) from an earlier learning run's record")
     parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
@@ -189,7 +190,8 @@ def main() -> None:
     args = parser.parse_args()
 
     arms = args.arms.split(",")
-    suffix = "-trace" if args.summaries == "trace" else ""  # runs with trace summaries are kept apart
+    # runs with trace summaries, or of a tagged variant of the prompts, are kept apart from the others
+    suffix = ("-trace" if args.summaries == "trace" else "") + (f"-{args.tag}" if args.tag else "")
     out = args.out / args.domain
     out.mkdir(parents=True, exist_ok=True)
     s = setup(args.domain, args.train, args.test, args.seed)
@@ -227,7 +229,7 @@ def main() -> None:
             add_arm(f"tf-grpo{suffix}", library)
         if "tips" in arms:
             # tips written in the domain's lesson pattern, as the learned lessons are, are a separate arm
-            pattern = "-pattern" if s.domain.lesson_template else ""
+            pattern = ("-pattern" if s.domain.lesson_template else "") + (f"-{args.tag}" if args.tag else "")
             tips_path = out / f"direct_tips{pattern.replace('-', '_')}.json"
             if not tips_path.exists():
                 save_library(generate_direct_tips(teacher, s.train, count=args.tips, model_id=server.model_id,
@@ -250,10 +252,11 @@ def main() -> None:
               f"Train {len(s.train)} tasks (G={args.group_size}, {args.epochs} epoch(s), batch {args.batch_size}); "
               f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps, {args.max_tokens} tokens a reply.", ""]
     body = comparison_markdown(comparison).split("\n", 2)[2]
-    (out / "results.md").write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")
-    (out / "results.json").write_text(json.dumps({"comparison": comparison.model_dump(mode="json"), "costs": costs,
+    results = out / f"results{suffix}.md"
+    results.write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")
+    results.with_suffix(".json").write_text(json.dumps({"comparison": comparison.model_dump(mode="json"), "costs": costs,
                                                   "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))
-    log(f"wrote {out / 'results.md'}")
+    log(f"wrote {results}")
 
 
 if __name__ == "__main__":

@@ -144,3 +144,13 @@ def test_a_lesson_that_pastes_the_tool_result_is_re_asked():
     lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
     assert lessons == [general]
     assert "copies the tool result's words «compression using the lzma algorithm»" in str(teacher.calls[1])
+
+
+def test_a_lesson_that_names_a_wrong_answer_is_re_asked():
+    """With "…, not '3.11'" in its prompt the 1.5B agent answered 3.11: a lesson must not plant the value."""
+    planting = "When asked for a version, answer with the value after New in version, never 3.11."
+    general = "When asked for a version, answer with the value after New in version on the module page."
+    teacher = scripted('{"lessons": ["' + planting + '"]}', '{"lessons": ["' + general + '"]}')
+    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
+    assert lessons == [general]
+    assert "quotes the wrong answer «3.11»" in str(teacher.calls[1])

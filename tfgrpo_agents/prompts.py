@@ -81,8 +81,11 @@ Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second le
 # A small teacher writes generic advice ("read the results carefully") when asked for a lesson, but
 # fills in a sentence pattern well; each slot is a question about the comparison it just read.
 LESSON_TEMPLATE_BLOCK = "Write each lesson by filling in every <...> of this pattern:\n{template}\n"
+# No "not <the tempting wrong value>" slot: with "…, not '3.11'" in its prompt the 1.5B agent answered
+# "3.11" on the training tasks of the next step (3 of 3 on one task): a small model repeats the values
+# a lesson names.
 WEB_LESSON_TEMPLATE = ('When asked for <the kind of fact, in general words>, answer with the value after "<the label '
-                       'next to it>" on <which page or section>, not <the tempting wrong value>.')
+                       'next to it>" on <which page or section>.')
 
 # The current library is not shown here: a small teacher copied it back as its "lessons" for every
 # group. group_ops maps the lessons onto the library instead.
@@ -160,8 +163,8 @@ DEFAULT_LEARNING_OBJECTIVE = ("Good experiences help the agent reach the correct
                               "and with fewer tool calls.")
 # Sites of one kind keep facts in the same places; that is what a web lesson can carry to new tasks.
 WEB_LEARNING_OBJECTIVE = ("Good experiences say where on sites of this kind the needed fact is written (which page, "
-                          "section or note) and which tempting values are not the answer, so the agent answers "
-                          "correctly with fewer tool calls.")
+                          "section or label), so the agent answers correctly with fewer tool calls. Say what to do; "
+                          "do not quote a wrong answer (the agent repeats any value a lesson names).")
 
 # ---------------------------------------------------------------- task generation
 # The closed-book filter of generated QA: what the model answers without tools is not a web task.

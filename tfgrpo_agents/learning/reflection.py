@@ -21,6 +21,7 @@ from tfgrpo_agents.learning.evidence import (
     repeated_calls,
     tool_results,
     where_reference_appeared,
+    whole,
 )
 from tfgrpo_agents.learning.lessons import (
     SLOT,
@@ -230,6 +231,10 @@ class Reflector:
 
         results = [generalize_lesson(text, task.question, task.answer)
                    for t, _ in attempts for text in tool_results(t)]
+        # Short wrong answers of this group: a lesson that names one plants it in the agent's prompt.
+        wrong_answers = {" ".join(t.final_answer.split()) for t, _ in attempts
+                         if t.final_answer and (t.reward or 0) < 1.0 and 0 < len(t.final_answer.split()) <= 4
+                         and not (task.answer and whole(task.answer).search(t.final_answer))}
 
         def check(result: Lessons) -> str | None:
             usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
@@ -242,18 +247,23 @@ class Reflector:
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
-            general, specific, copied = [], [], []
+            general, specific, copied, planted = [], [], [], []
             for lesson in (generalize_lesson(lesson, task.question, task.answer) for lesson in filter(None, usable)):
                 terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
                 quote = copied_run(lesson, results)
-                (specific if terms else copied if quote else general).append((lesson, terms or [quote]))
+                named = next((w for w in sorted(wrong_answers) if whole(w).search(lesson)), None)
+                (specific if terms else copied if quote else planted if named else general).append(
+                    (lesson, terms or [quote or named]))
+            if planted and not general and not specific and not copied:
+                return (f"lesson 1 quotes the wrong answer «{planted[0][1][0]}»; say what to do instead, "
+                        "without naming wrong values")
             if copied and not general and not specific:
                 return (f"lesson 1 copies the tool result's words «{copied[0][1][0]}»; say in a few general words "
                         "where such a fact is written")
             if specific and not general:
                 return (f"lesson 1 names {', '.join(repr(t) for t in specific[0][1])} from this task only; "
                         "write lessons that would help on other tasks of this kind, without this task's names or numbers")
-            for lesson, why in specific + copied:
+            for lesson, why in specific + copied + planted:
                 logger.info("dropped a lesson of task %s (%s): %s", task.id, ", ".join(why), lesson)
             result.lessons = [lesson for lesson, _ in general]
             return None
