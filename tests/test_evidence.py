@@ -148,9 +148,14 @@ def test_a_lesson_that_pastes_the_tool_result_is_re_asked():
 
 def test_a_lesson_that_names_a_wrong_answer_is_re_asked():
     """With "…, not '3.11'" in its prompt the 1.5B agent answered 3.11: a lesson must not plant the value."""
-    planting = "When asked for a version, answer with the value after New in version, never 3.11."
+    planting = "When asked for a version, answer with the value after New in version, never 3.2."
     general = "When asked for a version, answer with the value after New in version on the module page."
     teacher = scripted('{"lessons": ["' + planting + '"]}', '{"lessons": ["' + general + '"]}')
-    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
+    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.2", 0.0), "s2")])
     assert lessons == [general]
-    assert "quotes the wrong answer «3.11»" in str(teacher.calls[1])
+    assert "quotes the wrong answer «3.2»" in str(teacher.calls[1])
+
+    # The site's own version is written N, like the task's numbers: "the Python 3.11 documentation" plants nothing.
+    from tfgrpo_agents.learning.lessons import generalize_lesson
+    assert generalize_lesson("Read the Python 3.11 documentation.", TASK.question, "3.3", TASK.root_url) == \
+        "Read the Python N documentation."

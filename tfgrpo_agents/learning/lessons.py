@@ -68,8 +68,9 @@ def generalize_question(question: str) -> str:
 _URL = re.compile(r"[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
 
 
-def generalize_lesson(lesson: str, question: str, answer: str | None = None) -> str:
-    """The lesson with its task's code names as `X`, its numbers (and a numeric answer) as N, URLs as "its page".
+def generalize_lesson(lesson: str, question: str, answer: str | None = None, site: str | None = None) -> str:
+    """The lesson with its task's code names as `X`, its numbers (those of the question, of a numeric answer
+    and of the site's address) as N, and URLs as "its page".
 
     A small teacher, told to leave out the task's names, names them anyway; this rewrite is what
     it was asked to do, and a lesson that still names the task after it is dropped or re-asked.
@@ -77,7 +78,8 @@ def generalize_lesson(lesson: str, question: str, answer: str | None = None) -> 
     for span in _CODE_SPAN.findall(question):
         name = span.strip("`")
         lesson = re.sub(rf"`?{re.escape(name)}`?", "`X`", lesson)
-    for number in set(_NUMBER.findall(question)) | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
+    numbers = set(_NUMBER.findall(question)) | set(_NUMBER.findall(site or ""))
+    for number in numbers | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
         lesson = whole(number).sub("N", lesson)
     return _URL.sub("its page", lesson)
 
@@ -103,14 +105,17 @@ def shorten(text: str, word_cap: int) -> str | None:
 _WORD = re.compile(r"\w+")
 
 
-def copied_run(lesson: str, texts: Iterable[str], words: int = 5) -> str | None:
-    """A run of ``words`` consecutive words that ``lesson`` copies from one of ``texts``, if any.
+def copied_run(lesson: str, texts: Iterable[str], words: int = 5, allowed: str = "") -> str | None:
+    """A run of ``words`` consecutive words that ``lesson`` copies from one of ``texts`` (and that is not
+    in ``allowed``, the question: results echo it), if any.
 
     A small teacher asked where the answer is written sometimes pastes the tool result itself
     ("… — IANA time zone support New in version N"): that describes one page, not where such facts live.
     """
     tokens = _WORD.findall(lesson.lower())
-    runs = {" ".join(tokens[i:i + words]) for i in range(len(tokens) - words + 1)}
+    own = " ".join(_WORD.findall(allowed.lower()))
+    runs = {" ".join(tokens[i:i + words]) for i in range(len(tokens) - words + 1)} - {""}
+    runs = {run for run in runs if run not in own}
     if not runs:
         return None
     for text in texts:

@@ -229,7 +229,7 @@ class Reflector:
             learning_objective=s.learning_objective, word_cap=s.word_cap, template_block=s.template_block(),
         )
 
-        results = [generalize_lesson(text, task.question, task.answer)
+        results = [generalize_lesson(text, task.question, task.answer, task.root_url)
                    for t, _ in attempts for text in tool_results(t)]
         # Short wrong answers of this group: a lesson that names one plants it in the agent's prompt.
         wrong_answers = {" ".join(t.final_answer.split()) for t, _ in attempts
@@ -248,9 +248,10 @@ class Reflector:
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
             general, specific, copied, planted = [], [], [], []
-            for lesson in (generalize_lesson(lesson, task.question, task.answer) for lesson in filter(None, usable)):
+            for lesson in (generalize_lesson(lesson, task.question, task.answer, task.root_url)
+                           for lesson in filter(None, usable)):
                 terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
-                quote = copied_run(lesson, results)
+                quote = copied_run(lesson, results, allowed=generalize_question(task.question))
                 named = next((w for w in sorted(wrong_answers) if whole(w).search(lesson)), None)
                 (specific if terms else copied if quote else planted if named else general).append(
                     (lesson, terms or [quote or named]))
