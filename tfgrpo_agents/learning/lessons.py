@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from tfgrpo_agents.learning.evidence import whole
+from tfgrpo_agents.learning.evidence import tool_results, whole
+from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.learning.trajectory import Trajectory
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
 
@@ -114,8 +116,8 @@ def copied_run(lesson: str, texts: Iterable[str], words: int = 5, allowed: str =
     """
     tokens = _WORD.findall(lesson.lower())
     own = " ".join(_WORD.findall(allowed.lower()))
-    runs = {" ".join(tokens[i:i + words]) for i in range(len(tokens) - words + 1)} - {""}
-    runs = {run for run in runs if run not in own}
+    runs = [" ".join(tokens[i:i + words]) for i in range(len(tokens) - words + 1)]  # in the lesson's order
+    runs = [run for run in runs if run and run not in own]
     if not runs:
         return None
     for text in texts:
@@ -124,3 +126,37 @@ def copied_run(lesson: str, texts: Iterable[str], words: int = 5, allowed: str =
         if hit:
             return hit
     return None
+
+
+class LessonVetting:
+    """Whether a group's lesson can help other tasks: rewritten in general terms first, then refused
+    when it still names its task, pastes a result of its group, or quotes one of the group's wrong
+    answers (a small agent repeats any value its prompt names)."""
+
+    def __init__(self, task: Task, attempts: Sequence[Trajectory], vocabulary: TaskVocabulary | None = None) -> None:
+        self.task = task
+        self.vocabulary = vocabulary
+        self.question_kind = generalize_question(task.question)
+        self.results = [self.general(text) for t in attempts for text in tool_results(t)]
+        self.wrong_answers = sorted({" ".join(t.final_answer.split()) for t in attempts
+                                     if t.final_answer and (t.reward or 0) < 1.0
+                                     and 0 < len(t.final_answer.split()) <= 4
+                                     and not (task.answer and whole(task.answer).search(t.final_answer))})
+
+    def general(self, text: str) -> str:
+        return generalize_lesson(text, self.task.question, self.task.answer, self.task.root_url)
+
+    def objection(self, lesson: str) -> str | None:
+        """Why a (generalised) lesson is not kept, worded for the re-ask; ``None`` when it is kept."""
+        task = self.task
+        terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
+        if terms:
+            return (f"names {', '.join(repr(t) for t in terms)} from this task only; write lessons that would help "
+                    "on other tasks of this kind, without this task's names or numbers")
+        quote = copied_run(lesson, self.results, allowed=self.question_kind)
+        if quote:
+            return f"copies the tool result's words «{quote}»; say in a few general words where such a fact is written"
+        named = next((answer for answer in self.wrong_answers if whole(answer).search(lesson)), None)
+        if named:
+            return f"quotes the wrong answer «{named}»; say what to do instead, without naming wrong values"
+        return None

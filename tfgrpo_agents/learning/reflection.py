@@ -19,15 +19,12 @@ from tfgrpo_agents.learning.evidence import (
     answer_source,
     group_contrast,
     repeated_calls,
-    tool_results,
     where_reference_appeared,
-    whole,
 )
 from tfgrpo_agents.learning.lessons import (
     SLOT,
+    LessonVetting,
     TaskVocabulary,
-    copied_run,
-    generalize_lesson,
     generalize_question,
     shorten,
 )
@@ -229,12 +226,7 @@ class Reflector:
             learning_objective=s.learning_objective, word_cap=s.word_cap, template_block=s.template_block(),
         )
 
-        results = [generalize_lesson(text, task.question, task.answer, task.root_url)
-                   for t, _ in attempts for text in tool_results(t)]
-        # Short wrong answers of this group: a lesson that names one plants it in the agent's prompt.
-        wrong_answers = {" ".join(t.final_answer.split()) for t, _ in attempts
-                         if t.final_answer and (t.reward or 0) < 1.0 and 0 < len(t.final_answer.split()) <= 4
-                         and not (task.answer and whole(task.answer).search(t.final_answer))}
+        vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary)
 
         def check(result: Lessons) -> str | None:
             usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
@@ -247,26 +239,15 @@ class Reflector:
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
-            general, specific, copied, planted = [], [], [], []
-            for lesson in (generalize_lesson(lesson, task.question, task.answer, task.root_url)
-                           for lesson in filter(None, usable)):
-                terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
-                quote = copied_run(lesson, results, allowed=generalize_question(task.question))
-                named = next((w for w in sorted(wrong_answers) if whole(w).search(lesson)), None)
-                (specific if terms else copied if quote else planted if named else general).append(
-                    (lesson, terms or [quote or named]))
-            if planted and not general and not specific and not copied:
-                return (f"lesson 1 quotes the wrong answer «{planted[0][1][0]}»; say what to do instead, "
-                        "without naming wrong values")
-            if copied and not general and not specific:
-                return (f"lesson 1 copies the tool result's words «{copied[0][1][0]}»; say in a few general words "
-                        "where such a fact is written")
-            if specific and not general:
-                return (f"lesson 1 names {', '.join(repr(t) for t in specific[0][1])} from this task only; "
-                        "write lessons that would help on other tasks of this kind, without this task's names or numbers")
-            for lesson, why in specific + copied + planted:
-                logger.info("dropped a lesson of task %s (%s): %s", task.id, ", ".join(why), lesson)
-            result.lessons = [lesson for lesson, _ in general]
+            kept, refused = [], []
+            for lesson in map(vetting.general, filter(None, usable)):
+                objection = vetting.objection(lesson)
+                (refused if objection else kept).append((lesson, objection))
+            if refused and not kept:
+                return f"lesson 1 {refused[0][1]}"
+            for lesson, objection in refused:
+                logger.info("dropped a lesson of task %s (%s): %s", task.id, objection.split(";")[0], lesson)
+            result.lessons = [lesson for lesson, _ in kept]
             return None
 
         result, _ = call_structured(self.teacher, prompt, Lessons, method=s.method, retries=s.retries,
