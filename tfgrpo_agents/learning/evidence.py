@@ -77,9 +77,9 @@ def call_arguments(trajectory: Trajectory) -> str:
 
 
 def answer_source(trajectory: Trajectory, task: Task, window: int = 60) -> str | None:
-    """How a wrong final answer came about, as a phrase ("answered «3.11», the value in the website
-    address …"): from the website address, the question, the agent's own search query, a tool
-    result, or memory. ``None`` when there is nothing to trace.
+    """How a wrong final answer came about, as a phrase ("answered «3.11»: «3.11» is from the website
+    address …"): the website address, the question, the agent's own search query, the wrong part of a
+    tool result, words around (or a part of) the right value, or memory. ``None``: nothing to trace.
 
     A short answer is looked for whole, then by its numbers and names ("Python 3.11" → "3.11"); a
     long one (a sentence, a pasted result) only whole.
