@@ -81,7 +81,7 @@ def _tools(domain: str, options: dict[str, Any]):
         close()
 
 
-def setup(domain: str, n_train: int, n_test: int, seed: int) -> Setup:
+def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test") -> Setup:
     if domain == "math":
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
@@ -90,7 +90,10 @@ def setup(domain: str, n_train: int, n_test: int, seed: int) -> Setup:
         folder = ROOT / "tasks" / ("python_docs" if domain == "web-docs" else "synthetic_web")
         ratio = parse_ratio("4:7:6")
         train = stratified_sample(load_tasks(folder / "train.jsonl"), n_train, ratio=ratio, seed=seed)
-        test = stratified_sample(load_tasks(folder / "test.jsonl"), n_test, ratio=ratio, seed=seed)
+        pool = load_tasks(folder / "test.jsonl")
+        if test_split == "all":  # nothing is learned on this domain: every task is unseen
+            pool = load_tasks(folder / "train.jsonl") + pool
+        test = stratified_sample(pool, n_test, ratio=ratio, seed=seed)
         if domain == "web-docs":
             site = {"site": SHARED / "sites" / "python-3.11-docs.tar.gz", "public_url": "https://docs.python.org/3.11/"}
         else:
@@ -145,6 +148,12 @@ def reuse_first_step(source: Path, run_dir: Path, train: list[Task], group_size:
     log(f"{run_dir.name}: {taken} step-1 rollouts taken from {source}")
 
 
+def transfer_arm_name(library: Path) -> str:
+    """``transfer:web-docs/learn-g3-trace-positive`` for ``…/web-docs/learn-g3-trace-positive/library.json``."""
+    folder = library.parent if library.name == "library.json" else library.with_suffix("")
+    return f"transfer:{folder.parent.name}/{folder.name}"
+
+
 def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
     lines = ["", f"## Learning cost (tokens; dollars as if priced at `{price_as}`)", "",
              "| run | rollout tokens | summarize | advantage | group_ops | consolidate | reflection ÷ rollout "
@@ -185,16 +194,21 @@ def main() -> None:
     parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
     parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1")
     parser.add_argument("--library", action="append", default=[], help="extra arm: a library file (transfer)")
+    parser.add_argument("--test-split", default="test", choices=["test", "all"],
+                        help="'all' tests on train + test tasks: only for transfer runs (--arms baseline --library …)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--price-as", default="deepseek-chat", choices=sorted(DEFAULT_PRICES))
     args = parser.parse_args()
 
     arms = args.arms.split(",")
+    if args.test_split == "all" and (set(arms) - {"baseline"} or args.domain == "math"):
+        parser.error("--test-split all tests on the training tasks too: use it with --arms baseline and --library "
+                     "files learned on another domain (a web domain)")
     # runs with trace summaries, or of a tagged variant of the prompts, are kept apart from the others
     suffix = ("-trace" if args.summaries == "trace" else "") + (f"-{args.tag}" if args.tag else "")
     out = args.out / args.domain
     out.mkdir(parents=True, exist_ok=True)
-    s = setup(args.domain, args.train, args.test, args.seed)
+    s = setup(args.domain, args.train, args.test, args.seed, args.test_split)
     grader = grader_for(s.grader)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
@@ -242,7 +256,7 @@ def main() -> None:
                                                         s.domain.reflection(retries=2, summaries=args.summaries))
             add_arm(f"g1{suffix}", library)
         for item in args.library:
-            add_arm(f"library:{Path(item).parent.parent.name}", item)
+            add_arm(transfer_arm_name(Path(item)), item)
         comparison = run_sync(compare(build, configs, s.test, grader, settings, out / "eval"))
 
     header = [f"# Learning gain: {args.domain}", "",

@@ -327,3 +327,32 @@ def test_a_reply_cut_at_the_token_limit_loses_only_its_half_written_item():
     library = ExperienceLibrary.from_texts(["When a date is asked, open the home page."])
     ops = Reflector(scripted(cut)).consolidate([{"op": "UPDATE", "id": "G0", "text": "x y z"}], library)
     assert ops == [{"op": "UPDATE", "id": "G0", "text": "When a date is asked, open the Call for Papers page first."}]
+
+
+# ------------------------------------------------------------------ reply caps per teacher stage
+def test_each_teacher_stage_asks_the_endpoint_for_a_reply_cap_sized_to_what_it_writes():
+    from langchain_openai import ChatOpenAI
+
+    from tests.openai_stub import OpenAIStub
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.learning.reflection import Reflector, ReflectionSettings, ReplyCaps
+
+    ops = json.dumps({"operations": [{"op": "ADD", "text": "Open the page the search result names before answering."}]})
+    task = Task(id="t1", question="Which year?", answer="1999")
+    trajectory = Trajectory(task_id="t1", sample=0, question="Which year?", final_answer="1999", reward=1.0)
+    with OpenAIStub(replies=["It searched once and answered.", ops, ops]) as stub:
+        teacher = ChatOpenAI(model="stub-model", base_url=stub.base_url, api_key="x", max_retries=0, max_tokens=700)
+        reflector = Reflector(teacher, ReflectionSettings(reply_caps=ReplyCaps(summarize=300, base=50, per_item=70)))
+        reflector.summarize(task, trajectory, ExperienceLibrary())
+        reflector.group_ops(["lesson one about pages", "lesson two about pages", "lesson three"], ExperienceLibrary())
+        proposals = [{"op": "ADD", "text": "Open the page the search result names before answering."}]
+        assert reflector.consolidate(proposals, ExperienceLibrary())[0]["op"] == "ADD"
+        caps = [r.get("max_completion_tokens", r.get("max_tokens")) for r in stub.requests]
+        assert caps == [300, 50 + 3 * 70, 50 + 70]
+
+        # a cap never raises the teacher's own limit, and no caps leaves the limit alone
+        stub.replies = ["summary", "summary"]
+        tight = ChatOpenAI(model="stub-model", base_url=stub.base_url, api_key="x", max_retries=0, max_tokens=120)
+        Reflector(tight).summarize(task, trajectory, ExperienceLibrary())
+        Reflector(teacher, ReflectionSettings(reply_caps=None)).summarize(task, trajectory, ExperienceLibrary())
+        assert [r.get("max_completion_tokens", r.get("max_tokens")) for r in stub.requests[3:]] == [120, 700]

@@ -74,6 +74,37 @@ class OpsPlan(BaseModel):
     operations: list[ProposedOp] = Field(default_factory=list)
 
 
+class ReplyCaps(BaseModel):
+    """Reply caps per teacher stage, in tokens.
+
+    A small teacher that repeats itself runs on to the endpoint's limit (the demo's consolidation
+    filled 700 tokens for a handful of operations); capped, it stops early and the whole items before
+    the cut are kept. The list stages get room for the items they may write: one lesson, or one
+    operation per lesson or proposal. A cap only ever lowers the teacher's own ``max_tokens``.
+    """
+
+    summarize: int = 400
+    base: int = 100  # the JSON frame and a line of preamble
+    per_item: int = 80  # one lesson or operation of at most 32 words, with its JSON
+
+    def for_items(self, count: int) -> int:
+        return self.base + self.per_item * max(count, 1)
+
+
+def capped(model: BaseChatModel, max_tokens: int | None) -> BaseChatModel:
+    """``model`` with its reply cap lowered to ``max_tokens``, where it has one to set.
+
+    Chat models with a ``max_tokens`` field (ChatOpenAI and most providers) are copied, sharing their
+    HTTP clients; others are used as they are.
+    """
+    if max_tokens is None or "max_tokens" not in type(model).model_fields:
+        return model
+    current = getattr(model, "max_tokens", None)
+    if current is not None and current <= max_tokens:
+        return model
+    return model.model_copy(update={"max_tokens": max_tokens})
+
+
 class ReflectionSettings(BaseModel):
     """What the prompts say about the domain, and how strictly replies are asked for."""
 
@@ -93,6 +124,13 @@ class ReflectionSettings(BaseModel):
     summaries: Literal["teacher", "trace"] = "teacher"
     # A sentence pattern with <...> slots that lessons (and direct tips) are written in; None: free form.
     lesson_template: str | None = None
+    # None: every stage uses the teacher's own reply limit
+    reply_caps: ReplyCaps | None = Field(default_factory=ReplyCaps)
+
+    def cap(self, stage: str, items: int = 1) -> int | None:
+        if self.reply_caps is None:
+            return None
+        return self.reply_caps.summarize if stage == "summarize" else self.reply_caps.for_items(items)
 
     def follows_template(self, line: str) -> bool:
         """A plain line that starts like the lesson pattern (e.g. "When …") is a lesson written without JSON."""
@@ -199,7 +237,7 @@ class Reflector:
             final_answer=trajectory.final_answer or "(none)",
             outcome_block=f"Outcome: {outcome}\n" if outcome != "outcome unknown" else "",
         )
-        reply = self.teacher.invoke(prompt, config)
+        reply = capped(self.teacher, s.cap("summarize")).invoke(prompt, config)
         text = str(reply.text).strip()
         if not text:
             raise ValueError("the teacher returned an empty summary")
@@ -250,12 +288,14 @@ class Reflector:
             result.lessons = [lesson for lesson, _ in kept]
             return None
 
-        result, _ = call_structured(self.teacher, prompt, Lessons, method=s.method, retries=s.retries,
+        result, _ = call_structured(capped(self.teacher, s.cap("advantage", s.max_lessons)), prompt, Lessons,
+                                    method=s.method, retries=s.retries,
                                     config=config, list_field="lessons", validate=check,
                                     line_item=s.follows_template)
         return result.lessons[: s.max_lessons]
 
-    def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None) -> list[dict[str, Any]]:
+    def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None,
+             max_tokens: int | None) -> list[dict[str, Any]]:
         def check(plan: OpsPlan) -> str | None:
             # A DELETE of an id the list never had deletes nothing; dropping it beats re-asking.
             # Identical operations (a small teacher repeats itself) count once.
@@ -277,7 +317,7 @@ class Reflector:
                 return "; ".join(f"operation {r.index + 1}: {r.reason}" for r in rejected)
             return None
 
-        plan, _ = call_structured(self.teacher, prompt, OpsPlan, method=self.settings.method,
+        plan, _ = call_structured(capped(self.teacher, max_tokens), prompt, OpsPlan, method=self.settings.method,
                                   retries=self.settings.retries, config=config, list_field="operations",
                                   validate=check)
         return [op.model_dump(exclude_none=True) for op in plan.operations]
@@ -289,7 +329,7 @@ class Reflector:
             learning_objective=s.learning_objective, experiences=render_library(library),
             lessons="\n".join(f"- {lesson}" for lesson in lessons), word_cap=s.word_cap,
         )
-        return self._ops(prompt, library, config)
+        return self._ops(prompt, library, config, s.cap("group_ops", len(lessons)))
 
     def consolidate(self, proposals: Sequence[dict[str, Any]], library: ExperienceLibrary,
                     config: RunnableConfig | None = None) -> list[dict[str, Any]]:
@@ -303,4 +343,4 @@ class Reflector:
             learning_objective=s.learning_objective, experiences=render_library(library),
             proposals="\n".join(lines), word_cap=s.word_cap, max_experiences=s.max_experiences,
         )
-        return self._ops(prompt, library, config)
+        return self._ops(prompt, library, config, s.cap("consolidate", len(proposals)))
