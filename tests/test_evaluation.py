@@ -34,7 +34,7 @@ from tfgrpo_agents.evaluation import (
     train_test_split,
 )
 from tfgrpo_agents.evaluation.splits import difficulty
-from tfgrpo_agents.experience import ExperienceLibrary, save_library
+from tfgrpo_agents.experience import ExperienceLibrary, load_library, save_library
 from tfgrpo_agents.learning import (
     MathGrader,
     Task,
@@ -244,3 +244,41 @@ def test_an_arm_with_recorded_trajectories_is_not_rerun(tmp_path):
     hotter = settings.model_copy(update={"temperature": 0.9})
     asyncio.run(evaluate(build, EvalConfig(name="baseline"), TASKS[:1], MathGrader(), hotter, tmp_path))
     assert model.calls > 0
+
+
+def test_an_arm_name_reused_for_another_library_at_the_same_step_is_run_again(tmp_path):
+    """Rollouts carry their library's digest: neither the cache nor the record of one library stands in
+    for another's, though both libraries are at step 0."""
+    import shutil
+
+    class Counting(WorldChatModel):
+        calls: int = 0
+
+        def _generate(self, *args, **kwargs):
+            self.calls += 1
+            return super()._generate(*args, **kwargs)
+
+    model = Counting()
+    build = lambda library, placement: build_react_agent(model, [python_exec_tool()], system_prompt="Add.",
+                                                         experiences=library, placement=placement, max_steps=4)
+    settings = EvalSettings(k=1, temperature=0.3, seed=1, concurrency=2, max_steps=4)
+    first = library_file(tmp_path / "first.json", "Check the sum with the python tool before answering.")
+    second = library_file(tmp_path / "second.json", "Answer from memory when the numbers are small.")
+    _, before = asyncio.run(evaluate(build, EvalConfig(name="arm", library=first), TASKS[:2], MathGrader(), settings,
+                                     tmp_path / "eval"))
+    assert before[0].library_digest == load_library(first).digest() != load_library(second).digest()
+    for keep_cache in (True, False):  # the scratch cache, then the committed record alone
+        if not keep_cache:
+            shutil.rmtree(tmp_path / "eval" / "arm" / "cache")
+        model.calls = 0
+        _, after = asyncio.run(evaluate(build, EvalConfig(name="arm", library=second), TASKS[:2], MathGrader(),
+                                        settings, tmp_path / "eval"))
+        assert model.calls > 0, "rollouts made with another library were taken for this one's"
+        assert {t.library_digest for t in after} == {load_library(second).digest()}
+        # and the record of the same library is still taken
+        model.calls = 0
+        asyncio.run(evaluate(build, EvalConfig(name="arm", library=second), TASKS[:2], MathGrader(), settings,
+                             tmp_path / "eval"))
+        assert model.calls == 0
+        asyncio.run(evaluate(build, EvalConfig(name="arm", library=first), TASKS[:2], MathGrader(), settings,
+                             tmp_path / "eval"))

@@ -71,16 +71,21 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     rollout = RolloutSettings(temperature=settings.temperature, max_steps=settings.max_steps,
                               timeout_s=settings.timeout_s, retries=settings.retries, model_id=settings.model_id)
     gate = asyncio.Semaphore(settings.concurrency)
-    recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step)
+    digest = library.digest()
+    recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step, digest)
 
     async def one(task: Task, sample: int) -> Trajectory:
         key = f"{task.id}-{sample}"
-        cached = run_dir.cached("rollout", key) or recorded.get(key)
+        cached = run_dir.cached("rollout", key)
+        if cached is not None and not _same_library(cached, library.step, digest):
+            cached = None  # this arm's name was reused for another library: run it again
+        cached = cached or recorded.get(key)
         if cached is None:
             async with gate:
                 # The same seed for a task and sample in every arm: arms differ only in what they inject.
                 trajectory = await run_rollout(agent, task, sample, seed=rollout_seed(settings.seed, 0, task.id, sample),
-                                               settings=rollout, library_step=library.step)
+                                               settings=rollout, library_step=library.step,
+                                               library_digest=digest)
             # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
             cached = await asyncio.to_thread(run_dir.cache, "rollout", key, trajectory.model_dump(mode="json"))
         if on_rollout:
@@ -95,13 +100,22 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     return EvalRun(config=config, summary=summary, trajectories_path=str(path)), graded
 
 
+def _same_library(record: dict[str, Any], library_step: int, digest: str) -> bool:
+    """A rollout was made with this library: same content, or, for records older than the digest,
+    the same step."""
+    if record.get("library_digest"):
+        return record["library_digest"] == digest
+    return (record.get("library_step") or 0) == library_step
+
+
 def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: float,
-                       library_step: int) -> dict[str, dict[str, Any]]:
+                       library_step: int, digest: str) -> dict[str, dict[str, Any]]:
     """Rollouts of an earlier run of this arm, read from its ``trajectories.jsonl``.
 
     The per-rollout cache is scratch space (not committed with results); the trajectories file is
     the record. An arm whose file is at hand is not rerun, as long as each recorded rollout is of the
-    same question, at the same temperature, with the same library snapshot.
+    same question, at the same temperature, with the same library (its digest; its step for records
+    made before rollouts carried one).
     """
     path = run_dir.root / "trajectories.jsonl"
     if not path.exists():
@@ -112,9 +126,10 @@ def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: floa
         logger.warning("ignoring %s: %s", path, exc)
         return {}
     questions = {t.id: t.question for t in tasks}
-    usable = {f"{r.task_id}-{r.sample}": r.model_dump(mode="json") for r in records
-              if questions.get(r.task_id) == r.question and r.temperature == temperature
-              and (r.library_step or 0) == library_step}
+    dumped = (r.model_dump(mode="json") for r in records)
+    usable = {f"{r['task_id']}-{r['sample']}": r for r in dumped
+              if questions.get(r["task_id"]) == r["question"] and r["temperature"] == temperature
+              and _same_library(r, library_step, digest)}
     if usable:
         logger.info("%s: %d rollouts taken from %s", run_dir.root.name, len(usable), path)
     return usable

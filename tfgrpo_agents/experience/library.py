@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -127,6 +128,15 @@ class ExperienceLibrary(BaseModel):
 
     def token_count(self) -> int:
         return estimate_tokens(self.render())
+
+    def digest(self) -> str:
+        """A short fingerprint of what an agent is shown (ids and texts, in order).
+
+        Recorded with each rollout, so a rollout made with one library is never taken for another's
+        that happens to sit at the same step.
+        """
+        shown = "\n".join(f"{e.id}\t{e.text}" for e in ordered(self.experiences))
+        return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
     # ------------------------------------------------------------------ editing
     def apply(

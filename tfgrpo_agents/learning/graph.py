@@ -151,7 +151,7 @@ class StepGraph:
             self.agent_for(step), task, sample, seed=rollout_seed(s.seed, step, task.id, sample),
             settings=RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
                                      retries=s.rollout_retries, model_id=s.model_id),
-            library_step=self.library_for(step).step)
+            library_step=self.library_for(step).step, library_digest=self.library_for(step).digest())
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}

@@ -66,10 +66,11 @@ async def _detached(agent: Any, question: str, config: dict[str, Any]) -> dict[s
 
 
 async def run_rollout(agent: Any, task: Task, sample: int, *, seed: int, settings: RolloutSettings,
-                      library_step: int | None = None) -> Trajectory:
+                      library_step: int | None = None, library_digest: str | None = None) -> Trajectory:
     """One attempt at ``task`` (retried on errors); failures are recorded, never raised."""
     base = Trajectory(task_id=task.id, sample=sample, question=task.question, reference=task.answer,
-                      model_id=settings.model_id, temperature=settings.temperature, library_step=library_step)
+                      model_id=settings.model_id, temperature=settings.temperature, library_step=library_step,
+                      library_digest=library_digest)
     error: BaseException | None = None
     start = time.monotonic()
     for attempt in range(1, settings.retries + 2):

@@ -94,6 +94,7 @@ class Trajectory(BaseModel):
     model_id: str | None = None
     temperature: float | None = None
     library_step: int | None = None
+    library_digest: str | None = None  # ExperienceLibrary.digest() of the library the agent was shown
     wall_time_s: float = 0.0
     failed: bool = False
     failure: FailureKind | None = None
