@@ -111,9 +111,16 @@ def test_lessons_are_written_in_the_domain_pattern_and_unfilled_slots_are_re_ask
     assert "Write each lesson by filling in every <...> of this pattern:" in str(teacher.calls[0]["messages"][0].content)
     assert "still holds the slot <the kind of fact>" in str(teacher.calls[1]["messages"][-1].content)
 
-    tips_teacher = scripted('{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
-    generate_direct_tips(tips_teacher, [TASK], count=2, settings=settings)
+    # Observed with the 1.5B teacher at G=1: the slot's description copied without its brackets.
+    copied = "When asked for a version, answer with the value after 'the label next to it' on the module page."
+    teacher = scripted('{"lessons": ["' + copied + '"]}', '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
+    assert Reflector(teacher, settings).advantage(TASK, [(right, "s1"), (wrong, "s2")]) == [filled]
+    assert "still holds the slot <the label next to it>" in str(teacher.calls[1]["messages"][-1].content)
+
+    tips_teacher = scripted('{"lessons": ["' + copied + '"]}', '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
+    tips = generate_direct_tips(tips_teacher, [TASK], count=2, settings=settings)
     assert "of this pattern:" in str(tips_teacher.calls[0]["messages"][0].content), "tips get the same pattern"
+    assert tips.texts() == [filled], "a tip with an unfilled slot is re-asked"
 
 
 def test_plain_lines_are_read_as_lessons_and_a_lesson_holding_the_answer_is_specific():

@@ -31,7 +31,10 @@ def generate_direct_tips(teacher: BaseChatModel, tasks: Sequence[Task], *, count
         if not result.lessons:
             return "no tips were given"
         too_long = [i for i, tip in enumerate(result.lessons, start=1) if len(tip.split()) > settings.word_cap]
-        return f"tip(s) {too_long} are longer than {settings.word_cap} words" if too_long else None
+        if too_long:
+            return f"tip(s) {too_long} are longer than {settings.word_cap} words"
+        unfilled = next(filter(None, map(settings.unfilled_slot, result.lessons)), None)
+        return f"a tip still holds the slot {unfilled}; replace every <...> with what such tasks need" if unfilled else None
 
     result, _ = call_structured(teacher, prompt, Lessons, method=settings.method, retries=settings.retries,
                                 list_field="lessons", validate=check)

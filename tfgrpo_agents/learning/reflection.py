@@ -138,6 +138,19 @@ class ReflectionSettings(BaseModel):
             return False
         return line.split(maxsplit=1)[0].lower() == self.lesson_template.split(maxsplit=1)[0].lower()
 
+    def unfilled_slot(self, lesson: str) -> str | None:
+        """A slot of the pattern the lesson left unfilled: ``<...>`` itself, or its description copied
+        without the brackets (a small teacher writes "the value after 'the label next to it'")."""
+        left = SLOT.search(lesson)
+        if left:
+            return left.group(0)
+        lowered = lesson.lower()
+        for slot in SLOT.findall(self.lesson_template or ""):
+            description = slot.strip("<>").split(",")[0].strip().lower()
+            if len(description.split()) >= 3 and description in lowered:
+                return slot
+        return None
+
     def template_block(self) -> str:
         return LESSON_TEMPLATE_BLOCK.format(template=self.lesson_template) if self.lesson_template else ""
 
@@ -271,7 +284,7 @@ class Reflector:
                       if not placeholder_problem(lesson, s.min_words)]
             if result.lessons and not usable:
                 return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
-            unfilled = next((slot for lesson in result.lessons for slot in SLOT.findall(lesson)), None)
+            unfilled = next(filter(None, map(s.unfilled_slot, result.lessons)), None)
             if unfilled:
                 return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
             if result.lessons and not any(usable):
