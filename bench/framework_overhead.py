@@ -13,14 +13,20 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
 * scale: rollouts per second at 1, 4, 16 and 64 concurrent rollouts vs the ideal
   ``concurrency / (2 × latency)``, at each of ``--scale-latencies``; the CPU time the process spent
   per rollout says where the ceiling is (one Python process, one core at a time);
+* serial model: with a fixed latency every in-flight reply lands at once, and the one event loop
+  handles them one after another, so a step takes ``latency + concurrency × t``. ``t`` (event-loop
+  CPU per model step) is fitted to the scale table; it says how far one process can scale;
 * faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
   answer or as a recorded failure, and the retries are counted.
+
+    python bench/framework_overhead.py --fit-only   # refit the serial model to the recorded table
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -145,13 +151,38 @@ def cpu_breakdown(base_url: str, concurrency: int = 16, rollouts: int = 64) -> d
     return {owner: round(seconds / rollouts * 1000, 2) for owner, seconds in top.items()}
 
 
+def fit_serial_step(scale: list[dict]) -> dict:
+    """Fit ``rate = c / (2 (L + c t))`` to the scale table (least squares on log rates, a grid over t)."""
+    def predicted(row: dict, t: float) -> float:
+        return row["concurrency"] / (2 * (row["latency_s"] + row["concurrency"] * t))
+
+    def error(t: float) -> float:
+        return sum((math.log(predicted(r, t)) - math.log(r["rollouts_per_s"])) ** 2 for r in scale)
+
+    t = min((i / 10_000 for i in range(1, 500)), key=error)  # 0.1 ms … 50 ms per step
+    return {
+        "event_loop_ms_per_step": round(t * 1000, 2),
+        "predicted_over_measured": [{"latency_s": r["latency_s"], "concurrency": r["concurrency"],
+                                     "ratio": round(predicted(r, t) / r["rollouts_per_s"], 3)} for r in scale],
+        # share of ideal = L / (L + c t) ≥ 0.9  ⇔  c ≤ L / (9 t)
+        "max_in_flight_at_0_9_of_ideal": {str(L): int(L / (9 * t)) for L in sorted({r["latency_s"] for r in scale})},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--scale-latencies", default="0.2,1.0")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "framework_overhead.json")
+    parser.add_argument("--fit-only", action="store_true", help="refit the serial model to --out's scale table")
     args = parser.parse_args()
+    if args.fit_only:
+        results = json.loads(args.out.read_text())
+        results["serial_model"] = fit_serial_step(results["scale"])
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print("serial model", results["serial_model"])
+        return
     ideal_rollout = 2 * args.latency
     results: dict = {"latency_s": args.latency, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                      "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
@@ -190,6 +221,8 @@ def main() -> None:
                 scale.append(row)
                 print("scale", row, flush=True)
     results["scale"] = scale
+    results["serial_model"] = fit_serial_step(scale)
+    print("serial model", results["serial_model"], flush=True)
 
     fault_rates = {"429": 0.05, "500": 0.05, "timeout": 0.02}
     with Server(args.latency, fault_rates, hang_s=3.0) as server:
