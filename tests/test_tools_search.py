@@ -128,3 +128,45 @@ def test_ddgs_backend_maps_results_and_retries_rate_limits(monkeypatch):
     text_calls = [c for c in calls if c[0] == "text"]
     assert len(text_calls) == 3
     assert text_calls[-1][2] == {"region": "de-de", "safesearch": "moderate", "max_results": 4, "backend": "duckduckgo"}
+
+
+def _reference_page(tmp_path):
+    """A Sphinx-like reference page: entries as <dl>, each with its own "New in version" note."""
+    from tests.sites import page
+
+    def entry(name, text, added):
+        return (f'<dl class="function"><dt id="{name}">{name}()</dt><dd><p>{text}</p>'
+                f'<div class="versionadded"><p>New in version {added}.</p></div></dd></dl>')
+
+    body = ("<p>This module offers access to the operating system.</p>"
+            + entry("os.getresuid", "Return a tuple denoting the real, effective and saved user ids.", "3.1")
+            + entry("os.getresgid", "Return a tuple denoting the real, effective and saved group ids.", "3.2")
+            + entry("os.getuid", "Return the current real user id of the process.", "3.9"))
+    root = tmp_path / "ref"
+    root.mkdir()
+    (root / "os.html").write_text(page("os — Miscellaneous interfaces", body), encoding="utf-8")
+    (root / "other.html").write_text(page("Other", "<p>Nothing about group ids here, only user ids.</p>"),
+                                     encoding="utf-8")
+    return LocalSearchIndex.for_site(root, cache_dir=tmp_path / "cache")
+
+
+def test_a_snippet_opens_on_the_entry_the_query_names_with_its_own_note(tmp_path):
+    """Seen with the 1.5B agent: a window opening on the previous entry showed that entry's
+    "New in version" first, and the agent answered with it."""
+    index = _reference_page(tmp_path)
+    snippet = index.search("python 3.11 os.getresgid() added")[0].snippet
+    assert snippet.startswith("- os.getresgid()"), snippet
+    assert "New in version 3.2" in snippet
+    assert "3.1." not in snippet and "3.9" not in snippet, "a neighbouring entry's note is shown"
+    # no code name in the query: the best-matching window, as before
+    assert not index.search("real group ids")[0].snippet.startswith("- os.getresgid()")
+
+
+def test_code_names_skip_web_addresses_and_include_member_names():
+    assert search_index.code_names("timeit.Timer.autorange() on docs.python.org/3.11/") == [
+        "timeit.Timer.autorange", "Timer.autorange", "autorange"]
+    assert search_index.code_names("What's New for Python 2.0 on index.html, e.g. 3.11") == []
+    long_entry = "- os.walk(top)\n- " + " ".join(f"w{i}" for i in range(100)) + " New in version 3.5.\n- os.sep"
+    snippet = search_index.anchored_snippet(long_entry, "os.walk")
+    assert snippet.startswith("- os.walk(top)") and "New in version 3.5." in snippet and "os.sep" not in snippet
+    assert len(snippet.split()) <= search_index.SNIPPET_WORDS + 2

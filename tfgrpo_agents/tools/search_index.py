@@ -38,6 +38,60 @@ RRF_K = 5
 CANDIDATES = 30
 
 
+# a code name in a query: dotted (os.getresgid) or with an underscore (thread_time)
+_CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z]\w*_\w+")
+SNIPPET_WORDS = 60
+# addresses in a query ("docs.python.org/3.11/", "index.html") are not code names
+_WEB_ADDRESS = re.compile(r"\S*/\S*|\b(?:[\w-]+\.)+(?:org|com|net|io|dev|edu|gov|test|html?|php)\b")
+
+
+def code_names(query: str) -> list[str]:
+    """The query's code names, each followed by its shorter dotted suffixes, longest first.
+
+    Documentation lists a class's members by their own names ("- autorange(…)" under
+    ``timeit.Timer``), so ``timeit.Timer.autorange`` is also looked for as ``Timer.autorange`` and
+    ``autorange``.
+    """
+    names: list[str] = []
+    found = {name for name in _CODE_NAME.findall(_WEB_ADDRESS.sub(" ", query)) if len(name) > 3}
+    for name in sorted(found, key=len, reverse=True):
+        parts = name.split(".")
+        names += [".".join(parts[i:]) for i in range(len(parts)) if len(parts[i:][0]) > 2 or i == 0]
+    return list(dict.fromkeys(names))
+
+
+def anchored_snippet(body: str, query: str, words: int = SNIPPET_WORDS) -> str | None:
+    """The page's entry for the query's code name, if it has one; else the text from its first mention.
+
+    A window around the best-matching terms (FTS5's snippet) often opens on the previous entry of
+    a reference page, with that entry's "New in version" note first, and a reader takes that note
+    for the one asked about. The entry ("- os.getresgid()" and its description) ends where the next
+    entry starts, so the next entry's notes are not shown either. At most ``words`` words: a longer
+    entry is shown as its head and its last third (where notes and caveats go). None when the
+    query has no code name or the page does not spell it.
+    """
+    names = code_names(query)
+    for name in names:
+        entry = re.search(rf"(?m)^[ \t]*-[ \t]*(?:[a-z]+[ \t]+)?(?:[\w.]+\.)?{re.escape(name)}(?![\w.])", body)
+        if entry:
+            end = _NEXT_ENTRY.search(body, entry.end())
+            text = body[entry.start():end.start() if end else len(body)].split()
+            if len(text) <= words:
+                return " ".join(text) + (" …" if end else "")
+            # a long entry: its head and its tail, where reference pages put notes and caveats
+            tail = words // 3
+            return " ".join(text[:words - tail]) + " … " + " ".join(text[-tail:]) + " …"
+    for name in names:
+        mention = re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", body)
+        if mention:
+            return "… " + " ".join(body[mention.start():].split()[:words]) + " …"
+    return None
+
+
+# the start of a reference entry: "- os.getuid()", "- class timeit.Timer(…)", "- exception shutil.Error"
+_NEXT_ENTRY = re.compile(r"(?m)^[ \t]*-[ \t]*(?:[a-z]+[ \t]+)?(?:\w+\.[\w.]+|\w+\()")
+
+
 class SearchHit(BaseModel):
     title: str
     url: str
@@ -245,9 +299,17 @@ class LocalSearchIndex:
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:max_results]
         return [
             SearchHit(title=strip_suffix(rows[p][1] or "", self.title_suffix) or p,
-                      url=urljoin(self.base_url, p), snippet=" ".join(rows[p][2].split()))
+                      url=urljoin(self.base_url, p), snippet=self._snippet(p, query, rows[p][2]))
             for p in best
         ]
+
+    def _snippet(self, path: str, query: str, best_window: str) -> str:
+        if code_names(query):
+            row = self._conn.execute("SELECT body FROM pages WHERE path = ?", (path,)).fetchone()
+            anchored = anchored_snippet(row[0], query) if row else None
+            if anchored:
+                return anchored
+        return " ".join(best_window.split())
 
     def close(self) -> None:
         self._conn.close()
