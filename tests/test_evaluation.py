@@ -93,6 +93,22 @@ def test_behaviour_metrics():
 TASKS = [Task.model_validate(t) for t in make_tasks(["mixed"] * 8 + ["right", "right", "wrong", "wrong"])]
 
 
+class CountingWorld(WorldChatModel):
+    """The scripted world, counting its model calls (a call means a rollout was run, not read back)."""
+
+    calls: int = 0
+
+    def _generate(self, *args, **kwargs):
+        self.calls += 1
+        return super()._generate(*args, **kwargs)
+
+
+def counting_world():
+    model, tool = CountingWorld(), python_exec_tool()
+    return model, lambda library, placement: build_react_agent(model, [tool], system_prompt="Add.",
+                                                               experiences=library, placement=placement, max_steps=4)
+
+
 def world_builder():
     model, tool = WorldChatModel(), python_exec_tool()
     return lambda library, placement: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
@@ -219,16 +235,7 @@ def test_an_arm_with_recorded_trajectories_is_not_rerun(tmp_path):
     """Committed results carry trajectories.jsonl but not the scratch cache: a rerun reads the record."""
     import shutil
 
-    class Counting(WorldChatModel):
-        calls: int = 0
-
-        def _generate(self, *args, **kwargs):
-            self.calls += 1
-            return super()._generate(*args, **kwargs)
-
-    model = Counting()
-    build = lambda library, placement: build_react_agent(model, [python_exec_tool()], system_prompt="Add.",
-                                                         experiences=library, placement=placement, max_steps=4)
+    model, build = counting_world()
     settings = EvalSettings(k=2, temperature=0.3, seed=1, concurrency=2, max_steps=4)
     first, _ = asyncio.run(evaluate(build, EvalConfig(name="baseline"), TASKS[:3], MathGrader(), settings, tmp_path))
     recorded = (tmp_path / "baseline" / "trajectories.jsonl").read_text()
@@ -251,16 +258,7 @@ def test_an_arm_name_reused_for_another_library_at_the_same_step_is_run_again(tm
     for another's, though both libraries are at step 0."""
     import shutil
 
-    class Counting(WorldChatModel):
-        calls: int = 0
-
-        def _generate(self, *args, **kwargs):
-            self.calls += 1
-            return super()._generate(*args, **kwargs)
-
-    model = Counting()
-    build = lambda library, placement: build_react_agent(model, [python_exec_tool()], system_prompt="Add.",
-                                                         experiences=library, placement=placement, max_steps=4)
+    model, build = counting_world()
     settings = EvalSettings(k=1, temperature=0.3, seed=1, concurrency=2, max_steps=4)
     first = library_file(tmp_path / "first.json", "Check the sum with the python tool before answering.")
     second = library_file(tmp_path / "second.json", "Answer from memory when the numbers are small.")
