@@ -356,3 +356,11 @@ def test_each_teacher_stage_asks_the_endpoint_for_a_reply_cap_sized_to_what_it_w
         Reflector(tight).summarize(task, trajectory, ExperienceLibrary())
         Reflector(teacher, ReflectionSettings(reply_caps=None)).summarize(task, trajectory, ExperienceLibrary())
         assert [r.get("max_completion_tokens", r.get("max_tokens")) for r in stub.requests[3:]] == [120, 700]
+
+        # the local model's text tool-call adapter is a wrapper: its inner model is capped
+        from tfgrpo_agents.agents.text_tools import TextToolCallingModel
+
+        stub.replies = ["summary"]
+        Reflector(TextToolCallingModel(inner=teacher), ReflectionSettings(reply_caps=ReplyCaps(summarize=90))).summarize(
+            task, trajectory, ExperienceLibrary())
+        assert stub.requests[-1].get("max_completion_tokens", stub.requests[-1].get("max_tokens")) == 90
