@@ -56,7 +56,8 @@ def code_names(query: str) -> list[str]:
     found = {name for name in _CODE_NAME.findall(_WEB_ADDRESS.sub(" ", query)) if len(name) > 3}
     for name in sorted(found, key=len, reverse=True):
         parts = name.split(".")
-        names += [".".join(parts[i:]) for i in range(len(parts)) if len(parts[i:][0]) > 2 or i == 0]
+        # suffixes that start with a short part ("py" of "py.test") are too common to anchor on
+        names += [".".join(parts[i:]) for i in range(len(parts)) if i == 0 or len(parts[i]) > 2]
     return list(dict.fromkeys(names))
 
 
