@@ -166,3 +166,14 @@ def test_a_lesson_that_names_a_wrong_answer_is_re_asked():
     from tfgrpo_agents.learning.lessons import generalize_lesson
     assert generalize_lesson("Read the Python 3.11 documentation.", TASK.question, "3.3", TASK.root_url) == \
         "Read the Python N documentation."
+
+
+def test_a_lesson_whose_label_is_the_value_itself_is_re_asked():
+    """Observed with anchored snippets: "… answer with the value after '3.3' …", which reads "after 'N'" once
+    generalised: a value where the pattern wants the words written next to it."""
+    value_as_label = "When asked for a version, answer with the value after '3.3' on the Library Reference page."
+    general = "When asked for a version, answer with the value after 'New in version' on the module page."
+    teacher = scripted('{"lessons": ["' + value_as_label + '"]}', '{"lessons": ["' + general + '"]}')
+    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
+    assert lessons == [general]
+    assert "quotes 'N', a value, where the words written next to the value belong" in str(teacher.calls[1])

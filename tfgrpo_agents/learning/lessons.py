@@ -87,6 +87,8 @@ def generalize_lesson(lesson: str, question: str, answer: str | None = None, sit
 
 
 SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
+# a quoted "label" that is only the task's value once generalised: "the value after 'N'", "after '`X`'"
+_VALUE_ONLY_QUOTE = re.compile(r"""(?<![\w'"])(['"‘“])\s*(?:N|`X`|X)\s*(['"’”])(?![\w'"])""")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
 
@@ -159,4 +161,8 @@ class LessonVetting:
         named = next((answer for answer in self.wrong_answers if whole(answer).search(lesson)), None)
         if named:
             return f"quotes the wrong answer «{named}»; say what to do instead, without naming wrong values"
+        value_label = _VALUE_ONLY_QUOTE.search(lesson)
+        if value_label:
+            return (f"quotes {value_label.group(0)}, a value, where the words written next to the value belong "
+                    "(a label or heading of the page)")
         return None
