@@ -148,10 +148,10 @@ def reuse_first_step(source: Path, run_dir: Path, train: list[Task], group_size:
     log(f"{run_dir.name}: {taken} step-1 rollouts taken from {source}")
 
 
-def transfer_arm_name(library: Path) -> str:
-    """``transfer:web-docs/learn-g3-trace-positive`` for ``…/web-docs/learn-g3-trace-positive/library.json``."""
+def library_arm_name(library: Path) -> str:
+    """``library:web-docs/learn-g3-trace-positive`` for ``…/web-docs/learn-g3-trace-positive/library.json``."""
     folder = library.parent if library.name == "library.json" else library.with_suffix("")
-    return f"transfer:{folder.parent.name}/{folder.name}"
+    return f"library:{folder.parent.name}/{folder.name}"
 
 
 def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
@@ -193,7 +193,8 @@ def main() -> None:
                         help="take step 1's rollouts (empty library) from an earlier learning run's record")
     parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
     parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1")
-    parser.add_argument("--library", action="append", default=[], help="extra arm: a library file (transfer)")
+    parser.add_argument("--library", action="append", default=[],
+                        help="extra arm: a library file (learned on another domain: transfer; or replayed)")
     parser.add_argument("--test-split", default="test", choices=["test", "all"],
                         help="'all' tests on train + test tasks: only for transfer runs (--arms baseline --library …)")
     parser.add_argument("--seed", type=int, default=0)
@@ -256,7 +257,7 @@ def main() -> None:
                                                         s.domain.reflection(retries=2, summaries=args.summaries))
             add_arm(f"g1{suffix}", library)
         for item in args.library:
-            add_arm(transfer_arm_name(Path(item)), item)
+            add_arm(library_arm_name(Path(item)), item)
         comparison = run_sync(compare(build, configs, s.test, grader, settings, out / "eval"))
 
     header = [f"# Learning gain: {args.domain}", "",

@@ -7,6 +7,9 @@ This reads a run directory's recorded groups (``steps/*/trajectories.jsonl`` and
 keeps the groups with signal, and asks the teacher for each group's lessons again — no rollouts —
 then maps them onto the library (group_ops, consolidate), step after step, as a run would.
 Prints the old and the new lessons side by side, and the library that comes out; ``--out`` (JSON).
+``--library-out`` saves that library as a library file, to evaluate as an arm:
+
+    python bench/learning_gain.py --domain web-docs --arms baseline --library LIBRARY_FILE
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tfgrpo_agents.agents.local_model import LlamaServer
-from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.experience import ExperienceLibrary, LibraryMeta, save_library
 from tfgrpo_agents.learning import Reflector, load_tasks, read_trajectories
 from tfgrpo_agents.learning.domains import DOMAINS
 
@@ -29,11 +32,12 @@ def main() -> None:
     parser.add_argument("--model", default="local")
     parser.add_argument("--summaries", default="trace", choices=["teacher", "trace"])
     parser.add_argument("--out", type=Path, help="write the replayed lessons here (JSON)")
+    parser.add_argument("--library-out", type=Path, help="save the replayed library here (a library file)")
     args = parser.parse_args()
 
     tasks = {t.id: t for t in load_tasks(args.run_dir / "tasks.jsonl")}
     results: list[dict] = []
-    library = ExperienceLibrary()
+    library = ExperienceLibrary(meta=LibraryMeta(description=f"reflection of {args.run_dir} replayed"))
     with LlamaServer(args.model, parallel=2) as server:
         teacher = server.chat_model(temperature=0.0, max_tokens=700)
         reflector = Reflector(teacher, DOMAINS[args.domain].reflection(retries=2, summaries=args.summaries))
@@ -64,6 +68,9 @@ def main() -> None:
             plan = reflector.consolidate(proposals, library) if proposals else []
             library.apply(plan, strict=False)
             print(f"\n{step_dir.name} library:\n{library.render()}", flush=True)
+    if args.library_out:
+        args.library_out.parent.mkdir(parents=True, exist_ok=True)
+        save_library(library, args.library_out)
     if args.out:
         args.out.write_text(json.dumps({"groups": results, "library": [e.text for e in library.experiences]},
                                        indent=2, ensure_ascii=False) + "\n")
