@@ -1,5 +1,7 @@
 """The facts of a group comparison computed without a model, and the trace summaries built from them."""
 
+import json
+
 from langchain_core.messages import (
     AIMessage,
     HumanMessage,
@@ -143,24 +145,26 @@ def test_plain_lines_are_read_as_lessons_and_a_lesson_holding_the_answer_is_spec
     assert vocabulary.specific_terms("Answer with the number after New in version.", TASK.question, "3.3") == []
 
 
+def re_asked(first: str, fixed: str, wrong: str = "3.11") -> str:
+    """The re-ask a first lesson got, after checking the fixed lesson is the one kept."""
+    teacher = scripted(json.dumps({"lessons": [first]}), json.dumps({"lessons": [fixed]}))
+    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, wrong, 0.0), "s2")])
+    assert lessons == [fixed]
+    return str(teacher.calls[1])
+
+
 def test_a_lesson_that_pastes_the_tool_result_is_re_asked():
     """Observed: '… answer with the value after `X`.html `X` — IANA time zone support New in version N.'"""
     pasted = "When asked for a version, answer with the value after Compression using the LZMA algorithm New in version."
     general = 'When asked for a version, answer with the value after "New in version" on the module page.'
-    teacher = scripted('{"lessons": ["' + pasted + '"]}', '{"lessons": ["' + general.replace('"', '\\"') + '"]}')
-    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
-    assert lessons == [general]
-    assert "copies the tool result's words «compression using the lzma algorithm»" in str(teacher.calls[1])
+    assert "copies the tool result's words «compression using the lzma algorithm»" in re_asked(pasted, general)
 
 
 def test_a_lesson_that_names_a_wrong_answer_is_re_asked():
     """With "…, not '3.11'" in its prompt the 1.5B agent answered 3.11: a lesson must not plant the value."""
     planting = "When asked for a version, answer with the value after New in version, never 3.2."
     general = "When asked for a version, answer with the value after New in version on the module page."
-    teacher = scripted('{"lessons": ["' + planting + '"]}', '{"lessons": ["' + general + '"]}')
-    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.2", 0.0), "s2")])
-    assert lessons == [general]
-    assert "quotes the wrong answer «3.2»" in str(teacher.calls[1])
+    assert "quotes the wrong answer «3.2»" in re_asked(planting, general, wrong="3.2")
 
     # The site's own version is written N, like the task's numbers: "the Python 3.11 documentation" plants nothing.
     from tfgrpo_agents.learning.lessons import generalize_lesson
@@ -173,7 +177,4 @@ def test_a_lesson_whose_label_is_the_value_itself_is_re_asked():
     generalised: a value where the pattern wants the words written next to it."""
     value_as_label = "When asked for a version, answer with the value after '3.3' on the Library Reference page."
     general = "When asked for a version, answer with the value after 'New in version' on the module page."
-    teacher = scripted('{"lessons": ["' + value_as_label + '"]}', '{"lessons": ["' + general + '"]}')
-    lessons = Reflector(teacher).advantage(TASK, [(attempt(0, "3.3", 1.0), "s1"), (attempt(1, "3.11", 0.0), "s2")])
-    assert lessons == [general]
-    assert "quotes 'N', a value, where the words written next to the value belong" in str(teacher.calls[1])
+    assert "quotes 'N', a value, where the words written next to the value belong" in re_asked(value_as_label, general)
