@@ -167,6 +167,6 @@ def test_code_names_skip_web_addresses_and_include_member_names():
         "timeit.Timer.autorange", "Timer.autorange", "autorange"]
     assert search_index.code_names("What's New for Python 2.0 on index.html, e.g. 3.11") == []
     long_entry = "- os.walk(top)\n- " + " ".join(f"w{i}" for i in range(100)) + " New in version 3.5.\n- os.sep"
-    snippet = search_index.anchored_snippet(long_entry, "os.walk")
+    snippet = search_index.anchored_snippet(long_entry, search_index.code_names("os.walk"))
     assert snippet.startswith("- os.walk(top)") and "New in version 3.5." in snippet and "os.sep" not in snippet
     assert len(snippet.split()) <= search_index.SNIPPET_WORDS + 2

@@ -146,12 +146,12 @@ class StepGraph:
         return {"trajectories": {_key(task.id, sample): cached}}
 
     async def _run_rollout(self, step: int, task: Task, sample: int) -> Trajectory:
-        s = self.settings
+        s, library = self.settings, self.library_for(step)
         return await run_rollout(
             self.agent_for(step), task, sample, seed=rollout_seed(s.seed, step, task.id, sample),
             settings=RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
                                      retries=s.rollout_retries, model_id=s.model_id),
-            library_step=self.library_for(step).step, library_digest=self.library_for(step).digest())
+            library_step=library.step, library_digest=library.digest())
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}

@@ -13,7 +13,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -41,6 +41,8 @@ CANDIDATES = 30
 # a code name in a query: dotted (os.getresgid) or with an underscore (thread_time)
 _CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z]\w*_\w+")
 SNIPPET_WORDS = 60
+# a list item that may open a reference entry, with its kind ("class", "exception") before the name
+_ENTRY_START = r"(?m)^[ \t]*-[ \t]*(?:[a-z]+[ \t]+)?"
 # addresses in a query ("docs.python.org/3.11/", "index.html") are not code names
 _WEB_ADDRESS = re.compile(r"\S*/\S*|\b(?:[\w-]+\.)+(?:org|com|net|io|dev|edu|gov|test|html?|php)\b")
 
@@ -61,19 +63,19 @@ def code_names(query: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def anchored_snippet(body: str, query: str, words: int = SNIPPET_WORDS) -> str | None:
-    """The page's entry for the query's code name, if it has one; else the text from its first mention.
+def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS) -> str | None:
+    """The page's entry for one of the query's code ``names`` (from :func:`code_names`, best first), if it
+    has one; else the text from a name's first mention.
 
     A window around the best-matching terms (FTS5's snippet) often opens on the previous entry of
     a reference page, with that entry's "New in version" note first, and a reader takes that note
     for the one asked about. The entry ("- os.getresgid()" and its description) ends where the next
     entry starts, so the next entry's notes are not shown either. At most ``words`` words: a longer
-    entry is shown as its head and its last third (where notes and caveats go). None when the
-    query has no code name or the page does not spell it.
+    entry is shown as its head and its last third (where notes and caveats go). None when there are
+    no names or the page spells none of them.
     """
-    names = code_names(query)
     for name in names:
-        entry = re.search(rf"(?m)^[ \t]*-[ \t]*(?:[a-z]+[ \t]+)?(?:[\w.]+\.)?{re.escape(name)}(?![\w.])", body)
+        entry = re.search(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])", body)
         if entry:
             end = _NEXT_ENTRY.search(body, entry.end())
             text = body[entry.start():end.start() if end else len(body)].split()
@@ -90,7 +92,7 @@ def anchored_snippet(body: str, query: str, words: int = SNIPPET_WORDS) -> str |
 
 
 # the start of a reference entry: "- os.getuid()", "- class timeit.Timer(…)", "- exception shutil.Error"
-_NEXT_ENTRY = re.compile(r"(?m)^[ \t]*-[ \t]*(?:[a-z]+[ \t]+)?(?:\w+\.[\w.]+|\w+\()")
+_NEXT_ENTRY = re.compile(rf"{_ENTRY_START}(?:\w+\.[\w.]+|\w+\()")
 
 
 class SearchHit(BaseModel):
@@ -298,16 +300,17 @@ class LocalSearchIndex:
             for rank, path in enumerate(ranking):
                 fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:max_results]
+        names = code_names(query)
         return [
             SearchHit(title=strip_suffix(rows[p][1] or "", self.title_suffix) or p,
-                      url=urljoin(self.base_url, p), snippet=self._snippet(p, query, rows[p][2]))
+                      url=urljoin(self.base_url, p), snippet=self._snippet(p, names, rows[p][2]))
             for p in best
         ]
 
-    def _snippet(self, path: str, query: str, best_window: str) -> str:
-        if code_names(query):
+    def _snippet(self, path: str, names: list[str], best_window: str) -> str:
+        if names:
             row = self._conn.execute("SELECT body FROM pages WHERE path = ?", (path,)).fetchone()
-            anchored = anchored_snippet(row[0], query) if row else None
+            anchored = anchored_snippet(row[0], names) if row else None
             if anchored:
                 return anchored
         return " ".join(best_window.split())
