@@ -212,3 +212,25 @@ def test_code_names_include_camel_case_and_called_names():
     assert search_index.code_names("when was fsdecode() added") == ["fsdecode"]
     assert search_index.code_names("logging getLogger, TOMLDecodeError") == ["TOMLDecodeError", "getLogger"]
     assert search_index.code_names("Python Modules (Legacy version) in JSON") == []
+
+
+def test_the_page_defining_a_named_object_ranks_first(tmp_path):
+    """Recorded: "python 3.11 os.getresgid" put What's New in 3.11 and os.path (sharing "os") above
+    the os page that defines it, and the agent answered 3.11."""
+    from tests.sites import page
+
+    root = tmp_path / "rank"
+    root.mkdir()
+    (root / "os.html").write_text(page("os — Miscellaneous interfaces", (
+        "<p>Operating system interfaces.</p>" * 20
+        + '<dl class="function"><dt id="os.getresgid">os.getresgid()</dt><dd><p>Group ids.</p>'
+          '<div class="versionadded"><p>New in version 3.2.</p></div></dd></dl>')), encoding="utf-8")
+    (root / "os.path.html").write_text(page("os.path — Pathnames", "<p>Unlike os.getresgid, os.path is pure.</p>"),
+                                       encoding="utf-8")
+    (root / "new.html").write_text(page("What's New In Python 3.11", "<p>Python 3.11 is faster.</p>"),
+                                   encoding="utf-8")
+    index = LocalSearchIndex.for_site(root, cache_dir=tmp_path / "cache")
+    hits = index.search("python 3.11 os.getresgid")
+    assert hits[0].url.endswith("/os.html") or hits[0].url == "os.html", [h.url for h in hits]
+    assert "New in version 3.2" in hits[0].snippet
+    assert index.search("python 3.11 faster")[0].title == "What's New In Python 3.11", "no code name: as before"

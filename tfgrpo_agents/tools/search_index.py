@@ -65,6 +65,11 @@ def code_names(query: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def entry_pattern(name: str) -> re.Pattern[str]:
+    """A reference entry for ``name``: "- os.getresgid()", "- exception shutil.SameFileError", "- autorange(…)"."""
+    return re.compile(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])")
+
+
 def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS) -> str | None:
     """The page's entry for one of the query's code ``names`` (from :func:`code_names`, best first), if it
     has one; else the text from a name's first mention.
@@ -77,7 +82,7 @@ def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS
     no names or the page spells none of them.
     """
     for name in names:
-        entry = re.search(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])", body)
+        entry = entry_pattern(name).search(body)
         if entry:
             end = _NEXT_ENTRY.search(body, entry.end())
             text = body[entry.start():end.start() if end else len(body)].split()
@@ -316,8 +321,14 @@ class LocalSearchIndex:
         for ranking in rankings:
             for rank, path in enumerate(ranking):
                 fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)[:max_results]
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         names = code_names(query)
+        if names:
+            # the page that defines a named object ("- os.getresgid()") is the page about it, whatever
+            # "python 3.11" or a shared "os" in other titles say
+            defining = self._pages_defining(ranked, names)
+            ranked = [p for p in ranked if p in defining] + [p for p in ranked if p not in defining]
+        best = ranked[:max_results]
         words = {w.lower() for w in _WORD.findall(query)}
         hits = []
         for p in best:
@@ -328,6 +339,12 @@ class LocalSearchIndex:
             hits.append(SearchHit(title=title, url=urljoin(self.base_url, p),
                                   snippet=self._snippet(p, names + members, rows[p][2], head_first=bool(subject))))
         return hits
+
+    def _pages_defining(self, paths: list[str], names: Sequence[str]) -> set[str]:
+        entries = [entry_pattern(name) for name in names]
+        marks = ",".join("?" * len(paths))
+        rows = self._conn.execute(f"SELECT path, body FROM pages WHERE path IN ({marks})", paths)
+        return {path for path, body in rows if any(e.search(body) for e in entries)}
 
     def _title_term_weights(self) -> dict[str, float]:
         """Each title term's inverse document frequency over the titles; ``""`` for a term no title has."""
