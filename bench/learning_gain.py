@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from tfgrpo_agents._async import run_sync
-from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.evaluation import (
     EvalConfig,
@@ -219,8 +218,8 @@ def main() -> None:
         teacher = server.chat_model(temperature=0.0, max_tokens=700)
 
         def build(library, placement):
-            return build_react_agent(policy, tools, system_prompt=s.domain.system_prompt, experiences=library,
-                                     placement=placement, max_steps=args.max_steps, tool_first=s.domain.tool_first)
+            return s.domain.build_agent(policy, tools, experiences=library, placement=placement,
+                                        max_steps=args.max_steps)
 
         settings = EvalSettings(k=args.k, temperature=0.3, seed=args.seed, concurrency=2, max_steps=args.max_steps,
                                 model_id=server.model_id, timeout_s=300)

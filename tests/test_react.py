@@ -5,9 +5,15 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from tests.fakes import scripted, tool_call
-from tfgrpo_agents.agents import Placement, build_react_agent, extract_final_answer
+from tfgrpo_agents.agents import (
+    Placement,
+    build_react_agent,
+    extract_final_answer,
+    is_set_aside,
+)
 from tfgrpo_agents.experience import ExperienceLibrary
-from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER
+from tfgrpo_agents.learning.domains import DOMAINS
+from tfgrpo_agents.prompts import FORCE_FINAL_ANSWER, USE_A_TOOL_FIRST
 
 
 @tool
@@ -140,6 +146,46 @@ def test_tool_first_reminds_a_model_that_narrates_instead_of_calling():
     assert [m.content for m in result["messages"] if isinstance(m, ToolMessage)] == ["3"]
 
 
+def test_forget_guess_asks_again_without_the_answer_written_from_memory():
+    model = scripted("The answer is 7.", tool_call("add", {"a": 1, "b": 2}), "Final answer: 3")
+    result = ask(build_react_agent(model, [add], tool_first=True, forget_guess=True, tool_result_footer=False))
+    assert result["final_answer"] == "3"
+    retry, after_tool = model.calls[1]["messages"], model.calls[2]["messages"]
+    assert [m.text for m in retry] == ["What is 2 + 3?", USE_A_TOOL_FIRST], "the retry does not see its guess"
+    assert all("7" not in m.text for m in after_tool), "nor does any later call"
+    set_aside = [m.text for m in result["messages"] if is_set_aside(m)]
+    assert set_aside == ["The answer is 7.", USE_A_TOOL_FIRST], "the trace keeps it, marked"
+
+
+def test_forget_guess_keeps_the_first_reply_when_the_retry_calls_no_tool_either():
+    model = scripted("It is 5.", "Still 5.")
+    result = ask(build_react_agent(model, [add], tool_first=True, forget_guess=True))
+    assert result["final_answer"] == "It is 5."
+    assert not any(is_set_aside(m) for m in result["messages"])
+
+
+def test_the_web_domain_forgets_a_guess_and_math_keeps_its_reasoning():
+    for domain, retry_sees_reply in (("web", False), ("math", True)):
+        model = scripted("Reasoning: 2 + 3 = 5.", tool_call("add", {"a": 2, "b": 3}), "5")
+        DOMAINS[domain].build_agent(model, [add]).invoke({"messages": [HumanMessage("What is 2 + 3?")]})
+        retry_texts = [m.text for m in model.calls[1]["messages"]]
+        assert ("Reasoning: 2 + 3 = 5." in retry_texts) is retry_sees_reply, domain
+
+
 def test_without_tool_first_a_narrated_reply_is_the_answer():
     model = scripted("I would use the add tool.")
     assert ask(build_react_agent(model, [add]))["final_answer"] == "I would use the add tool."
+
+
+def test_the_teacher_still_reads_the_guess_that_was_set_aside():
+    from langchain_core.messages import messages_to_dict
+
+    from tfgrpo_agents.learning import Trajectory
+    from tfgrpo_agents.learning.reflection import render_transcript
+
+    model = scripted("Guido van Rossum.", tool_call("add", {"a": 1, "b": 2}), "3")
+    result = ask(build_react_agent(model, [add], tool_first=True, forget_guess=True))
+    trace = Trajectory(task_id="t", sample=0, question="q", messages=messages_to_dict(result["messages"]))
+    lines = render_transcript(trace).splitlines()
+    assert lines[0] == "1. answered before using a tool (set aside, asked again): Guido van Rossum."
+    assert lines[1].startswith('2. called add({"a": 1, "b": 2})')

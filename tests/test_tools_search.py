@@ -170,3 +170,67 @@ def test_code_names_skip_web_addresses_and_include_member_names():
     snippet = search_index.anchored_snippet(long_entry, search_index.code_names("os.walk"))
     assert snippet.startswith("- os.walk(top)") and "New in version 3.5." in snippet and "os.sep" not in snippet
     assert len(snippet.split()) <= search_index.SNIPPET_WORDS + 2
+
+
+def _module_pages(tmp_path):
+    """A module's page (version note at its head, members below it) next to pages whose titles hold
+    the site's common words."""
+    from tests.sites import page
+
+    root = tmp_path / "mods"
+    root.mkdir()
+    (root / "tomllib.html").write_text(page("tomllib — Parse TOML files", (
+        "<p>New in version 3.11.</p><p>This module parses TOML.</p>"
+        + "<p>Python version strings in TOML look like this, and python tools read them.</p>" * 6
+        + '<dl class="function"><dt id="tomllib.loads">tomllib.loads(s)</dt><dd><p>Load TOML from a string.</p>'
+          '<div class="versionadded"><p>New in version 3.12.</p></div></dd></dl>'
+        + '<dl class="exception"><dt id="tomllib.TOMLDecodeError">exception tomllib.TOMLDecodeError</dt>'
+          '<dd><p>Raised on invalid TOML.</p><div class="versionadded"><p>New in version 3.13.</p></div></dd></dl>')),
+        encoding="utf-8")
+    for name, title in (("legacy", "Distributing Python Modules (Legacy version)"),
+                        ("install", "Installing Python Modules (Legacy version)")):
+        (root / f"{name}.html").write_text(page(title, "<p>Python version notes for old tools.</p>"),
+                                           encoding="utf-8")
+    return LocalSearchIndex.for_site(root, cache_dir=tmp_path / "cache")
+
+
+def test_the_page_about_a_named_module_opens_on_its_head_and_lists_its_members(tmp_path):
+    """Seen in the recorded searches: "python tomllib version" showed a code sample mentioning
+    "python-version", not the module's own "New in version 3.11" at the top of its page."""
+    index = _module_pages(tmp_path)
+    head = index.search("python tomllib version")[0]
+    assert head.url.endswith("tomllib.html"), "a title word no other title holds outranks 'python' and 'version'"
+    assert head.snippet.startswith("tomllib — Parse TOML files New in version 3.11.")
+    member = index.search("python tomllib loads version")[0].snippet
+    assert member.startswith("- tomllib.loads(s)") and "3.12" in member and "3.11" not in member
+    camel = index.search("when was TOMLDecodeError added")[0].snippet
+    assert camel.startswith("- exception tomllib.TOMLDecodeError") and "3.13" in camel
+
+
+def test_code_names_include_camel_case_and_called_names():
+    assert search_index.code_names("shutil SameFileError") == ["SameFileError"]
+    assert search_index.code_names("when was fsdecode() added") == ["fsdecode"]
+    assert search_index.code_names("logging getLogger, TOMLDecodeError") == ["TOMLDecodeError", "getLogger"]
+    assert search_index.code_names("Python Modules (Legacy version) in JSON") == []
+
+
+def test_the_page_defining_a_named_object_ranks_first(tmp_path):
+    """Recorded: "python 3.11 os.getresgid" put What's New in 3.11 and os.path (sharing "os") above
+    the os page that defines it, and the agent answered 3.11."""
+    from tests.sites import page
+
+    root = tmp_path / "rank"
+    root.mkdir()
+    (root / "os.html").write_text(page("os — Miscellaneous interfaces", (
+        "<p>Operating system interfaces.</p>" * 20
+        + '<dl class="function"><dt id="os.getresgid">os.getresgid()</dt><dd><p>Group ids.</p>'
+          '<div class="versionadded"><p>New in version 3.2.</p></div></dd></dl>')), encoding="utf-8")
+    (root / "os.path.html").write_text(page("os.path — Pathnames", "<p>Unlike os.getresgid, os.path is pure.</p>"),
+                                       encoding="utf-8")
+    (root / "new.html").write_text(page("What's New In Python 3.11", "<p>Python 3.11 is faster.</p>"),
+                                   encoding="utf-8")
+    index = LocalSearchIndex.for_site(root, cache_dir=tmp_path / "cache")
+    hits = index.search("python 3.11 os.getresgid")
+    assert hits[0].url == "os.html", [h.url for h in hits]
+    assert "New in version 3.2" in hits[0].snippet
+    assert index.search("python 3.11 faster")[0].title == "What's New In Python 3.11", "no code name: as before"

@@ -402,11 +402,8 @@ def learn(
 
 
 def _agent_builder(domain, policy, tools, max_steps: int):
-    from tfgrpo_agents.agents import build_react_agent
-
     def build(library, placement):
-        return build_react_agent(policy, tools, system_prompt=domain.system_prompt, experiences=library,
-                                 placement=placement, max_steps=max_steps, tool_first=domain.tool_first)
+        return domain.build_agent(policy, tools, experiences=library, placement=placement, max_steps=max_steps)
 
     return build
 

@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfgrpo_agents._async import run_sync
-from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.evaluation import (
     EvalConfig,
@@ -83,8 +82,8 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
         tools = web.tools()
 
         def build(library, placement):
-            return build_react_agent(policy, tools, system_prompt=DOMAINS["web"].system_prompt, experiences=library,
-                                     placement=placement, max_steps=plan.max_steps, tool_first=True)
+            return DOMAINS["web"].build_agent(policy, tools, experiences=library, placement=placement,
+                                              max_steps=plan.max_steps)
 
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)

@@ -3,7 +3,7 @@
 from tfgrpo_agents.agents.answers import extract_final_answer, message_text
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.middleware import ExperienceMiddleware
-from tfgrpo_agents.agents.react import ReActState, build_react_agent
+from tfgrpo_agents.agents.react import ReActState, build_react_agent, is_set_aside
 
 __all__ = [
     "ExperienceMiddleware",
@@ -12,5 +12,6 @@ __all__ = [
     "build_react_agent",
     "extract_final_answer",
     "inject_experiences",
+    "is_set_aside",
     "message_text",
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from tfgrpo_agents import prompts
+from tfgrpo_agents.agents import Placement, build_react_agent
+from tfgrpo_agents.experience import SourceLike
 from tfgrpo_agents.learning.reflection import ReflectionSettings
 
 
@@ -21,7 +24,15 @@ class Domain:
     make_tools: Callable[[dict[str, Any]], tuple[list[BaseTool], Callable[[], None]]]
     learning_objective: str = prompts.DEFAULT_LEARNING_OBJECTIVE
     tool_first: bool = True  # remind a model that answers before using any tool (see build_react_agent)
+    forget_guess: bool = False  # and ask it without the answer it wrote from memory (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
+
+    def build_agent(self, model: BaseChatModel, tools: Sequence[BaseTool], *, experiences: SourceLike = None,
+                    placement: Placement | str = Placement.SYSTEM, max_steps: int = 5):
+        """This domain's ReAct agent: its system prompt and scaffold, with ``experiences`` injected."""
+        return build_react_agent(model, tools, system_prompt=self.system_prompt, experiences=experiences,
+                                 placement=placement, max_steps=max_steps, tool_first=self.tool_first,
+                                 forget_guess=self.forget_guess)
 
     def reflection(self, **overrides: Any) -> ReflectionSettings:
         """Reflection settings that tell the teacher what this agent does and what a good lesson is."""
@@ -60,7 +71,8 @@ def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], No
 DOMAINS: dict[str, Domain] = {
     "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
-                  learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE),
+                  learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
+                  forget_guess=True),
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, field_validator
 
+from tfgrpo_agents.agents import is_set_aside
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.experience.models import placeholder_problem
 from tfgrpo_agents.learning.evidence import (
@@ -179,7 +180,8 @@ def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> st
                                  + (f" — reasoning: {thought[:200]}" if thought else ""))
             elif thought:
                 step += 1
-                lines.append(f"{step}. replied: {thought[:max_result_chars]}")
+                said = "answered before using a tool (set aside, asked again)" if is_set_aside(message) else "replied"
+                lines.append(f"{step}. {said}: {thought[:max_result_chars]}")
         elif isinstance(message, ToolMessage):
             result = " ".join(str(message.text).split())
             if len(result) > max_result_chars:

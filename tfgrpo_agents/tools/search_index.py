@@ -9,6 +9,7 @@ whatever port the local server gets.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import sqlite3
@@ -38,8 +39,9 @@ RRF_K = 5
 CANDIDATES = 30
 
 
-# a code name in a query: dotted (os.getresgid) or with an underscore (thread_time)
-_CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z]\w*_\w+")
+# a code name in a query: dotted (os.getresgid), with an underscore (thread_time), in camel case
+# (SameFileError, TOMLDecodeError, getLogger) or called (fsdecode())
+_CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z]\w*_\w+|\b(?=\w*[a-z])(?:[A-Z]\w*[A-Z]|[a-z]+[A-Z])\w*|\w+(?=\()")
 SNIPPET_WORDS = 60
 # a list item that may open a reference entry, with its kind ("class", "exception") before the name
 _ENTRY_START = r"(?m)^[ \t]*-[ \t]*(?:[a-z]+[ \t]+)?"
@@ -63,6 +65,11 @@ def code_names(query: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def entry_pattern(name: str) -> re.Pattern[str]:
+    """A reference entry for ``name``: "- os.getresgid()", "- exception shutil.SameFileError", "- autorange(…)"."""
+    return re.compile(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])")
+
+
 def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS) -> str | None:
     """The page's entry for one of the query's code ``names`` (from :func:`code_names`, best first), if it
     has one; else the text from a name's first mention.
@@ -75,7 +82,7 @@ def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS
     no names or the page spells none of them.
     """
     for name in names:
-        entry = re.search(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])", body)
+        entry = entry_pattern(name).search(body)
         if entry:
             end = _NEXT_ENTRY.search(body, entry.end())
             text = body[entry.start():end.start() if end else len(body)].split()
@@ -162,6 +169,17 @@ def common_title_suffix(titles: Iterable[str]) -> str:
     return ending if count >= 3 and count * 2 >= len(titles) else ""
 
 
+def page_subject(title: str, query_words: set[str]) -> str | None:
+    """The name the page is about, when the query holds it: ``tomllib`` for "tomllib — Parse TOML
+    files" and "when was tomllib added". Such a page opens with what the query asks (its version
+    notes, its summary), and lists the members the query may name ("plistlib loads")."""
+    parts = _SEPARATOR.split(title, maxsplit=1)
+    subject = parts[0].strip()
+    if len(parts) == 2 and _DOTTED.fullmatch(subject) and subject.lower() in query_words:
+        return subject
+    return None
+
+
 def strip_suffix(title: str, suffix: str) -> str:
     if suffix and title.endswith(suffix) and len(title) > len(suffix):
         return title[: -len(suffix)].strip()
@@ -196,6 +214,7 @@ class LocalSearchIndex:
                 self._conn.execute("DELETE FROM meta")
                 self._conn.execute("INSERT INTO meta VALUES ('version', ?)", (INDEX_VERSION,))
         self.title_suffix = self._meta("title_suffix") or ""
+        self._title_weights: dict[str, float] | None = None
 
     @classmethod
     def for_site(
@@ -255,6 +274,7 @@ class LocalSearchIndex:
                                            (normalize(strip_suffix(title, suffix)), path))
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('title_suffix', ?)", (suffix,))
         self.title_suffix = suffix
+        self._title_weights = None
         return stats
 
     def _meta(self, key: str) -> str | None:
@@ -269,8 +289,9 @@ class LocalSearchIndex:
 
         Three rankings are fused by reciprocal rank: BM25 over title and body, BM25 over titles
         alone (a page whose title names the subject can drown in body matches of common words),
-        and the share of the query's terms the title holds (``3.11`` kept whole, so the 3.11 page
-        beats the 3.1 page).
+        and the query's terms the title holds, each weighed by how few titles hold it (``3.11`` kept
+        whole, so the 3.11 page beats the 3.1 page; on a Python site "python" and "version" in a
+        title say little, "tomllib" says much).
         """
         match = fts_query(query)
         if not match:
@@ -285,10 +306,11 @@ class LocalSearchIndex:
         by_title = self._conn.execute(sql, (f"title : ({match})", limit)).fetchall()
         rows = {row[0]: row for row in by_title} | {row[0]: row for row in overall}
         wanted = title_terms(query) - STOPWORDS or title_terms(query)
+        weight = self._title_term_weights()
 
         def overlap(path: str) -> float:
             title = strip_suffix(rows[path][1] or "", self.title_suffix)
-            return len(wanted & title_terms(title)) / len(wanted) if wanted else 0.0
+            return sum(weight.get(t, weight[""]) for t in wanted & title_terms(title))
 
         rankings = [
             [row[0] for row in overall],
@@ -299,20 +321,48 @@ class LocalSearchIndex:
         for ranking in rankings:
             for rank, path in enumerate(ranking):
                 fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)[:max_results]
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         names = code_names(query)
-        return [
-            SearchHit(title=strip_suffix(rows[p][1] or "", self.title_suffix) or p,
-                      url=urljoin(self.base_url, p), snippet=self._snippet(p, names, rows[p][2]))
-            for p in best
-        ]
-
-    def _snippet(self, path: str, names: list[str], best_window: str) -> str:
         if names:
+            # the page that defines a named object ("- os.getresgid()") is the page about it, whatever
+            # "python 3.11" or a shared "os" in other titles say
+            defining = self._pages_defining(ranked, names)
+            ranked = [p for p in ranked if p in defining] + [p for p in ranked if p not in defining]
+        best = ranked[:max_results]
+        words = {w.lower() for w in _WORD.findall(query)}
+        hits = []
+        for p in best:
+            title = strip_suffix(rows[p][1] or "", self.title_suffix) or p
+            subject = page_subject(title, words)
+            # on the page about "plistlib", "plistlib loads" asks for its entry "- plistlib.loads(…)"
+            members = [f"{subject}.{w}" for w in sorted(words - STOPWORDS) if subject and w != subject.lower()]
+            hits.append(SearchHit(title=title, url=urljoin(self.base_url, p),
+                                  snippet=self._snippet(p, names + members, rows[p][2], head_first=bool(subject))))
+        return hits
+
+    def _pages_defining(self, paths: list[str], names: Sequence[str]) -> set[str]:
+        entries = [entry_pattern(name) for name in names]
+        marks = ",".join("?" * len(paths))
+        rows = self._conn.execute(f"SELECT path, body FROM pages WHERE path IN ({marks})", paths)
+        return {path for path, body in rows if any(e.search(body) for e in entries)}
+
+    def _title_term_weights(self) -> dict[str, float]:
+        """Each title term's inverse document frequency over the titles; ``""`` for a term no title has."""
+        if self._title_weights is None:
+            titles = [title_terms(t or "") for (t,) in self._conn.execute("SELECT title FROM pages")]
+            counts = Counter(term for terms in titles for term in terms)
+            self._title_weights = {t: math.log((len(titles) + 1) / (n + 0.5)) for t, n in counts.items()}
+            self._title_weights[""] = math.log((len(titles) + 1) / 0.5)
+        return self._title_weights
+
+    def _snippet(self, path: str, names: list[str], best_window: str, head_first: bool) -> str:
+        if names or head_first:
             row = self._conn.execute("SELECT body FROM pages WHERE path = ?", (path,)).fetchone()
-            anchored = anchored_snippet(row[0], names) if row else None
+            anchored = anchored_snippet(row[0], names) if row and names else None
             if anchored:
                 return anchored
+            if row and head_first:
+                return " ".join(row[0].split()[:SNIPPET_WORDS]) + " …"
         return " ".join(best_window.split())
 
     def close(self) -> None:
