@@ -178,3 +178,18 @@ def test_a_lesson_whose_label_is_the_value_itself_is_re_asked():
     value_as_label = "When asked for a version, answer with the value after '3.3' on the Library Reference page."
     general = "When asked for a version, answer with the value after 'New in version' on the module page."
     assert "quotes 'N', a value, where the words written next to the value belong" in re_asked(value_as_label, general)
+
+
+def test_a_lesson_whose_label_no_result_shows_is_re_asked():
+    """Observed after §1f: "… answer with the value after 'Python version with X' …", words on no page."""
+    invented = "When asked for a version, answer with the value after 'Python version with `X`' on the docs."
+    general = "When asked for a version, answer with the value after 'New in version' on the module page."
+    assert "says the answer follows «Python version with `X`», words no result of these attempts shows" in \
+        re_asked(invented, general)
+
+    from tfgrpo_agents.learning.lessons import LessonVetting
+    vetting = LessonVetting(TASK, [attempt(0, "3.3", 1.0)])
+    assert vetting.unseen_label("Answer with the value after \"Compression using\" on the page.") is None
+    assert vetting.unseen_label("Answer with the value after 'Source code' on the page.") is None
+    assert vetting.unseen_label("Read the module's page.") is None, "no label, nothing to check"
+    assert LessonVetting(TASK, []).unseen_label("Answer after 'Editor'.") is None, "no results, nothing to check"

@@ -89,6 +89,8 @@ def generalize_lesson(lesson: str, question: str, answer: str | None = None, sit
 SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
 # a quoted "label" that is only the task's value once generalised: "the value after 'N'", "after '`X`'"
 _VALUE_ONLY_QUOTE = re.compile(r"""(?<![\w'"])(['"‘“])\s*(?:N|`X`|X)\s*(['"’”])(?![\w'"])""")
+# the label a lesson says the answer follows: after 'Editor', after "New in version" ('What's New' keeps its apostrophe)
+_AFTER_LABEL = re.compile(r"""\bafter\s+(?:['‘](.+?)['’](?=[\s,.;:)]|$)|["“](.+?)["”])""")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
 
@@ -165,4 +167,20 @@ class LessonVetting:
         if value_label:
             return (f"quotes {value_label.group(0)}, a value, where the words written next to the value belong "
                     "(a label or heading of the page)")
+        label = self.unseen_label(lesson)
+        if label:
+            return (f"says the answer follows «{label}», words no result of these attempts shows; quote the words "
+                    "the page writes just before the answer")
         return None
+
+    def unseen_label(self, lesson: str) -> str | None:
+        """The label a lesson says the answer follows ("the value after 'Editor'") when no tool result of
+        the group holds it: the 1.5B teacher invented "the value after 'Python version with X'"."""
+        match = _AFTER_LABEL.search(lesson)
+        if not match or not self.results:
+            return None
+        label = (match.group(1) or match.group(2)).strip()
+        words = " ".join(_WORD.findall(label.lower()))
+        if not words or any(words in " ".join(_WORD.findall(text.lower())) for text in self.results):
+            return None
+        return label
