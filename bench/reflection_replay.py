@@ -69,8 +69,7 @@ def main() -> None:
             library.apply(plan, strict=False)
             print(f"\n{step_dir.name} library:\n{library.render()}", flush=True)
     if args.library_out:
-        args.library_out.parent.mkdir(parents=True, exist_ok=True)
-        save_library(library, args.library_out)
+        save_library(library, args.library_out)  # creates the folder
     if args.out:
         args.out.write_text(json.dumps({"groups": results, "library": [e.text for e in library.experiences]},
                                        indent=2, ensure_ascii=False) + "\n")

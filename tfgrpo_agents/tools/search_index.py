@@ -323,10 +323,12 @@ class LocalSearchIndex:
                 fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         names = code_names(query)
+        bodies = self._bodies(ranked) if names else {}  # read once: for the ranking and the snippets
         if names:
             # the page that defines a named object ("- os.getresgid()") is the page about it, whatever
             # "python 3.11" or a shared "os" in other titles say
-            defining = self._pages_defining(ranked, names)
+            entries = [entry_pattern(name) for name in names]
+            defining = {p for p, body in bodies.items() if any(e.search(body) for e in entries)}
             ranked = [p for p in ranked if p in defining] + [p for p in ranked if p not in defining]
         best = ranked[:max_results]
         words = {w.lower() for w in _WORD.findall(query)}
@@ -336,15 +338,14 @@ class LocalSearchIndex:
             subject = page_subject(title, words)
             # on the page about "plistlib", "plistlib loads" asks for its entry "- plistlib.loads(…)"
             members = [f"{subject}.{w}" for w in sorted(words - STOPWORDS) if subject and w != subject.lower()]
+            body = bodies.get(p) or (self._bodies([p]).get(p) if subject else None)
             hits.append(SearchHit(title=title, url=urljoin(self.base_url, p),
-                                  snippet=self._snippet(p, names + members, rows[p][2], head_first=bool(subject))))
+                                  snippet=self._snippet(body, names + members, rows[p][2], head_first=bool(subject))))
         return hits
 
-    def _pages_defining(self, paths: list[str], names: Sequence[str]) -> set[str]:
-        entries = [entry_pattern(name) for name in names]
+    def _bodies(self, paths: list[str]) -> dict[str, str]:
         marks = ",".join("?" * len(paths))
-        rows = self._conn.execute(f"SELECT path, body FROM pages WHERE path IN ({marks})", paths)
-        return {path for path, body in rows if any(e.search(body) for e in entries)}
+        return dict(self._conn.execute(f"SELECT path, body FROM pages WHERE path IN ({marks})", paths))
 
     def _title_term_weights(self) -> dict[str, float]:
         """Each title term's inverse document frequency over the titles; ``""`` for a term no title has."""
@@ -355,14 +356,13 @@ class LocalSearchIndex:
             self._title_weights[""] = math.log((len(titles) + 1) / 0.5)
         return self._title_weights
 
-    def _snippet(self, path: str, names: list[str], best_window: str, head_first: bool) -> str:
-        if names or head_first:
-            row = self._conn.execute("SELECT body FROM pages WHERE path = ?", (path,)).fetchone()
-            anchored = anchored_snippet(row[0], names) if row and names else None
-            if anchored:
-                return anchored
-            if row and head_first:
-                return " ".join(row[0].split()[:SNIPPET_WORDS]) + " …"
+    @staticmethod
+    def _snippet(body: str | None, names: list[str], best_window: str, head_first: bool) -> str:
+        anchored = anchored_snippet(body, names) if body and names else None
+        if anchored:
+            return anchored
+        if body and head_first:
+            return " ".join(body.split()[:SNIPPET_WORDS]) + " …"
         return " ".join(best_window.split())
 
     def close(self) -> None:
