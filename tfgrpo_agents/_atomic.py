@@ -19,11 +19,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp makes the file private (0600); keep the target's mode, or the usual 0644
         os.fchmod(fd, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        with os.fdopen(fd, "w", encoding=encoding) as handle:
+        # errors="replace": a lone surrogate from a model reply is written as "?" instead of failing the save
+        with os.fdopen(fd, "w", encoding=encoding, errors="replace") as handle:
             handle.write(text)
             if durable:
                 handle.flush()
@@ -52,3 +53,41 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
+    """Delete temporary files that a killed writer left in ``directory``; returns how many.
+
+    Each temporary name carries its writer's pid (``.<name>.<pid>.<random>.tmp``); a file is stale
+    when that process no longer runs. Older names without a pid are stale after an hour.
+    """
+    import time
+
+    removed = 0
+    folder = Path(directory)
+    if not folder.is_dir():
+        return 0
+    for candidate in folder.glob(".*.tmp"):
+        parts = candidate.name.split(".")
+        pids = [int(p) for p in parts[2:-1] if p.isdigit()]
+        try:
+            if pids:
+                if pids[-1] == os.getpid() or _alive(pids[-1]):
+                    continue
+            elif time.time() - candidate.stat().st_mtime < 3600:
+                continue
+            candidate.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -19,9 +19,42 @@ console = Console(soft_wrap=True)
 LibraryPath = Annotated[Path, typer.Argument(help="Experience library JSON file.")]
 
 
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
+def _fail(message: str, code: int = 2) -> None:
+    """One line on stderr and a non-zero exit: 2 for bad input, 1 for a run that could not do its work."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code=code)
+
+
+def _at_least(minimum: float):
+    def check(value: float | None) -> float | None:
+        if value is not None and value < minimum:
+            raise typer.BadParameter(f"must be at least {minimum:g}, got {value:g}")
+        return value
+    return check
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be more than 0, got {value:g}")
+    return value
+
+
+def _one_of(*allowed: str):
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+    return check
+
+
+def _existing(value: Path | None) -> Path | None:
+    if value is not None and not value.exists():
+        raise typer.BadParameter(f"{value} does not exist")
+    return value
+
+
+PLACEMENTS = ("system", "user")
+STRUCTURED_METHODS = ("text", "json_mode", "json_schema", "function_calling")
 
 
 def _load(path: Path, *, create: bool = False, model_id: str | None = None, domain: str | None = None):
@@ -67,10 +100,10 @@ def _read_ops(path: Path) -> list[Any]:
 def _print_library(library, *, step: int | None = None) -> None:
     view = library if step is None else library.at_step(step)
     table = Table(title=f"step {view.step} · {len(view)} experiences · ~{view.token_count()} tokens")
-    for column in ("id", "text", "helpful", "harmful", "updated"):
+    for column in ("id", "text", "helpful", "harmful", "updated", "from"):
         table.add_column(column, overflow="fold")
     for e in view.experiences:
-        table.add_row(e.id, e.text, str(e.helpful), str(e.harmful), str(e.updated_step))
+        table.add_row(e.id, e.text, str(e.helpful), str(e.harmful), str(e.updated_step), ", ".join(e.sources) or "-")
     console.print(table)
     console.rule("prompt block")
     console.print(view.render() or "(empty library: nothing is injected)", markup=False, highlight=False)
@@ -243,7 +276,7 @@ def search(
 def browse(
     url: Annotated[str, typer.Argument(help="URL, or a path on --site.")],
     goal: Annotated[str, typer.Option(help="What to find on the page.")] = "",
-    site: Annotated[Path | None, typer.Option(help="Serve this site and browse it locally.")] = None,
+    site: Annotated[Path | None, typer.Option(help="Serve this site and browse it locally.", callback=_existing)] = None,
 ) -> None:
     """Show what the agent's web_browse tool returns for a page."""
     from tfgrpo_agents.tools import Browser, LocalWeb, web_browse_tool
@@ -258,19 +291,29 @@ def browse(
 
 @app.command("exec")
 def exec_code(
-    file: Annotated[Path | None, typer.Argument(help="Python file to run (default: standard input).")] = None,
-    timeout: Annotated[float, typer.Option(help="Wall-clock limit in seconds.")] = 10.0,
+    file: Annotated[Path | None, typer.Argument(help="Python file to run (default: standard input).",
+                                                callback=_existing)] = None,
+    timeout: Annotated[float, typer.Option(help="Wall-clock limit in seconds.", callback=_positive)] = 10.0,
 ) -> None:
     """Run Python in the agent's sandbox and show the result and the containment in use."""
     import sys
 
     from tfgrpo_agents.tools import SubprocessExecutor
 
-    code = file.read_text(encoding="utf-8") if file else sys.stdin.read()
-    executor = SubprocessExecutor(timeout=timeout)
+    from tfgrpo_agents.tools import SandboxUnavailable
+
+    try:
+        code = file.read_text(encoding="utf-8") if file else sys.stdin.read()
+    except UnicodeDecodeError:
+        _fail(f"{file or 'standard input'} is not UTF-8 text; give a Python source file")
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}")
+    try:
+        executor = SubprocessExecutor(timeout=timeout)
+    except SandboxUnavailable as exc:
+        _fail(str(exc), code=1)
     plan = executor.plan
-    console.print(f"[dim]sandbox: {plan.isolation.value}, user {plan.user if plan.user is not None else 'host'}, "
-                  f"pids cgroup {'on' if plan.pids_cgroup else 'off'}[/]")
+    console.print(f"[dim]sandbox: {plan.describe()}, pids cgroup {'on' if plan.pids_cgroup else 'off'}[/]")
     result = executor.run(code)
     console.print(result.render(), markup=False, highlight=False)
     raise typer.Exit(code=0 if result.exit_code == 0 else 1)
@@ -329,24 +372,31 @@ def learn(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,
     teacher_model: Annotated[str | None, typer.Option(help="Teacher model (default: the policy model at temperature 0).")] = None,
     teacher_base_url: Annotated[str | None, typer.Option(help="Teacher endpoint (default: --base-url).")] = None,
-    group_size: Annotated[int, typer.Option(help="G: rollouts per task.")] = 5,
-    epochs: Annotated[int, typer.Option(help="Passes over the tasks.")] = 3,
-    batch_size: Annotated[int, typer.Option(help="Tasks per learning step.")] = 8,
-    concurrency: Annotated[int, typer.Option(help="Rollouts and teacher calls in flight at once.")] = 4,
-    temperature: Annotated[float, typer.Option(help="Rollout temperature.")] = 0.7,
-    max_steps: Annotated[int, typer.Option(help="The agent's tool-step limit.")] = 8,
+    group_size: Annotated[int, typer.Option(help="G: rollouts per task.", callback=_at_least(1))] = 5,
+    epochs: Annotated[int, typer.Option(help="Passes over the tasks.", callback=_at_least(1))] = 3,
+    batch_size: Annotated[int, typer.Option(help="Tasks per learning step.", callback=_at_least(1))] = 8,
+    concurrency: Annotated[int, typer.Option(help="Rollouts and teacher calls in flight at once.",
+                                             callback=_at_least(1))] = 4,
+    temperature: Annotated[float, typer.Option(help="Rollout temperature.", callback=_at_least(0))] = 0.7,
+    max_steps: Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))] = 8,
     seed: Annotated[int, typer.Option(help="Seed for shuffling and per-rollout seeds.")] = 0,
     grader: Annotated[str | None, typer.Option(help="math, exact or judge (default: the agent's).")] = None,
     no_ground_truth: Annotated[bool, typer.Option("--no-ground-truth", help="Learn without reference answers.")] = False,
-    placement: Annotated[str, typer.Option(help="Where experiences go: system or user.")] = "system",
-    site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.")] = None,
+    placement: Annotated[str, typer.Option(help="Where experiences go: system or user.",
+                                           callback=_one_of(*PLACEMENTS))] = "system",
+    site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
+                                              callback=_existing)] = None,
     public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.")] = None,
-    rollout_timeout: Annotated[float, typer.Option(help="Seconds before a rollout is given up.")] = 300.0,
-    structured_method: Annotated[str, typer.Option(help="text, json_mode, json_schema or function_calling.")] = "text",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.", callback=_at_least(1))] = None,
+    rollout_timeout: Annotated[float, typer.Option(help="Seconds before a rollout is given up.",
+                                                   callback=_positive)] = 300.0,
+    structured_method: Annotated[str, typer.Option(help="text, json_mode, json_schema or function_calling.",
+                                                   callback=_one_of(*STRUCTURED_METHODS))] = "text",
     summaries: Annotated[str, typer.Option(help="Rollout summaries: teacher (a teacher call each) or trace (built "
-                                                "from the recorded trace; no tokens, faithful with small teachers).")] = "teacher",
-    prices: Annotated[Path | None, typer.Option(help="JSON price table overriding the built-in one.")] = None,
+                                                "from the recorded trace; no tokens, faithful with small teachers).",
+                                           callback=_one_of("teacher", "trace"))] = "teacher",
+    prices: Annotated[Path | None, typer.Option(help="JSON price table overriding the built-in one.",
+                                                callback=_existing)] = None,
     store: Annotated[Path | None, typer.Option(help="Also save the learned library into this SqliteStore file.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<agent>-<time>).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Resume the run in this directory.")] = None,
@@ -358,6 +408,7 @@ def learn(
     from tfgrpo_agents.learning import (
         LearnSettings,
         TaskFileError,
+        load_prices,
         load_tasks,
     )
     from tfgrpo_agents.learning.domains import DOMAINS
@@ -396,9 +447,10 @@ def learn(
         (run_dir / "cli.json").write_text(options.model_dump_json(indent=2))
     try:
         task_list = load_tasks(options.tasks)[: options.limit]
-    except TaskFileError as exc:
+        price_table = load_prices(prices)
+    except (TaskFileError, ValueError) as exc:
         _fail(str(exc))
-    _run_learning(run_dir, settings, options, task_list, prices, store)
+    _run_learning(run_dir, settings, options, task_list, price_table, store)
 
 
 def _agent_builder(domain, policy, tools, max_steps: int):
@@ -408,9 +460,8 @@ def _agent_builder(domain, policy, tools, max_steps: int):
     return build
 
 
-def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices: Path | None, store: Path | None) -> None:
-
-    from tfgrpo_agents.learning import TrainingFreeGRPO, grader_for
+def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None) -> None:
+    from tfgrpo_agents.learning import RolloutsFailedError, TrainingFreeGRPO, grader_for
     from tfgrpo_agents.learning.domains import DOMAINS
 
     domain = DOMAINS[options.agent]
@@ -453,6 +504,8 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
     try:
         with progress:
             library = learner.fit(task_list)
+    except RolloutsFailedError as exc:
+        _fail(f"{exc}; the run can be resumed with --resume {run_dir}", code=1)
     finally:
         close_tools()
     summary = learner.write_ledger()
@@ -497,15 +550,18 @@ TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
 AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")]
 ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint, or local / local-0.5b (embedded).")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]
-KOpt = Annotated[int, typer.Option("--k", help="Samples per task.")]
-TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the paper evaluates at 0.3).")]
+KOpt = Annotated[int, typer.Option("--k", help="Samples per task.", callback=_at_least(1))]
+TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the paper evaluates at 0.3).",
+                                               callback=_at_least(0))]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the per-rollout seeds and the bootstrap.")]
-ConcurrencyOpt = Annotated[int, typer.Option(help="Rollouts in flight at once.")]
-MaxStepsOpt = Annotated[int, typer.Option(help="The agent's tool-step limit.")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="Rollouts in flight at once.", callback=_at_least(1))]
+MaxStepsOpt = Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))]
 GraderOpt = Annotated[str | None, typer.Option(help="math, exact or judge (default: the agent's).")]
-SiteOpt = Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.")]
+SiteOpt = Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
+                                              callback=_existing)]
 PublicUrlOpt = Annotated[str | None, typer.Option(help="web agent: the site's public address.")]
-LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N tasks.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N tasks.", callback=_at_least(1))]
+PlacementOpt = Annotated[str, typer.Option(help="system or user.", callback=_one_of(*PLACEMENTS))]
 OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes from its cache).")]
 
 
@@ -540,17 +596,26 @@ def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: in
 def _run_with_progress(total: int, coroutine_factory):
     from tfgrpo_agents._async import run_sync
 
+    from tfgrpo_agents.experience import LibraryFileError
+    from tfgrpo_agents.learning import RolloutsFailedError
+
     progress = _progress()
-    with progress:
-        bar = progress.add_task("rollouts", total=total)
-        return run_sync(coroutine_factory(lambda: progress.advance(bar)))
+    try:
+        with progress:
+            bar = progress.add_task("rollouts", total=total)
+            return run_sync(coroutine_factory(lambda: progress.advance(bar)))
+    except LibraryFileError as exc:
+        _fail(str(exc))
+    except RolloutsFailedError as exc:
+        _fail(str(exc), code=1)
 
 
 @app.command("eval")
 def eval_command(
     tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
-    experiences: Annotated[Path | None, typer.Option(help="Library to inject (none: the baseline).")] = None,
-    placement: Annotated[str, typer.Option(help="system or user.")] = "system",
+    experiences: Annotated[Path | None, typer.Option(help="Library to inject (none: the baseline).",
+                                                     callback=_existing)] = None,
+    placement: PlacementOpt = "system",
     k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
     limit: LimitOpt = None,

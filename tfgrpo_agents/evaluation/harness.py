@@ -15,7 +15,13 @@ from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
 from tfgrpo_agents.experience import ExperienceLibrary, load_library
 from tfgrpo_agents.learning.grading import grade_trajectories
 from tfgrpo_agents.learning.rewards import Grader
-from tfgrpo_agents.learning.rollout import RolloutSettings, rollout_seed, run_rollout
+from tfgrpo_agents.learning.rollout import (
+    TRANSIENT_FAILURES,
+    RolloutSettings,
+    check_reached_model,
+    rollout_seed,
+    run_rollout,
+)
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import (
@@ -86,13 +92,16 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                 trajectory = await run_rollout(agent, task, sample, seed=rollout_seed(settings.seed, 0, task.id, sample),
                                                settings=rollout, library_step=library.step,
                                                library_digest=digest)
-            # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
-            cached = await asyncio.to_thread(run_dir.cache, "rollout", key, trajectory.model_dump(mode="json"))
+            cached = trajectory.model_dump(mode="json")
+            if trajectory.failure not in TRANSIENT_FAILURES:
+                # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
+                cached = await asyncio.to_thread(run_dir.cache, "rollout", key, cached)
         if on_rollout:
             on_rollout()
         return Trajectory.model_validate(cached)
 
     trajectories = await asyncio.gather(*(one(t, s) for t in tasks for s in range(settings.k)))
+    check_reached_model(list(trajectories), f"arm {config.name!r}")
     graded = grade_all(list(trajectories), {t.id: t for t in tasks}, grader, run_dir, settings.concurrency)
     path = write_trajectories(run_dir.root / "trajectories.jsonl", graded)
     summary = summarize(config.name, graded, settings.k, seed=settings.seed)

@@ -29,14 +29,17 @@ def save_library(
 def library_from_json(text: str, *, origin: str = "<string>") -> ExperienceLibrary:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LibraryFileError(f"{origin} is not valid JSON ({exc}); it does not hold a library") from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON, a 5,000-digit number, nesting too deep
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+        raise LibraryFileError(f"{origin} is not valid JSON ({detail}); it does not hold a library") from exc
     if not isinstance(data, dict) or "experiences" not in data:
         raise LibraryFileError(
             f"{origin} is JSON but not an experience library (expected an object with 'experiences')"
         )
     try:
         return ExperienceLibrary.model_validate(data)
+    except RecursionError as exc:
+        raise LibraryFileError(f"{origin} holds an invalid library: nested too deeply") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -64,6 +67,13 @@ def load_library(path: str | os.PathLike[str], *, model_id: str | None = None) -
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise LibraryFileError(f"no library file at {source}") from exc
+    except IsADirectoryError as exc:
+        raise LibraryFileError(f"{source} is a directory, not a library file") from exc
+    except UnicodeDecodeError as exc:
+        raise LibraryFileError(f"{source} is not UTF-8 text (binary or another encoding); it does not hold a "
+                               "library") from exc
+    except OSError as exc:
+        raise LibraryFileError(f"cannot read the library file {source}: {exc.strerror or exc}") from exc
     library = library_from_json(text, origin=str(source))
     check_model(library, model_id, origin=str(source))
     return library

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from rapidfuzz import fuzz, utils
 
 from tfgrpo_agents.experience.errors import InvalidOpsError, UnknownStepError
@@ -88,6 +88,15 @@ class ExperienceLibrary(BaseModel):
     next_id: int = 0
     experiences: list[Experience] = Field(default_factory=list)
     history: list[LibrarySnapshot] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ExperienceLibrary:
+        seen: set[str] = set()
+        for experience in self.experiences:
+            if experience.id in seen:
+                raise ValueError(f"experience id {experience.id!r} appears more than once")
+            seen.add(experience.id)
+        return self
 
     def model_post_init(self, __context: Any) -> None:
         # Never hand out an id that is already taken, whoever wrote the experiences.
@@ -271,6 +280,10 @@ class ExperienceLibrary(BaseModel):
         current: dict[str, Experience] = {e.id: e for e in self.experiences}
         next_id = self.next_id
         report = ApplyReport(step=step)
+        if isinstance(raw_ops, (str, bytes, Mapping, BaseModel)) or not isinstance(raw_ops, Iterable):
+            report.rejected.append(RejectedOp(index=0, raw=_jsonable(raw_ops), reason=(
+                f"ops must be a list of operations, got {type(raw_ops).__name__}")))
+            return {"experiences": list(self.experiences), "next_id": next_id}, report
 
         def add(op: ExperienceOp, index: int, outcome: str, note: str | None = None) -> None:
             nonlocal next_id
@@ -280,6 +293,7 @@ class ExperienceLibrary(BaseModel):
                 richer = len(_words(op.text or "") - _words(duplicate.text)) >= WIDENING_WORDS
                 current[duplicate.id] = duplicate.model_copy(
                     update={"helpful": duplicate.helpful + op.support, "updated_step": step,
+                            "sources": _merged(duplicate.sources, op.sources),
                             **({"text": op.text} if richer else {})}
                 )
                 report.applied.append(
@@ -292,7 +306,7 @@ class ExperienceLibrary(BaseModel):
             next_id += 1
             current[new_id] = Experience(
                 id=new_id, text=op.text or "", created_step=step, updated_step=step,
-                helpful=op.support, domain=self.meta.domain, tags=op.tags,
+                helpful=op.support, domain=self.meta.domain, tags=op.tags, sources=op.sources,
             )
             report.applied.append(
                 AppliedOp(index=index, op=op, outcome=outcome, experience_id=new_id, note=note)
@@ -320,6 +334,7 @@ class ExperienceLibrary(BaseModel):
                             "updated_step": step,
                             "helpful": target.helpful + op.support,
                             "tags": op.tags or target.tags,
+                            "sources": _merged(target.sources, op.sources),
                         }
                     )
                     report.applied.append(
@@ -373,6 +388,11 @@ class ExperienceLibrary(BaseModel):
         if replace_snapshot:
             self.history = [s for s in self.history if s.step != step]
         self.history.append(self._snapshot(report))
+
+
+def _merged(old: tuple[str, ...], new: tuple[str, ...], keep: int = 20) -> tuple[str, ...]:
+    """Provenance of an edited lesson: earlier sources first, newest last, bounded."""
+    return tuple(dict.fromkeys([*old, *new]))[-keep:]
 
 
 def _jsonable(raw: Any) -> Any:

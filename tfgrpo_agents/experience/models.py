@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tfgrpo_agents._text import clean_text, word_count
+
 FORMAT_VERSION = 1
 
 
@@ -15,8 +17,6 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def word_count(text: str) -> int:
-    return len(text.split())
 
 
 def placeholder_problem(text: str, min_words: int = 1) -> str | None:
@@ -60,6 +60,12 @@ class Experience(BaseModel):
     harmful: int = Field(default=0, ge=0)
     domain: str | None = None
     tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # provenance: the groups (task ids) whose comparison produced or backed it
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _clean_text(cls, value: Any) -> Any:
+        return clean_text(value) if isinstance(value, str) else value
 
     @property
     def evidence(self) -> int:
@@ -86,6 +92,7 @@ class ExperienceOp(BaseModel):
     reason: str | None = None
     support: int = Field(default=1, ge=0)
     tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the groups (task ids) the op came from, kept on the experience
 
     @field_validator("op", mode="before")
     @classmethod
@@ -108,7 +115,7 @@ class ExperienceOp(BaseModel):
     @classmethod
     def _normalize_text(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return " ".join(value.split())
+            return " ".join(clean_text(value).split())
         return value
 
 

@@ -13,6 +13,7 @@ from tfgrpo_agents.learning.rewards import (
     ShortAnswerGrader,
     grader_for,
 )
+from tfgrpo_agents.learning.rollout import RolloutsFailedError
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.structured import (
@@ -33,7 +34,7 @@ from tfgrpo_agents.learning.trajectory import (
 
 __all__ = [
     "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
-    "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RunDir", "RunMismatchError",
+    "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RolloutsFailedError", "RunDir", "RunMismatchError",
     "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
     "TrajectoryCollector", "call_structured", "grader_for", "load_prices", "load_tasks", "parse_tolerantly",
     "read_trajectories", "schedule", "tool_calls_from_messages", "write_trajectories",

@@ -22,13 +22,20 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
+from rapidfuzz import fuzz
 
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.learning.grading import grade_trajectories
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.rewards import Grader
-from tfgrpo_agents.learning.rollout import RolloutSettings, rollout_seed, run_rollout
+from tfgrpo_agents.learning.rollout import (
+    TRANSIENT_FAILURES,
+    RolloutSettings,
+    check_reached_model,
+    rollout_seed,
+    run_rollout,
+)
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.tasks import Task
@@ -141,8 +148,10 @@ class StepGraph:
         cached = self.run_dir.cached("rollout", key)
         if cached is None:
             trajectory = await self._run_rollout(step, task, sample)
-            self.on_event("rollout", {"key": key, "failed": trajectory.failed})
-            cached = self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
+            self.on_event("rollout", {"key": key, "failed": trajectory.failed, "error": trajectory.error})
+            cached = trajectory.model_dump(mode="json")
+            if trajectory.failure not in TRANSIENT_FAILURES:
+                cached = self.run_dir.cache("rollout", key, cached)
         return {"trajectories": {_key(task.id, sample): cached}}
 
     async def _run_rollout(self, step: int, task: Task, sample: int) -> Trajectory:
@@ -157,6 +166,7 @@ class StepGraph:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}
         graded = sorted((Trajectory.model_validate(t) for t in state["trajectories"].values()),
                         key=lambda t: (order[t.task_id], t.sample))
+        check_reached_model(graded, f"step {state['step']}")
         if self.grader is not None and self.settings.ground_truth:
             tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
             graded, _ = grade_trajectories(graded, tasks, self.grader, self.run_dir,
@@ -245,7 +255,8 @@ class StepGraph:
     def consolidate(self, state: StepState) -> dict[str, Any]:
         step = state["step"]
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}
-        proposals = [op for group in sorted(state.get("group_ops", []), key=lambda g: order[g["task_id"]])
+        proposals = [{**op, "sources": [f"step{step}:{group['task_id']}"]}
+                     for group in sorted(state.get("group_ops", []), key=lambda g: order[g["task_id"]])
                      if group["ok"] for op in group["value"] if str(op.get("op", "")).upper() != "NONE"]
         library = self.library_for(step)
         step_dir = self.run_dir.step_dir(step)
@@ -263,6 +274,7 @@ class StepGraph:
         else:  # fall back to the groups' own proposals; the library engine drops what is invalid
             logger.warning("consolidation failed (%s); applying the groups' proposals directly", result["error"])
             plan = proposals
+        plan = [{**op, "sources": op.get("sources") or provenance(op, proposals)} for op in plan]
         self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": proposals, "plan": plan,
                                                                   "fallback": not result["ok"]})
         return {"plan": plan}
@@ -344,6 +356,15 @@ class StepGraph:
         graph.add_edge("consolidate", "snapshot")
         graph.add_edge("snapshot", END)
         return graph.compile(checkpointer=checkpointer, name="training_free_grpo_step")
+
+
+def provenance(op: dict[str, Any], proposals: list[dict[str, Any]]) -> list[str]:
+    """The groups a consolidated op came from: those whose proposals target its id or say nearly the same."""
+    text = op.get("text") or ""
+    sources = [source for proposal in proposals for source in proposal["sources"]
+               if (op.get("id") and proposal.get("id") == op.get("id"))
+               or (text and proposal.get("text") and fuzz.token_set_ratio(text, proposal["text"]) >= 70)]
+    return list(dict.fromkeys(sources)) or list(dict.fromkeys(s for p in proposals for s in p["sources"]))
 
 
 def _mean(values: list[float]) -> float | None:

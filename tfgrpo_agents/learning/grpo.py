@@ -24,6 +24,7 @@ from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.rollout import RolloutsFailedError
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.tasks import Task
@@ -142,11 +143,17 @@ class TrainingFreeGRPO:
                 snapshot = await graph.aget_state(config)
                 # Checkpoints are written before each next superstep starts ("sync"), so a kill never
                 # leaves writes of a step the saved checkpoint does not know about.
-                if snapshot.next:
-                    await graph.ainvoke(None, config, durability="sync")  # resume where it stopped
-                else:
-                    await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]}, config,
-                                        durability="sync")
+                try:
+                    if snapshot.next:
+                        await graph.ainvoke(None, config, durability="sync")  # resume where it stopped
+                    else:
+                        await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]},
+                                            config, durability="sync")
+                except RolloutsFailedError:
+                    # The failed rollouts were not cached; forget the step's checkpoint so that a resume
+                    # (once the endpoint answers) runs them again instead of replaying the failures.
+                    await checkpointer.adelete_thread(config["configurable"]["thread_id"])
+                    raise
         self.write_ledger()
         return self.load_library()
 

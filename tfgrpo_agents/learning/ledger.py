@@ -37,8 +37,15 @@ def load_prices(path: str | os.PathLike[str] | None) -> dict[str, Price]:
     """The default table, overridden by a JSON file ``{"model": {"input": .., "output": ..}}``."""
     prices = dict(DEFAULT_PRICES)
     if path:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        prices.update({name: Price.model_validate(value) for name, value in data.items()})
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("expected an object of model names")
+            prices.update({name: Price.model_validate(value) for name, value in data.items()})
+        except (OSError, ValueError, RecursionError) as exc:
+            detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:160]
+            raise ValueError(f"{path} is not a price table ({detail}); expected "
+                             '{"model": {"input": dollars per 1M tokens, "output": ...}}') from None
     return prices
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from tfgrpo_agents.learning.evidence import tool_results, whole
+from tfgrpo_agents.learning.poisoning import poisoning_problem
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import Trajectory
 
@@ -141,7 +142,9 @@ class LessonVetting:
         self.task = task
         self.vocabulary = vocabulary
         self.question_kind = generalize_question(task.question)
-        self.results = [self.general(text) for t in attempts for text in tool_results(t)]
+        self.attempts = list(attempts)
+        self.raw_results = [text for t in attempts for text in tool_results(t)]
+        self.results = [self.general(text) for text in self.raw_results]
         self.wrong_answers = sorted({" ".join(t.final_answer.split()) for t in attempts
                                      if t.final_answer and (t.reward or 0) < 1.0
                                      and 0 < len(t.final_answer.split()) <= 4
@@ -153,6 +156,9 @@ class LessonVetting:
     def objection(self, lesson: str) -> str | None:
         """Why a (generalised) lesson is not kept, worded for the re-ask; ``None`` when it is kept."""
         task = self.task
+        poisoned = poisoning_problem(lesson, self.raw_results, self.attempts)
+        if poisoned:
+            return f"{poisoned}; write only what the correct attempts did that the others did not"
         terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
         if terms:
             return (f"names {', '.join(repr(t) for t in terms)} from this task only; write lessons that would help "

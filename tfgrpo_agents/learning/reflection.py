@@ -29,6 +29,7 @@ from tfgrpo_agents.learning.lessons import (
     generalize_question,
     shorten,
 )
+from tfgrpo_agents.learning.poisoning import directive_problem
 from tfgrpo_agents.learning.structured import Method, call_structured
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import Trajectory
@@ -329,7 +330,7 @@ class Reflector:
             plan.operations = kept
             for index, op in enumerate(plan.operations):
                 if op.text:
-                    problem = placeholder_problem(op.text, self.settings.min_words)
+                    problem = placeholder_problem(op.text, self.settings.min_words) or directive_problem(op.text)
                     if problem:
                         return f"operation {index + 1}: {problem}"
                     op.text = shorten(op.text, self.settings.word_cap) or op.text

@@ -34,6 +34,22 @@ class RolloutSettings(BaseModel):
     model_id: str | None = None
 
 
+class RolloutsFailedError(RuntimeError):
+    """Every rollout of a step failed to reach the model: nothing can be learned or measured."""
+
+
+TRANSIENT_FAILURES = ("api_error",)  # not cached: a resume after the endpoint is fixed runs them again
+
+
+def check_reached_model(trajectories: list[Trajectory], what: str) -> None:
+    """Raise :class:`RolloutsFailedError` when not one of ``trajectories`` reached the model."""
+    if trajectories and all(t.failed and t.failure in TRANSIENT_FAILURES for t in trajectories):
+        first = trajectories[0]
+        raise RolloutsFailedError(
+            f"all {len(trajectories)} rollouts of {what} failed before the model answered ({first.error}); "
+            "check the endpoint (--base-url), the model name and the API key")
+
+
 def rollout_seed(seed: int, step: int, task_id: str, sample: int) -> int:
     """A per-rollout seed, stable across runs (a CRC would be linear: its low bits repeat across samples)."""
     digest = hashlib.sha256(f"{seed}:{step}:{task_id}:{sample}".encode()).digest()

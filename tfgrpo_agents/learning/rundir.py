@@ -17,12 +17,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfgrpo_agents._atomic import atomic_write_text
+from tfgrpo_agents._atomic import atomic_write_text, remove_stale_temps
 
 
 class RunDir:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        remove_stale_temps(self.root)  # a killed run's half-written files
 
     @property
     def config_path(self) -> Path:

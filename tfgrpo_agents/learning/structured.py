@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ValidationError
 
+from tfgrpo_agents._text import clean_text
 from tfgrpo_agents.prompts import FIX_JSON_PROMPT
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,10 @@ def parse_tolerantly(text: str, schema: type[Schema], *, list_field: str | None 
     A bare JSON list is accepted for schemas with a single list field (``list_field``); so are plain
     lines of text that ``line_item`` recognises as items, when the field holds strings.
     """
-    data = json_repair.loads(text or "")
+    try:
+        data = json_repair.loads(text or "")
+    except RecursionError as exc:  # "[[[[…": json-repair recurses once per bracket
+        raise ValueError("the reply nests brackets too deeply to be JSON; write one flat JSON object") from exc
     if isinstance(data, list) and list_field:
         data = {list_field: data}
     if not isinstance(data, dict) and list_field and line_item and _holds_strings(schema, list_field):
@@ -105,11 +109,11 @@ def _ask(model: BaseChatModel, messages: list[BaseMessage], schema: type[Schema]
             structured = model.with_structured_output(schema, method=method, include_raw=True)
             out: dict[str, Any] = structured.invoke(messages, config)
             raw = out.get("raw")
-            return (str(raw.text) if raw is not None else ""), out.get("parsed"), _truncated(raw)
+            return (clean_text(str(raw.text)) if raw is not None else ""), out.get("parsed"), _truncated(raw)
         except NotImplementedError:
             logger.info("model has no structured output; parsing text replies instead")
     reply = model.invoke(messages, config)
-    return str(reply.text), None, _truncated(reply)
+    return clean_text(str(reply.text)), None, _truncated(reply)
 
 
 def _truncated(reply: BaseMessage | None) -> bool:

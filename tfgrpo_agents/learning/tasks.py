@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tfgrpo_agents._text import clean_text
+
 _GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.DOTALL)
 
 
@@ -31,12 +33,18 @@ class Task(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class _NotText(TypeError):
+    pass
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, (list, dict)):
+        raise _NotText(f"a {type(value).__name__}")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
+    text = clean_text(str(value)).strip()
     return text or None
 
 
@@ -77,14 +85,16 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
-        raise TaskFileError(f"cannot read task file {source}: {exc}") from exc
+        raise TaskFileError(f"cannot read task file {source}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise TaskFileError(f"{source} is not UTF-8 text (a binary file?); give a .jsonl or .json task file") from None
     records: list[tuple[int, Any]]
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
             records = list(enumerate(json.loads(text), start=1))
-        except json.JSONDecodeError as exc:
-            raise TaskFileError(f"{source}: not valid JSON ({exc})") from exc
+        except (ValueError, RecursionError) as exc:
+            raise TaskFileError(f"{source}: not valid JSON ({str(exc)[:120] or 'nested too deeply'})") from None
         where = "item"
     else:
         records = []
@@ -93,8 +103,9 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
                 continue
             try:
                 records.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise TaskFileError(f"{source}:{number}: not valid JSON ({exc.msg})") from exc
+            except (ValueError, RecursionError) as exc:
+                detail = exc.msg if isinstance(exc, json.JSONDecodeError) else (str(exc)[:120] or "nested too deeply")
+                raise TaskFileError(f"{source}:{number}: not valid JSON ({detail})") from None
         where = "line"
     tasks: list[Task] = []
     seen: set[str] = set()
@@ -107,6 +118,9 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
             raise TaskFileError(
                 f"{source} {where} {number}: missing the question (a 'question' or 'problem' field)"
             ) from None
+        except _NotText as exc:
+            raise TaskFileError(f"{source} {where} {number}: the question, answer and id must be text or numbers, "
+                                f"got {exc}") from None
         if task.id in seen:
             task = task.model_copy(update={"id": f"{task.id}#{number}"})
         seen.add(task.id)

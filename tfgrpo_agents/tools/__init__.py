@@ -7,14 +7,8 @@ from tfgrpo_agents.tools.browse import Browser, render_page
 from tfgrpo_agents.tools.fetch import FetchError, PageFetcher
 from tfgrpo_agents.tools.local_web import LocalWeb
 from tfgrpo_agents.tools.page import Link, Page, parse_html
-from tfgrpo_agents.tools.python_exec import (
-    CodeExecutor,
-    ExecResult,
-    Isolation,
-    SandboxPlan,
-    SubprocessExecutor,
-    detect_sandbox,
-)
+from tfgrpo_agents.tools.python_exec import CodeExecutor, ExecResult, SubprocessExecutor
+from tfgrpo_agents.tools.sandbox import Isolation, SandboxPlan, SandboxUnavailable, detect_sandbox
 from tfgrpo_agents.tools.search import (
     DDGSBackend,
     LocalBackend,
@@ -46,6 +40,7 @@ __all__ = [
     "Page",
     "PageFetcher",
     "SandboxPlan",
+    "SandboxUnavailable",
     "SearchBackend",
     "SearchHit",
     "SiteFiles",

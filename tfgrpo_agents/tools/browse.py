@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tfgrpo_agents._text import estimate_tokens
+from tfgrpo_agents._text import clip_to_tokens, estimate_tokens
 from tfgrpo_agents.tools.fetch import PageFetcher
 from tfgrpo_agents.tools.page import Link, Page, parse_html, parse_text
 from tfgrpo_agents.tools.search_index import fts_query, normalize, title_terms
@@ -99,7 +99,10 @@ def render_page(page: Page, goal: str, *, text_budget: int = 900, max_links: int
     for index in chosen:
         if index != previous + 1:
             lines.append("[…]")
-        lines.append(page.passages[index])
+        passage = page.passages[index]
+        if estimate_tokens(passage) > text_budget:  # only a lone head passage can be over: cut it to the budget
+            passage = clip_to_tokens(passage, text_budget) + " [… passage cut at the text budget]"
+        lines.append(passage)
         previous = index
     hidden = len(page.passages) - len(chosen)
     if chosen and hidden:

@@ -1,45 +1,47 @@
 """Run model-written Python in a contained subprocess.
 
-This is containment, not a hardened security boundary: it stops runaway and careless code
-(infinite loops, memory hogs, fork bombs, huge output, stray writes, network use, peeking at the
-parent's secrets) from hurting the host or the learning run. For untrusted users, put a real
-sandbox (a VM, gVisor, E2B, …) behind the :class:`CodeExecutor` protocol.
-
-Layers, each used when the machine offers it (detected once, logged when missing):
+Containment, not a hardened security boundary: it stops runaway, careless and hostile
+one-liners (infinite loops, memory hogs, fork bombs, huge output, stray writes, network use,
+peeking at the parent's secrets or the host's files) from hurting the host or the learning run.
+For untrusted users, put a VM-grade sandbox (gVisor, Firecracker, E2B, …) behind the
+:class:`CodeExecutor` protocol. How the code is isolated on this machine is decided once by
+:func:`~tfgrpo_agents.tools.sandbox.detect_sandbox`; every run adds:
 
 * resource limits set inside the child before the code runs: CPU seconds, address space,
-  file size, open files, processes, no core dumps;
-* a fresh temporary working directory, ``python -I`` (no user site, no ``PYTHON*`` variables)
-  and a scrubbed environment: no API keys reach the code;
-* a new session, whose whole process group is killed at the wall-clock timeout;
-* when the host runs as root, the code runs as ``nobody`` (so it cannot signal or read the
-  host's processes, and the process limit applies);
-* ``bwrap`` (bubblewrap): read-only root file system, private ``/tmp``, writable working
-  directory only, new PID and network namespaces; else ``unshare``: new user, PID, mount and
-  network namespaces. Without either, the code can reach the network (logged warning).
+  file size, open files, processes, no core dumps; a pids cgroup when the host allows one;
+* ``python -I`` (no user site, no ``PYTHON*`` variables) and a scrubbed environment: no API
+  keys reach the code;
+* a new session, whose whole process group is killed at the wall-clock timeout, and (under
+  bubblewrap) death with the parent if the host process is killed.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-logger = logging.getLogger(__name__)
+from tfgrpo_agents.tools.sandbox import (
+    SANDBOX_HOME,
+    Isolation,
+    SandboxPlan,
+    bwrap_args,
+    detect_sandbox,
+    signal_name,
+    staged_prefix,
+    unshare_args,
+)
 
-NOBODY = 65534
+logger = logging.getLogger(__name__)
 
 # Runs inside the child: read the code, lock the limits, then execute it as __main__.
 _BOOTSTRAP = """
@@ -61,12 +63,6 @@ except BaseException as error:
 """
 
 
-class Isolation(StrEnum):
-    BWRAP = "bwrap"
-    UNSHARE = "unshare"
-    NONE = "none"
-
-
 class ExecResult(BaseModel):
     stdout: str
     stderr: str
@@ -74,6 +70,7 @@ class ExecResult(BaseModel):
     timed_out: bool
     duration_s: float
     truncated: bool = False
+    signal: str | None = None  # e.g. "SIGSEGV" when a signal ended the code
 
     def render(self) -> str:
         """The result as a tool message: output first, then errors, then how it ended."""
@@ -84,6 +81,8 @@ class ExecResult(BaseModel):
             parts.append(f"[stderr]\n{self.stderr.rstrip()}")
         if self.timed_out:
             parts.append(f"[stopped: the code ran longer than the time limit ({self.duration_s:.1f}s)]")
+        elif self.signal:
+            parts.append(f"[killed by signal {self.signal}]")
         elif self.exit_code not in (0, None):
             parts.append(f"[exit code {self.exit_code}]")
         if not parts:
@@ -96,106 +95,6 @@ class CodeExecutor(Protocol):
     """Anything that runs Python code and reports what happened (local, E2B, a remote service…)."""
 
     def run(self, code: str, timeout: float | None = None) -> ExecResult: ...
-
-
-class SandboxPlan(BaseModel):
-    """What this machine supports, found by trying it once."""
-
-    isolation: Isolation
-    user: int | None  # uid/gid to run as, or None to keep the host's
-    python: str
-    python_dirs: list[str] = []  # the interpreter's install, re-exposed when the home directory is hidden
-    pids_cgroup: str | None = None  # a cgroup directory under which each run gets a process limit
-
-
-def _wrap(plan: SandboxPlan, workdir: str, env: dict[str, str]) -> list[str]:
-    if plan.isolation is Isolation.BWRAP:
-        command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        home = os.path.expanduser("~")
-        if home not in ("/", "") and os.path.isdir(home):
-            command += ["--tmpfs", home]  # the host user's files (keys, configs) stay out of sight
-            for directory in plan.python_dirs:
-                if directory.startswith(home.rstrip("/") + "/"):
-                    command += ["--ro-bind", directory, directory]
-        command += ["--bind", workdir, workdir, "--chdir", workdir, "--unshare-all", "--die-with-parent",
-                    "--new-session", "--clearenv"]
-        for key, value in env.items():
-            command += ["--setenv", key, value]
-        return [*command, "--"]
-    if plan.isolation is Isolation.UNSHARE:
-        return ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount",
-                "--mount-proc", "--kill-child", "--"]
-    return []
-
-
-def _works(command: list[str], user: int | None) -> bool:
-    try:
-        kwargs = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-        done = subprocess.run(command, capture_output=True, timeout=20, **kwargs)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
-
-
-def _python_dirs(python: str) -> list[str]:
-    try:
-        out = subprocess.run([python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return sorted({line.strip() for line in out.splitlines() if line.strip()})
-
-
-def _pids_cgroup_root() -> str | None:
-    """A writable cgroup hierarchy with the pids controller (v1 or v2), if this process may use one."""
-    if os.geteuid() != 0:
-        return None
-    for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
-        probe = os.path.join(root, f"tfgrpo-probe-{os.getpid()}")
-        try:
-            os.mkdir(probe)
-            usable = os.path.exists(os.path.join(probe, "pids.max"))
-            os.rmdir(probe)
-        except OSError:
-            continue
-        if usable:
-            return root
-    return None
-
-
-@functools.cache
-def detect_sandbox(python: str | None = None) -> SandboxPlan:
-    """The strongest containment this machine allows, with an interpreter the sandbox can run.
-
-    Prefers running as ``nobody`` (when the host is root) with the host's interpreter; an
-    interpreter ``nobody`` cannot reach (e.g. under ``/root``) keeps the host's user instead,
-    and the process limit then comes from a pids cgroup.
-    """
-    interpreter = python or sys.executable
-    users: list[int | None] = [NOBODY, None] if os.geteuid() == 0 else [None]
-    scratch = tempfile.mkdtemp(prefix="tfgrpo-probe-")
-    python_dirs = _python_dirs(interpreter)
-    try:
-        for user in users:
-            os.chown(scratch, os.getuid() if user is None else user, os.getgid() if user is None else user)
-            for isolation in (Isolation.BWRAP, Isolation.UNSHARE, Isolation.NONE):
-                if isolation is not Isolation.NONE and shutil.which(isolation.value) is None:
-                    continue
-                plan = SandboxPlan(isolation=isolation, user=user, python=interpreter, python_dirs=python_dirs)
-                probe = [*_wrap(plan, scratch, {"PATH": "/usr/bin:/bin"}), interpreter, "-I", "-c", "pass"]
-                if not _works(probe, user):
-                    continue
-                if user is None:
-                    plan.pids_cgroup = _pids_cgroup_root()
-                if isolation is Isolation.NONE:
-                    logger.warning("python_exec: neither bwrap nor unshare works here; code runs without "
-                                   "network or file-system isolation")
-                if os.geteuid() == 0 and user is None and plan.pids_cgroup is None:
-                    logger.warning("python_exec: runs as root without a pids cgroup; the process limit does not apply")
-                return plan
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    raise RuntimeError(f"python_exec cannot start {interpreter}")
 
 
 class _PidsCgroups:
@@ -277,7 +176,12 @@ def _cgroup_pids(path: str) -> list[int]:
 
 
 class SubprocessExecutor:
-    """Run code in a contained ``python -I`` child process (see the module docstring)."""
+    """Run code in a contained ``python -I`` child process (see the module docstring).
+
+    ``disk_mb`` caps everything the code writes under bubblewrap (its ``/tmp`` working
+    directory and ``/dev/shm`` together); ``allow_root`` opts in to running with root's
+    privileges where no unprivileged plan works.
+    """
 
     def __init__(
         self,
@@ -285,19 +189,22 @@ class SubprocessExecutor:
         timeout: float = 10.0,
         memory_mb: int = 1024,
         file_size_mb: int = 16,
+        disk_mb: int = 64,
         max_open_files: int = 64,
         max_processes: int = 64,
         max_output_chars: int = 6000,
         python: str | None = None,
         plan: SandboxPlan | None = None,
+        allow_root: bool | None = None,
     ) -> None:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.file_size_mb = file_size_mb
+        self.disk_mb = disk_mb
         self.max_open_files = max_open_files
         self.max_processes = max_processes
         self.max_output_chars = max_output_chars
-        self.plan = plan or detect_sandbox(python)
+        self.plan = plan or detect_sandbox(python, allow_root)
         self._cgroups = _PidsCgroups(self.plan.pids_cgroup, max_processes)
 
     def _limits(self, timeout: float) -> list[tuple[str, int]]:
@@ -310,19 +217,33 @@ class SubprocessExecutor:
             ("RLIMIT_CORE", 0),
         ]
 
+    def _command(self, workdir: str, env: dict[str, str], cgroup: str | None, bootstrap: str) -> list[str]:
+        plan = self.plan
+        code = [plan.python, "-I", "-c", bootstrap]
+        procs = os.path.join(cgroup, "cgroup.procs") if cgroup else None
+        if plan.isolation is Isolation.BWRAP:
+            sandbox = bwrap_args(plan, env, disk_bytes=self.disk_mb * 1024 * 1024)
+            if plan.staged:
+                return [*staged_prefix(plan, procs), *sandbox, *code]
+            return [*_PidsCgroups.prefix(cgroup), *sandbox, *code]
+        wrapper = unshare_args() if plan.isolation is Isolation.UNSHARE else []
+        return [*_PidsCgroups.prefix(cgroup), *wrapper, *code]
+
     def run(self, code: str, timeout: float | None = None) -> ExecResult:
         timeout = self.timeout if timeout is None else timeout
         plan = self.plan
-        workdir = tempfile.mkdtemp(prefix="tfgrpo-exec-")
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
+        workdir = tempfile.mkdtemp(prefix=f"tfgrpo-exec-{os.getpid()}-")
+        home = SANDBOX_HOME if plan.isolation is Isolation.BWRAP else workdir
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
                "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         bootstrap = _BOOTSTRAP.format(limits=self._limits(timeout))
         cgroup = self._cgroups.acquire()
-        command = [*self._cgroups.prefix(cgroup), *_wrap(plan, workdir, env), plan.python, "-I", "-c", bootstrap]
-        user_kwargs = {"user": plan.user, "group": plan.user, "extra_groups": []} if plan.user is not None else {}
+        command = self._command(workdir, env, cgroup, bootstrap)
+        drop_user = plan.user is not None and not plan.staged
+        user_kwargs = {"user": plan.user, "group": plan.user, "extra_groups": []} if drop_user else {}
         start = time.monotonic()
         try:
-            if plan.user is not None:
+            if drop_user:
                 os.chown(workdir, plan.user, plan.user)
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 process = subprocess.Popen(
@@ -341,7 +262,7 @@ class SubprocessExecutor:
                 timer.start()
                 try:
                     try:
-                        process.stdin.write(code.encode("utf-8"))
+                        process.stdin.write(code.encode("utf-8", errors="surrogateescape"))
                         process.stdin.close()
                     except BrokenPipeError:
                         pass  # the child died before reading its code; its exit status tells why
@@ -355,10 +276,9 @@ class SubprocessExecutor:
                 stdout, cut_out = self._read(out)
                 stderr, cut_err = self._read(err)
             exit_code = process.returncode
-            if exit_code is not None and exit_code < 0:
-                stderr += f"\n[killed by signal {signal.Signals(-exit_code).name}]"
+            died_of = None if timed_out else signal_name(exit_code, plan.isolation is not Isolation.NONE)
             return ExecResult(stdout=stdout, stderr=stderr, exit_code=exit_code, timed_out=timed_out,
-                              duration_s=round(duration, 4), truncated=cut_out or cut_err)
+                              duration_s=round(duration, 4), truncated=cut_out or cut_err, signal=died_of)
         finally:
             self._cgroups.release(cgroup)
             shutil.rmtree(workdir, ignore_errors=True)
