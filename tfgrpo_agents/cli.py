@@ -11,8 +11,11 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Training-Free GRPO for tool-using LangGraph agents.", no_args_is_help=True)
-library_app = typer.Typer(help="Inspect and edit experience libraries.", no_args_is_help=True)
+# rich_markup_mode=None: usage errors print as plain "Error: ..." lines that scripts can read
+app = typer.Typer(help="Training-Free GRPO for tool-using LangGraph agents.", no_args_is_help=True,
+                  rich_markup_mode=None)
+library_app = typer.Typer(help="Inspect and edit experience libraries.", no_args_is_help=True,
+                          rich_markup_mode=None)
 app.add_typer(library_app, name="library")
 
 console = Console(soft_wrap=True)
@@ -700,7 +703,8 @@ def curve_command(
     console.print((out / "curve.md").read_text(), markup=False, highlight=False)
 
 
-tasks_app = typer.Typer(help="Task sets: stratified samples and train/test splits.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Task sets: stratified samples and train/test splits.", no_args_is_help=True,
+                        rich_markup_mode=None)
 app.add_typer(tasks_app, name="tasks")
 
 

@@ -57,14 +57,16 @@ def directive_problem(lesson: str) -> str | None:
     return None
 
 
-def injected_instructions(results: Iterable[str]) -> list[str]:
-    """Sentences of tool results that address the agent with an instruction."""
-    found = []
+def injected_instructions(results: Iterable[str]) -> tuple[list[str], set[str]]:
+    """Sentences of tool results that address the agent with an instruction, and the words of the others."""
+    found, other_words = [], set()
     for text in results:
         for sentence in _SENTENCE.findall(text):
             if _ADDRESSED.search(sentence):
                 found.append(" ".join(sentence.split()))
-    return found
+            else:
+                other_words |= _stems(sentence)
+    return found, other_words
 
 
 def _acted_on(words: set[str], attempts: Sequence[Trajectory]) -> bool:
@@ -86,8 +88,10 @@ def poisoning_problem(lesson: str, results: Iterable[str], attempts: Sequence[Tr
     words = _stems(lesson)
     if len(words) < 2:
         return None
-    for instruction in injected_instructions(results):
-        shared = words & _stems(instruction)
-        if len(shared) >= 3 and len(shared) >= len(words) // 2 and not _acted_on(shared, attempts):
+    instructions, page_words = injected_instructions(results)
+    for instruction in instructions:
+        # Words the page uses only in its instruction: a lesson built on them took the instruction in.
+        shared = words & (_stems(instruction) - page_words)
+        if len(shared) >= 2 and 3 * len(shared) >= len(words) and not _acted_on(shared, attempts):
             return f"repeats an instruction written on a page («{instruction[:120]}»), not what the attempts showed"
     return None

@@ -57,11 +57,16 @@ def rollout_seed(seed: int, step: int, task_id: str, sample: int) -> int:
 
 
 def classify_error(exc: BaseException) -> str:
+    """``timeout``, ``api_error`` (the endpoint: connection, HTTP status, rate limit) or ``error``.
+
+    Provider errors are often re-raised as subclasses (langchain-openai's ``OpenAIConnectionError``
+    derives from ``openai.APIConnectionError``), so the whole class hierarchy is looked at.
+    """
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timeout"
-    module = type(exc).__module__
-    if module.startswith(("openai", "httpx", "httpcore")) or "API" in type(exc).__name__:
-        return "api_error"
+    for cls in type(exc).__mro__:
+        if cls.__module__.startswith(("openai", "httpx", "httpcore", "anthropic")) or "API" in cls.__name__:
+            return "api_error"
     return "error"
 
 
