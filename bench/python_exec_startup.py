@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from tfgrpo_agents.tools import Isolation, SubprocessExecutor, detect_sandbox
+from tfgrpo_agents.tools import Isolation, SandboxPlan, SubprocessExecutor, detect_sandbox
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -40,20 +40,25 @@ def main() -> None:
     args = parser.parse_args()
     plan = detect_sandbox()
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python {platform.python_version()}")
-    print(f"detected plan: isolation={plan.isolation.value}, user={plan.user}, pids_cgroup={plan.pids_cgroup}\n")
+    print(f"detected plan: {plan.describe()}, pids_cgroup={plan.pids_cgroup}\n")
     print("| configuration | median ms | p90 ms | min ms |")
     print("|---|---|---|---|")
     bare = [sys.executable, "-I", "-c", "print(1)"]
     print(row("bare `python -I -c print(1)` (no containment, reference)",
               timed(lambda: subprocess.run(bare, capture_output=True, check=True), args.runs)))
-    for isolation in (Isolation.BWRAP, Isolation.UNSHARE, Isolation.NONE):
-        variant = plan.model_copy(update={"isolation": isolation})
+    variants = [(f"python_exec `print(1)`, {plan.describe()} (the default here)", plan)]
+    for isolation in (Isolation.UNSHARE, Isolation.NONE):  # weaker plans, for comparison
+        weaker = SandboxPlan(isolation=isolation, user=plan.user if not plan.staged else None, python=plan.python,
+                             python_dirs=plan.python_dirs, pids_cgroup=plan.pids_cgroup)
+        note = " (host root: opt-in only)" if weaker.privileged else ""
+        variants.append((f"python_exec `print(1)`, {weaker.describe()}{note}", weaker))
+    for label, variant in variants:
         executor = SubprocessExecutor(plan=variant)
         if executor.run("print(1)").stdout != "1\n":
-            print(f"| python_exec, {isolation.value} | unavailable | | |")
+            print(f"| {label} | unavailable | | |")
             continue
-        label = f"python_exec `print(1)`, {isolation.value}" + (", pids cgroup" if plan.pids_cgroup else "")
-        print(row(label, timed(lambda: executor.run("print(1)"), args.runs)))
+        print(row(label + (", pids cgroup" if variant.pids_cgroup else ""),
+                  timed(lambda: executor.run("print(1)"), args.runs)))
     executor = SubprocessExecutor(plan=plan)
     print(row(f"python_exec `import sympy` ({plan.isolation.value})",
               timed(lambda: executor.run("import sympy"), max(5, args.runs // 3))))

@@ -456,6 +456,16 @@ def learn(
     _run_learning(run_dir, settings, options, task_list, price_table, store)
 
 
+def _tools(domain, options: dict[str, Any]):
+    """The domain's tools; a sandbox that cannot contain code here is a one-line error."""
+    from tfgrpo_agents.tools import SandboxUnavailable
+
+    try:
+        return domain.make_tools(options)
+    except SandboxUnavailable as exc:
+        _fail(str(exc), code=1)
+
+
 def _agent_builder(domain, policy, tools, max_steps: int):
     def build(library, placement):
         return domain.build_agent(policy, tools, experiences=library, placement=placement, max_steps=max_steps)
@@ -476,7 +486,7 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             grader = grader_for(options.grader or domain.grader, judge=teacher)
         except ValueError as exc:
             _fail(str(exc))
-    tools, close_tools = domain.make_tools({"site": options.site, "public_url": options.public_url})
+    tools, close_tools = _tools(domain, {"site": options.site, "public_url": options.public_url})
     progress = _progress()
     bars: dict[str, Any] = {}
 
@@ -590,7 +600,7 @@ def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: in
         grading = grader_for(grader or domain.grader, judge=teacher)
     except ValueError as exc:
         _fail(str(exc))
-    tools, close = domain.make_tools({"site": str(site) if site else None, "public_url": public_url})
+    tools, close = _tools(domain, {"site": str(site) if site else None, "public_url": public_url})
     settings = EvalSettings(k=k, temperature=temperature, seed=seed, concurrency=concurrency, max_steps=max_steps,
                             model_id=model)
     return task_list, _agent_builder(domain, policy, tools, max_steps), grading, settings, teacher, domain, close
