@@ -95,3 +95,58 @@ def test_store_backed_library():
 def test_bad_source_type_is_rejected():
     with pytest.raises(TypeError, match="expected an ExperienceLibrary"):
         ExperienceMiddleware(42)
+
+
+def _dynamic_prompt():
+    from langchain.agents.middleware import dynamic_prompt
+
+    @dynamic_prompt
+    def persona(request) -> str:
+        return "You are the conference help desk."
+
+    return persona
+
+
+@pytest.mark.parametrize("experiences_first", [True, False])
+def test_experiences_survive_a_dynamic_prompt_in_either_order(experiences_first):
+    model = scripted("ok")
+    experiences = ExperienceMiddleware(ExperienceLibrary.from_texts(["Deadlines live on the Important Dates page."]))
+    persona = _dynamic_prompt()
+    middleware = [experiences, persona] if experiences_first else [persona, experiences]
+    run(create_agent(model, tools=[], system_prompt="Base.", middleware=middleware))
+    text = system_text(model.calls[0])
+    assert text.startswith("You are the conference help desk.")
+    assert "[G0] Deadlines live on the Important Dates page." in text
+
+
+def test_two_libraries_at_once_each_add_their_block():
+    model = scripted("ok")
+    general = ExperienceMiddleware(ExperienceLibrary.from_texts(["Read the question twice."]), name="general",
+                                   header="General lessons:")
+    domain = ExperienceMiddleware(ExperienceLibrary.from_texts(["Dates are on the Call for Papers page."]),
+                                  name="conferences", header="Conference lessons:")
+    run(create_agent(model, tools=[], system_prompt="Base.", middleware=[general, _dynamic_prompt(), domain]))
+    text = system_text(model.calls[0])
+    assert "General lessons:" in text and "Read the question twice." in text
+    assert "Conference lessons:" in text and "Dates are on the Call for Papers page." in text
+    assert text.count("Read the question twice.") == 1
+
+
+def test_the_rollout_sampling_reaches_the_model_call():
+    from tfgrpo_agents.agents import SamplingMiddleware
+    from tfgrpo_agents.agents.sampling import sampling_configurable
+
+    seen = []
+
+    class Recording(type(scripted())):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            seen.append({k: kwargs.get(k) for k in ("temperature", "seed")})
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    for middleware in (ExperienceMiddleware(ExperienceLibrary()), SamplingMiddleware()):
+        model = Recording(messages=iter(["a", "b"]))
+        agent = create_agent(model, tools=[], middleware=[middleware])
+        agent.invoke({"messages": [HumanMessage("hi")]},
+                     {"configurable": sampling_configurable(0.7, 1234)})
+        agent.invoke({"messages": [HumanMessage("hi")]})
+    assert seen == [{"temperature": 0.7, "seed": 1234}, {"temperature": None, "seed": None}] * 2

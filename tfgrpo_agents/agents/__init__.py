@@ -4,14 +4,17 @@ from tfgrpo_agents.agents.answers import extract_final_answer, message_text
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.middleware import ExperienceMiddleware
 from tfgrpo_agents.agents.react import ReActState, build_react_agent, is_set_aside
+from tfgrpo_agents.agents.sampling import SamplingMiddleware, sampling_settings
 
 __all__ = [
     "ExperienceMiddleware",
     "Placement",
     "ReActState",
+    "SamplingMiddleware",
     "build_react_agent",
     "extract_final_answer",
     "inject_experiences",
     "is_set_aside",
     "message_text",
+    "sampling_settings",
 ]

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import AnyMessage, SystemMessage
 
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
+from tfgrpo_agents.agents.sampling import with_sampling
 from tfgrpo_agents.experience import (
     DEFAULT_HEADER,
     SourceLike,
     as_source,
     render_experiences,
 )
+
+_numbers = itertools.count(1)
+
+
+class _InjectedRequest(ModelRequest):
+    """A request that keeps its experience blocks when an inner middleware rewrites the prompt.
+
+    ``@dynamic_prompt`` and similar middleware replace the system message with ``override``;
+    placed after an :class:`ExperienceMiddleware`, they would silently drop its block. Every
+    override of this request puts the blocks back where they are missing.
+    """
+
+    blocks: tuple[tuple[str, Placement], ...] = ()
+
+    def override(self, **overrides: Any) -> ModelRequest:
+        new = super().override(**overrides)
+        object.__setattr__(new, "blocks", self.blocks)
+        if {"system_message", "system_prompt", "messages"} & overrides.keys():
+            system, messages = _reinject(new.system_message, new.messages, self.blocks)
+            new = ModelRequest.override(new, system_message=system, messages=messages)
+            object.__setattr__(new, "blocks", self.blocks)
+        return new
+
+
+def _shows(system: SystemMessage | None, messages: list[AnyMessage], block: str) -> bool:
+    texts = [str(system.text)] if system is not None else []
+    return any(block in text for text in texts + [str(m.text) for m in messages])
+
+
+def _reinject(system: SystemMessage | None, messages: list[AnyMessage],
+              blocks: tuple[tuple[str, Placement], ...]) -> tuple[SystemMessage | None, list[AnyMessage]]:
+    for block, placement in blocks:
+        if block and not _shows(system, messages, block):
+            system, messages = inject_experiences(system, messages, block, placement)
+    return system, list(messages)
 
 
 class ExperienceMiddleware(AgentMiddleware):
@@ -24,6 +62,12 @@ class ExperienceMiddleware(AgentMiddleware):
 
         agent = create_agent(model, tools, system_prompt="...",
                              middleware=[ExperienceMiddleware("library.json")])
+
+    It works in any position among other prompt middleware (a ``@dynamic_prompt`` after it
+    keeps the block), several instances can coexist (a general and a domain library: each adds
+    its own block; give them ``name=`` for readable traces), and during a learning or evaluation
+    run it applies the rollout's temperature and seed to the model call (see
+    :mod:`tfgrpo_agents.agents.sampling`).
     """
 
     def __init__(
@@ -32,18 +76,30 @@ class ExperienceMiddleware(AgentMiddleware):
         *,
         placement: Placement | str = Placement.SYSTEM,
         header: str = DEFAULT_HEADER,
+        name: str | None = None,
     ) -> None:
         super().__init__()
         self.source = as_source(experiences)
         self.placement = Placement(placement)
         self.header = header
+        # create_agent refuses two middleware of one name; each instance gets its own.
+        self._name = f"ExperienceMiddleware[{name}]" if name else f"ExperienceMiddleware#{next(_numbers)}"
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def _with_experiences(self, request: ModelRequest) -> ModelRequest:
         block = render_experiences(self.source.current(), header=self.header)
-        system_message, messages = inject_experiences(
-            request.system_message, request.messages, block, self.placement
-        )
-        return request.override(system_message=system_message, messages=messages)
+        request = with_sampling(request)
+        blocks = (*getattr(request, "blocks", ()), (block, self.placement))
+        system, messages = _reinject(request.system_message, request.messages, blocks)
+        injected = _InjectedRequest(
+            model=request.model, messages=messages, system_message=system, tool_choice=request.tool_choice,
+            tools=request.tools, response_format=request.response_format, state=request.state,
+            runtime=request.runtime, model_settings=request.model_settings)
+        object.__setattr__(injected, "blocks", blocks)
+        return injected
 
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]

@@ -15,6 +15,7 @@ from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
 from tfgrpo_agents.experience import ExperienceLibrary, load_library
 from tfgrpo_agents.learning.grading import grade_trajectories
 from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.rollout import (
     TRANSIENT_FAILURES,
     RolloutSettings,
@@ -69,8 +70,13 @@ class EvalRun(BaseModel):
 
 async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Task], grader: Grader | None,
                    settings: EvalSettings, out_dir: str | Path,
-                   on_rollout: Callable[[], None] | None = None) -> tuple[EvalRun, list[Trajectory]]:
-    """Evaluate one configuration; rollouts are cached under ``out_dir/<name>/`` (a rerun resumes)."""
+                   on_rollout: Callable[[], None] | None = None,
+                   contract: AgentContract | None = None) -> tuple[EvalRun, list[Trajectory]]:
+    """Evaluate one configuration; rollouts are cached under ``out_dir/<name>/`` (a rerun resumes).
+
+    ``contract`` adapts an agent with another state shape (see :mod:`tfgrpo_agents.learning.contract`).
+    """
+    contract = contract or AgentContract()
     run_dir = RunDir(Path(out_dir) / config.name)
     library = config.load()
     agent = builder(library, config.placement)
@@ -91,7 +97,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                 # The same seed for a task and sample in every arm: arms differ only in what they inject.
                 trajectory = await run_rollout(agent, task, sample, seed=rollout_seed(settings.seed, 0, task.id, sample),
                                                settings=rollout, library_step=library.step,
-                                               library_digest=digest)
+                                               library_digest=digest, contract=contract)
             cached = trajectory.model_dump(mode="json")
             if trajectory.failure not in TRANSIENT_FAILURES:
                 # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them

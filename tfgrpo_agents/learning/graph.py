@@ -20,11 +20,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
+from pydantic import ValidationError
 from rapidfuzz import fuzz
 
 from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.grading import grade_trajectories
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
@@ -95,7 +98,9 @@ class StepGraph:
         library_loader: Callable[[], ExperienceLibrary],
         library_saver: Callable[[ExperienceLibrary], None],
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        contract: AgentContract | None = None,
     ) -> None:
+        self.contract = contract or AgentContract()
         self.settings = settings
         self.run_dir = run_dir
         self.agent_factory = agent_factory
@@ -120,14 +125,18 @@ class StepGraph:
             self._agents[step] = self.agent_factory(self.library_for(step))
         return self._agents[step]
 
-    def _teacher_call(self, stage: str, key: str, fn: Callable[[dict], Any]) -> dict[str, Any]:
-        """Run one teacher call through the cache; failures are recorded, never raised."""
+    def _teacher_call(self, stage: str, key: str, fn: Callable[[dict], Any],
+                      parent: RunnableConfig | None = None) -> dict[str, Any]:
+        """Run one teacher call through the cache; failures are recorded, never raised.
+
+        The call nests under the step's run (``parent``'s callbacks), named by stage and key.
+        """
         cached = self.run_dir.cached(stage, key)
         if cached is not None:
             return cached
         meter = StageMeter()
         try:
-            value = fn({"callbacks": [meter]})
+            value = fn(_child_config(parent, meter, f"{stage} {key}", {"stage": stage, "key": key}))
             payload = {"ok": True, "value": value, "usage": meter.usage().model_dump()}
         except Exception as exc:
             logger.warning("%s %s skipped: %s", stage, key, exc)
@@ -142,25 +151,31 @@ class StepGraph:
         return [Send("rollout", {"step": state["step"], "task": task, "sample": sample})
                 for task in state["tasks"] for sample in range(self.settings.group_size)]
 
-    async def rollout(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def rollout(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         step, task, sample = payload["step"], Task.model_validate(payload["task"]), payload["sample"]
         key = f"step{step}-{task.id}-{sample}"
         cached = self.run_dir.cached("rollout", key)
+        if cached is not None:
+            try:
+                Trajectory.model_validate(cached)
+            except ValidationError:  # written by an older version, or damaged: run it again
+                cached = None
         if cached is None:
-            trajectory = await self._run_rollout(step, task, sample)
+            trajectory = await self._run_rollout(step, task, sample, config)
             self.on_event("rollout", {"key": key, "failed": trajectory.failed, "error": trajectory.error})
             cached = trajectory.model_dump(mode="json")
             if trajectory.failure not in TRANSIENT_FAILURES:
                 cached = self.run_dir.cache("rollout", key, cached)
         return {"trajectories": {_key(task.id, sample): cached}}
 
-    async def _run_rollout(self, step: int, task: Task, sample: int) -> Trajectory:
+    async def _run_rollout(self, step: int, task: Task, sample: int, config: RunnableConfig | None = None) -> Trajectory:
         s, library = self.settings, self.library_for(step)
         return await run_rollout(
             self.agent_for(step), task, sample, seed=rollout_seed(s.seed, step, task.id, sample),
             settings=RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
-                                     retries=s.rollout_retries, model_id=s.model_id),
-            library_step=library.step, library_digest=library.digest())
+                                     retries=s.rollout_retries, retry_wait_s=s.retry_wait_s, model_id=s.model_id),
+            library_step=library.step, library_digest=library.digest(), contract=self.contract,
+            config=_child_config(config, None, None, {"step": step}))
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}
@@ -203,13 +218,13 @@ class StepGraph:
                  for t in state["graded"] if t["task_id"] in kept]
         return sends or "group_advantage"
 
-    def summarize(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def summarize(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         trajectory = Trajectory.model_validate(payload["trajectory"])
         task = next(Task.model_validate(t) for t in payload["tasks"] if t["id"] == trajectory.task_id)
         key = f"step{payload['step']}-{trajectory.task_id}-{trajectory.sample}"
         library = self.library_for(payload["step"])
         result = self._teacher_call("summarize", key,
-                                    lambda cfg: self.reflector.summarize(task, trajectory, library, cfg))
+                                    lambda cfg: self.reflector.summarize(task, trajectory, library, cfg), config)
         return {"summaries": {_key(trajectory.task_id, trajectory.sample):
                               {"task_id": trajectory.task_id, "sample": trajectory.sample, **result}}}
 
@@ -219,7 +234,7 @@ class StepGraph:
         with ThreadPoolExecutor(max_workers=max(1, min(self.settings.concurrency, len(items)))) as pool:
             return list(pool.map(fn, items))
 
-    def group_advantage(self, state: StepState) -> dict[str, Any]:
+    def group_advantage(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
         tasks = {t["id"]: Task.model_validate(t) for t in state["tasks"]}
         groups = []
@@ -235,24 +250,24 @@ class StepGraph:
         def run(group: tuple[str, list]) -> dict[str, Any]:
             task_id, attempts = group
             result = self._teacher_call("advantage", f"step{step}-{task_id}",
-                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg))
+                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg), config)
             return {"task_id": task_id, **result}
 
         return {"advantages": self._parallel(run, groups)}
 
-    def group_ops(self, state: StepState) -> dict[str, Any]:
+    def group_ops(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
         library = self.library_for(step)
         with_lessons = [a for a in state.get("advantages", []) if a["ok"] and a["value"]]
 
         def run(advantage: dict[str, Any]) -> dict[str, Any]:
             result = self._teacher_call("group_ops", f"step{step}-{advantage['task_id']}",
-                                        lambda cfg: self.reflector.group_ops(advantage["value"], library, cfg))
+                                        lambda cfg: self.reflector.group_ops(advantage["value"], library, cfg), config)
             return {"task_id": advantage["task_id"], **result}
 
         return {"group_ops": self._parallel(run, with_lessons)}
 
-    def consolidate(self, state: StepState) -> dict[str, Any]:
+    def consolidate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
         order = {task["id"]: index for index, task in enumerate(state["tasks"])}
         proposals = [{**op, "sources": [f"step{step}:{group['task_id']}"]}
@@ -268,7 +283,7 @@ class StepGraph:
             self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": [], "plan": []})
             return {"plan": []}
         result = self._teacher_call("consolidate", f"step{step}",
-                                    lambda cfg: self.reflector.consolidate(proposals, library, cfg))
+                                    lambda cfg: self.reflector.consolidate(proposals, library, cfg), config)
         if result["ok"]:
             plan = result["value"]
         else:  # fall back to the groups' own proposals; the library engine drops what is invalid
@@ -356,6 +371,26 @@ class StepGraph:
         graph.add_edge("consolidate", "snapshot")
         graph.add_edge("snapshot", END)
         return graph.compile(checkpointer=checkpointer, name="training_free_grpo_step")
+
+
+def _child_config(parent: RunnableConfig | None, handler: Any, run_name: str | None,
+                  metadata: dict[str, Any]) -> dict[str, Any]:
+    """A config whose runs nest under ``parent``'s run, with ``handler`` added and metadata merged."""
+    parent = parent or {}
+    callbacks = parent.get("callbacks")
+    if handler is not None:
+        if callbacks is None:
+            callbacks = [handler]
+        elif isinstance(callbacks, list):
+            callbacks = [*callbacks, handler]
+        else:
+            callbacks = callbacks.copy()
+            callbacks.add_handler(handler, inherit=True)
+    child: dict[str, Any] = {"callbacks": callbacks, "tags": list(parent.get("tags") or []),
+                             "metadata": {**(parent.get("metadata") or {}), **metadata}}
+    if run_name:
+        child["run_name"] = run_name
+    return child
 
 
 def provenance(op: dict[str, Any], proposals: list[dict[str, Any]]) -> list[str]:

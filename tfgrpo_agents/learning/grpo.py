@@ -6,10 +6,11 @@ import json
 import logging
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from tfgrpo_agents._async import run_sync
@@ -20,6 +21,7 @@ from tfgrpo_agents.experience import (
     load_library,
     save_library,
 )
+from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector
@@ -28,6 +30,7 @@ from tfgrpo_agents.learning.rollout import RolloutsFailedError
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.learning.trajectory import read_trajectories
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +55,13 @@ def schedule(tasks: Sequence[Task], settings: LearnSettings) -> list[tuple[int, 
 class TrainingFreeGRPO:
     """Learn an experience library for an agent from grouped rollouts, without touching weights.
 
-    ``agent_factory(library)`` returns a LangGraph agent (ours from
-    :func:`~tfgrpo_agents.agents.build_react_agent`, or any graph taking ``{"messages": [...]}``)
-    that uses the given library. The teacher defaults to the policy model.
+    ``agent_factory(library)`` returns an agent that uses the given library: any compiled
+    LangGraph graph (``create_agent`` with :class:`~tfgrpo_agents.agents.ExperienceMiddleware`,
+    a custom ``StateGraph``, :func:`~tfgrpo_agents.agents.build_react_agent`) or any Runnable.
+    ``input_mapper(task)``, ``output_mapper(state)`` and ``messages_key`` adapt other state
+    shapes (see :mod:`tfgrpo_agents.learning.contract`). Each rollout's temperature and seed
+    reach the agent through its config (see :mod:`tfgrpo_agents.agents.sampling`); a run whose
+    model calls do not receive them is warned about, because identical rollouts teach nothing.
     """
 
     def __init__(
@@ -69,8 +76,13 @@ class TrainingFreeGRPO:
         limits: LibraryLimits | None = None,
         prices: dict[str, Price] | str | os.PathLike[str] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        input_mapper: Callable[[Task], Any] | None = None,
+        output_mapper: Callable[[Mapping[str, Any]], Any] | None = None,
+        messages_key: str | None = None,
     ) -> None:
         self.settings = settings or LearnSettings()
+        self.contract = AgentContract(input_mapper=input_mapper, output_mapper=output_mapper,
+                                      messages_key=messages_key)
         self.run_dir = RunDir(run_dir)
         self.agent_factory = agent_factory
         self.teacher = teacher
@@ -118,8 +130,12 @@ class TrainingFreeGRPO:
             self.run_dir.root.mkdir(parents=True, exist_ok=True)
             saved_tasks.write_text("".join(t.model_dump_json() + "\n" for t in tasks), encoding="utf-8")
 
-    async def afit(self, tasks: Sequence[Task]) -> ExperienceLibrary:
-        """Run (or resume) every step; returns the learned library (also in ``run_dir/library.json``)."""
+    async def afit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> ExperienceLibrary:
+        """Run (or resume) every step; returns the learned library (also in ``run_dir/library.json``).
+
+        ``config`` (callbacks, tags, metadata) is passed on: each step is one run named
+        ``tfgrpo step N`` with its rollouts, grading and teacher calls nested under it.
+        """
         if not tasks:
             raise ValueError("no tasks to learn from")
         self._check_resume(tasks)
@@ -128,7 +144,7 @@ class TrainingFreeGRPO:
             self.save_library(self.load_library())
         steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
                           reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
-                          library_saver=self.save_library, on_event=self.on_event)
+                          library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
         plan = schedule(tasks, self.settings)
         self._emit("run", {"steps": len(plan), "rollouts_per_step": [len(b) * self.settings.group_size for _, _, b in plan]})
         async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
@@ -138,27 +154,51 @@ class TrainingFreeGRPO:
                     self._emit("step_skipped", {"step": step})
                     continue
                 self._emit("step", {"step": step, "epoch": epoch, "tasks": len(batch)})
-                config = {"configurable": {"thread_id": f"step-{step}"}, "max_concurrency": self.settings.concurrency,
-                          "recursion_limit": 50}
-                snapshot = await graph.aget_state(config)
+                user = dict(config or {})
+                step_config = {**user, "configurable": {**(user.get("configurable") or {}), "thread_id": f"step-{step}"},
+                               "max_concurrency": self.settings.concurrency, "recursion_limit": 50,
+                               "run_name": f"tfgrpo step {step}", "tags": [*(user.get("tags") or []), "tfgrpo:step"],
+                               "metadata": {**(user.get("metadata") or {}), "step": step, "epoch": epoch,
+                                            "run": self.settings.name,
+                                            "library_digest": steps.library_for(step).digest()}}
+                snapshot = await graph.aget_state(step_config)
                 # Checkpoints are written before each next superstep starts ("sync"), so a kill never
                 # leaves writes of a step the saved checkpoint does not know about.
                 try:
                     if snapshot.next:
-                        await graph.ainvoke(None, config, durability="sync")  # resume where it stopped
+                        await graph.ainvoke(None, step_config, durability="sync")  # resume where it stopped
                     else:
                         await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]},
-                                            config, durability="sync")
+                                            step_config, durability="sync")
                 except RolloutsFailedError:
                     # The failed rollouts were not cached; forget the step's checkpoint so that a resume
                     # (once the endpoint answers) runs them again instead of replaying the failures.
-                    await checkpointer.adelete_thread(config["configurable"]["thread_id"])
+                    await checkpointer.adelete_thread(f"step-{step}")
                     raise
+                self._check_sampling(step)
         self.write_ledger()
         return self.load_library()
 
-    def fit(self, tasks: Sequence[Task]) -> ExperienceLibrary:
-        return run_sync(self.afit(tasks))
+    def fit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> ExperienceLibrary:
+        """:meth:`afit` from sync code; also from inside a running event loop (Jupyter), in a worker thread."""
+        return run_sync(self.afit(tasks, config))
+
+    def _check_sampling(self, step: int) -> None:
+        """Warn when the agent's model calls did not get the rollouts' temperature: the group is then
+        G copies of one rollout and nothing is learned (a ``create_agent`` app without
+        ExperienceMiddleware or SamplingMiddleware, a custom graph ignoring ``sampling_settings``)."""
+        path = self.run_dir.step_dir(step) / "trajectories.jsonl"
+        if self.settings.group_size < 2 or not path.exists():
+            return
+        seen = [t.sampling_seen for t in read_trajectories(path) if t.sampling_seen]
+        wanted = self.settings.temperature
+        if seen and all(s.get("temperature") != wanted for s in seen):
+            message = (f"step {step}: the agent's model was called at temperature {seen[0].get('temperature')}, "
+                       f"not the rollouts' {wanted}, so the {self.settings.group_size} rollouts of a group may be "
+                       "identical; add ExperienceMiddleware or SamplingMiddleware to a create_agent app, or bind "
+                       "sampling_settings(config) in a custom graph")
+            logger.warning(message)
+            self._emit("sampling_ignored", {"step": step, "message": message})
 
     def ledger(self) -> Ledger:
         ledger = Ledger(policy_model=self.settings.model_id, teacher_model=self.settings.teacher_model_id)

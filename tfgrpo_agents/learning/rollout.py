@@ -6,16 +6,18 @@ Shared by the learning loop and the evaluation harness, so both measure the same
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 import logging
 import time
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from tfgrpo_agents.agents import extract_final_answer, message_text
+from tfgrpo_agents.agents.sampling import sampling_configurable
+from tfgrpo_agents.learning.contract import AgentContract, AgentRunError, is_step_limit
+from tfgrpo_agents.learning.contract import task_prompt as task_prompt  # re-exported for the benches
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import (
     Trajectory,
@@ -31,6 +33,7 @@ class RolloutSettings(BaseModel):
     max_steps: int = 8
     timeout_s: float = Field(default=300.0, gt=0)
     retries: int = Field(default=1, ge=0)
+    retry_wait_s: float = Field(default=1.0, ge=0)  # first backoff; doubled each retry, with jitter
     model_id: str | None = None
 
 
@@ -70,53 +73,100 @@ def classify_error(exc: BaseException) -> str:
     return "error"
 
 
-def task_prompt(task: Task) -> str:
-    """What the agent is asked: the question, and the website to start from when the task has one."""
-    return f"{task.question}\nWebsite: {task.root_url}" if task.root_url else task.question
+def is_transient(exc: BaseException) -> bool:
+    """Worth another attempt: timeouts, connection errors, 429 and 5xx; never a raising tool or a bad request."""
+    kind = classify_error(exc)
+    if kind == "timeout":
+        return True
+    if kind != "api_error":
+        return False
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return status is None or status in (408, 409, 429) or status >= 500
 
 
-async def _detached(agent: Any, question: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run the agent in a fresh context, never as a subgraph of whatever graph is calling.
-
-    LangGraph hands a running graph's checkpointer to graphs invoked inside it; an agent would
-    then be checkpointed under the caller's thread, resumed on restart and, on a retry, continue
-    its failed conversation. Each rollout must start clean.
-    """
-    coroutine = agent.ainvoke({"messages": [HumanMessage(question)]}, config)
-    return await asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
+def rollout_config(collector: TrajectoryCollector, settings: RolloutSettings, seed: int, task: Task, sample: int,
+                   parent: RunnableConfig | None, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The agent's config: the parent's callbacks (one trace tree), the collector, sampling, names."""
+    parent = parent or {}
+    callbacks = parent.get("callbacks")
+    if callbacks is None:
+        handlers: Any = [collector]
+    elif isinstance(callbacks, list):
+        handlers = [*callbacks, collector]
+    else:  # a callback manager: the parent run's children
+        handlers = callbacks.copy()
+        handlers.add_handler(collector, inherit=True)
+    return {"callbacks": handlers, "recursion_limit": 4 * settings.max_steps + 10,
+            "run_name": f"rollout {task.id}/{sample}",
+            "tags": [*(parent.get("tags") or []), "tfgrpo:rollout"],
+            "metadata": {**(parent.get("metadata") or {}), "task_id": task.id, "sample": sample, "seed": seed,
+                         **metadata},
+            "configurable": sampling_configurable(settings.temperature, seed)}
 
 
 async def run_rollout(agent: Any, task: Task, sample: int, *, seed: int, settings: RolloutSettings,
-                      library_step: int | None = None, library_digest: str | None = None) -> Trajectory:
-    """One attempt at ``task`` (retried on errors); failures are recorded, never raised."""
+                      library_step: int | None = None, library_digest: str | None = None,
+                      contract: AgentContract | None = None, config: RunnableConfig | None = None) -> Trajectory:
+    """One attempt at ``task``; transient failures are retried with backoff; failures are recorded, never raised.
+
+    The trace is kept whatever happened: messages up to a raising tool, a recursion limit
+    (``step_limit``) or a call-limit middleware's stop (``step_limit``) are recorded as they were.
+    """
+    contract = contract or AgentContract()
     base = Trajectory(task_id=task.id, sample=sample, question=task.question, reference=task.answer,
                       model_id=settings.model_id, temperature=settings.temperature, library_step=library_step,
                       library_digest=library_digest)
-    error: BaseException | None = None
     start = time.monotonic()
-    for attempt in range(1, settings.retries + 2):
+    attempts = 0
+    last: dict[str, Any] = {}
+
+    async def attempt() -> Trajectory:
+        nonlocal attempts
+        attempts += 1
         collector = TrajectoryCollector()
-        config = {"callbacks": [collector], "recursion_limit": 4 * settings.max_steps + 10,
-                  "configurable": {"model_kwargs": {"temperature": settings.temperature, "seed": seed}}}
+        progress: dict[str, Any] = {}
+        last.update(collector=collector, progress=progress)
+        run_config = rollout_config(collector, settings, seed, task, sample, config,
+                                    {"library_step": library_step, "library_digest": library_digest})
         try:
-            result = await asyncio.wait_for(_detached(agent, task_prompt(task), config), timeout=settings.timeout_s)
-        except Exception as exc:  # recorded below; a failed rollout is never dropped
-            error = exc
-            logger.info("rollout %s/%s attempt %d failed: %s", task.id, sample, attempt, exc)
-            continue
-        messages = result.get("messages", [])
-        answer = result.get("final_answer")
-        if answer is None and messages:
-            answer = extract_final_answer(message_text(messages[-1]))
-        return base.model_copy(update={
-            "messages": serialize_messages(messages), "tool_calls": collector.tool_calls(messages),
-            "llm_calls": collector.llm_calls, "final_answer": answer,
-            "forced_final": bool(result.get("forced_final")),
-            "failure": "step_limit" if result.get("forced_final") else None,
-            "wall_time_s": round(time.monotonic() - start, 3), "attempts": attempt,
-        })
-    assert error is not None
+            state = await asyncio.wait_for(contract.run(agent, task, run_config, progress), timeout=settings.timeout_s)
+        except AgentRunError as exc:
+            if is_step_limit(exc.cause):
+                return _recorded(base, contract, exc.state, collector, failure="step_limit",
+                                 error=f"{type(exc.cause).__name__}: {exc.cause}")
+            raise exc.cause from exc
+        limited = contract.hit_call_limit(state)
+        return _recorded(base, contract, state, collector, failure="step_limit" if limited else None,
+                         answer=None if limited else ...)
+
+    try:
+        async for retrying in AsyncRetrying(
+                stop=stop_after_attempt(settings.retries + 1), reraise=True,
+                wait=wait_exponential_jitter(initial=settings.retry_wait_s, max=30),
+                retry=retry_if_exception(is_transient)):
+            with retrying:
+                trajectory = await attempt()
+    except Exception as error:  # recorded; a failed rollout is never dropped
+        logger.info("rollout %s/%s failed after %d attempt(s): %s", task.id, sample, attempts, error)
+        partial = _recorded(base, contract, last.get("progress", {}).get("state"), last.get("collector"))
+        return partial.model_copy(update={
+            "failed": True, "failure": classify_error(error), "error": f"{type(error).__name__}: {error}"[:500],
+            "final_answer": None, "wall_time_s": round(time.monotonic() - start, 3), "attempts": attempts})
+    return trajectory.model_copy(update={"wall_time_s": round(time.monotonic() - start, 3), "attempts": attempts})
+
+
+def _recorded(base: Trajectory, contract: AgentContract, state: Any, collector: TrajectoryCollector | None,
+              failure: str | None = None, error: str | None = None, answer: Any = ...) -> Trajectory:
+    """A trajectory from whatever state the agent reached (possibly none)."""
+    messages = contract.messages_of(state) if state is not None else []
+    if answer is ...:
+        answer = contract.answer_of(state) if state is not None and failure is None else None
+    forced = bool(isinstance(state, dict) and state.get("forced_final"))
     return base.model_copy(update={
-        "failed": True, "failure": classify_error(error), "error": f"{type(error).__name__}: {error}"[:500],
-        "wall_time_s": round(time.monotonic() - start, 3), "attempts": settings.retries + 1,
+        "messages": serialize_messages(messages),
+        "tool_calls": collector.tool_calls(messages) if collector else [],
+        "llm_calls": collector.llm_calls if collector else [],
+        "sampling_seen": collector.sampling_seen if collector else None,
+        "final_answer": answer, "forced_final": forced,
+        "failure": failure or ("step_limit" if forced else None), "error": error,
     })

@@ -20,7 +20,8 @@ class LearnSettings(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0)
     max_steps: int = Field(default=8, ge=1, description="the agent's tool-step limit")
     rollout_timeout_s: float = Field(default=300.0, gt=0)
-    rollout_retries: int = Field(default=1, ge=0)
+    rollout_retries: int = Field(default=1, ge=0, description="retries of transient failures (429, 5xx, timeouts)")
+    retry_wait_s: float = Field(default=1.0, ge=0, description="first backoff before a retry; doubles, with jitter")
     concurrency: int = Field(default=4, ge=1)
     ground_truth: bool = True
     placement: Placement = Placement.SYSTEM

@@ -95,6 +95,7 @@ class Trajectory(BaseModel):
     temperature: float | None = None
     library_step: int | None = None
     library_digest: str | None = None  # ExperienceLibrary.digest() of the library the agent was shown
+    sampling_seen: dict[str, Any] | None = None  # what the first model call was sent (temperature, seed)
     wall_time_s: float = 0.0
     failed: bool = False
     failure: FailureKind | None = None
@@ -135,14 +136,19 @@ class TrajectoryCollector(BaseCallbackHandler):
 
     def __init__(self) -> None:
         self.llm_calls: list[TokenUsage] = []
+        self.sampling_seen: dict[str, Any] | None = None  # temperature and seed of the first model call
         self._llm_runs: set[UUID] = set()
         self._tool_started: dict[UUID, tuple[str, float]] = {}
         self._latencies: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, *, run_id: UUID,
+                            parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        params = kwargs.get("invocation_params") or {}
         with self._lock:
             self._llm_runs.add(run_id)
+            if self.sampling_seen is None and parent_run_id not in self._llm_runs:
+                self.sampling_seen = {"temperature": params.get("temperature"), "seed": params.get("seed")}
 
     def on_llm_start(self, serialized: dict[str, Any], prompts: Any, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
