@@ -22,7 +22,9 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         names = tuple(getattr(t, "name", None) or t.get("name") or t["function"]["name"] for t in tools)
-        return self.model_copy(update={"bound_tools": names})
+        model = self.model_copy(update={"bound_tools": names})
+        settings = {k: v for k, v in kwargs.items() if k != "tool_choice"}  # as real models bind them
+        return model.bind(**settings) if settings else model
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any):
         self.calls.append({"messages": list(messages), "tools": self.bound_tools})

@@ -114,7 +114,8 @@ class WorldChatModel(BaseChatModel):
         return "scripted-world"
 
     def bind_tools(self, tools, **kwargs):
-        return self
+        settings = {k: v for k, v in kwargs.items() if k != "tool_choice"}  # as real models bind them
+        return self.bind(**settings) if settings else self
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         convo = [(_role(m), str(m.text)) for m in messages]

@@ -21,3 +21,43 @@ def test_plug_into_create_agent_example_injects_the_saved_library():
     assert system["role"] == "system"
     assert system["content"].startswith("You answer questions about websites.")
     assert "[G0] When a question asks for a deadline or date" in system["content"]
+
+
+def shop_reply(body: dict) -> dict:
+    """The policy and teacher behind examples/your_own_agent.py: right when the rollout's seed is even."""
+    import re
+
+    from tests.openai_stub import completion
+    from tests.scripted_world import teacher_reply
+
+    texts = [m.get("content") or "" for m in body["messages"]]
+    prompt = next((t for t in texts if "[stage:" in t), None)
+    if prompt is not None:
+        return completion(teacher_reply(prompt))
+    question = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    item, currency = re.search(r"a (\w+) cost in (\w+)", question).groups()
+    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if not results:
+        return completion(tool_calls=[{"name": "lookup_price", "args": {"item": item}}])
+    usd = float(re.search(r"(\d+) USD", results[0]).group(1))
+    if len(results) == 1 and (body.get("seed") or 0) % 2 == 0:
+        return completion(tool_calls=[{"name": "convert_currency", "args": {"amount_usd": usd, "currency": currency}}])
+    if len(results) == 1:
+        return completion(f"It costs {usd:g}.\nFinal answer: {usd:g}")
+    converted = re.search(r"= ([\d.]+)", results[1]).group(1)
+    return completion(f"Final answer: {converted}")
+
+
+def test_your_own_agent_example_learns_with_distinct_sampling(tmp_path):
+    with OpenAIStub(reply_fn=shop_reply) as stub:
+        env = {**os.environ, "OPENAI_BASE_URL": stub.base_url, "OPENAI_API_KEY": "test"}
+        out = subprocess.run([sys.executable, str(ROOT / "examples" / "your_own_agent.py"), "--out", str(tmp_path / "run")],
+                             env=env, capture_output=True, text=True, timeout=300)
+        requests = list(stub.requests)
+    assert out.returncode == 0, out.stderr[-3000:]
+    policy = [r for r in requests if not any("[stage:" in (m.get("content") or "") for m in r["messages"])]
+    first_calls = [r for r in policy if len(r["messages"]) == 2]  # system + question: one per rollout
+    pairs = {(r.get("temperature"), r.get("seed")) for r in first_calls if r.get("seed") is not None}
+    assert len(pairs) >= 3 and {t for t, _ in pairs} == {0.7}, "each rollout got its own seed at 0.7"
+    assert "[G0]" in out.stdout, "a lesson was learned and injected"
+    assert "Final answer: 10" in out.stdout, "the app answers with the learned library afterwards"

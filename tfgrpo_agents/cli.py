@@ -28,6 +28,25 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
+def _json_mode(enabled: bool) -> None:
+    """With --json, standard output carries one JSON document; progress and tables go to stderr."""
+    if enabled:
+        import sys
+
+        console.file = sys.stderr
+
+
+def _print_json(payload: Any) -> None:
+    import sys
+
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (progress on stderr).")]
+RpsOpt = Annotated[float | None, typer.Option(help="Cap requests per second to the endpoint (metered APIs).",
+                                              callback=lambda v: _positive(v))]
+
+
 def _at_least(minimum: float):
     def check(value: float | None) -> float | None:
         if value is not None and value < minimum:
@@ -230,11 +249,15 @@ def library_import(
     from langgraph.store.sqlite import SqliteStore
 
     from tfgrpo_agents.experience import load_from_store, save_library
+    from tfgrpo_agents.experience.store import META_KEY, meta_namespace
 
     if not sqlite.exists():
         _fail(f"no SQLite store at {sqlite}")
     with SqliteStore.from_conn_string(str(sqlite)) as store:
         library = load_from_store(store, domain=domain)
+        if not library.experiences and store.get(meta_namespace(domain), META_KEY) is None:
+            found = sorted({ns[1] for ns in store.list_namespaces(prefix=("tfgrpo",)) if len(ns) > 1})
+            _fail(f"{sqlite} holds no library for domain {domain!r}; it has: {', '.join(found) or 'none'}")
     save_library(library, path)
     _print_library(library)
 
@@ -338,9 +361,12 @@ class LearnOptions(BaseModel):
     request_timeout: float = 120.0
     max_retries: int = 3
     limit: int | None = None
+    requests_per_second: float | None = None
+    from_trajectories: str | None = None
 
 
 _LOCAL_SERVERS: dict[str, Any] = {}
+_LIMITERS: dict[str, Any] = {}  # one rate limiter per endpoint, shared by the policy, the teacher and the judge
 
 
 def _chat_model(model: str, base_url: str | None, temperature: float, options: LearnOptions):
@@ -362,15 +388,22 @@ def _chat_model(model: str, base_url: str | None, temperature: float, options: L
             except LocalModelError as exc:
                 _fail(str(exc))
         return _LOCAL_SERVERS[model].chat_model(temperature=temperature, timeout=options.request_timeout)
+    limiter = None
+    if options.requests_per_second:
+        from langchain_core.rate_limiters import InMemoryRateLimiter
+
+        limiter = _LIMITERS.setdefault(base_url or "", InMemoryRateLimiter(
+            requests_per_second=options.requests_per_second, max_bucket_size=max(1.0, options.requests_per_second)))
     return ChatOpenAI(model=model, base_url=base_url, temperature=temperature,
                       api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-                      timeout=options.request_timeout, max_retries=options.max_retries)
+                      timeout=options.request_timeout, max_retries=options.max_retries, rate_limiter=limiter)
 
 
 @app.command("learn")
 def learn(
     tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
-    agent: Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")] = "math",
+    agent: Annotated[str, typer.Option(help="Agent set-up: math, web, qa, or package.module:factory for your own "
+                                            "agent (factory(library) returns it).")] = "math",
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint, or local / local-0.5b.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,
     teacher_model: Annotated[str | None, typer.Option(help="Teacher model (default: the policy model at temperature 0).")] = None,
@@ -383,7 +416,8 @@ def learn(
     temperature: Annotated[float, typer.Option(help="Rollout temperature.", callback=_at_least(0))] = 0.7,
     max_steps: Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))] = 8,
     seed: Annotated[int, typer.Option(help="Seed for shuffling and per-rollout seeds.")] = 0,
-    grader: Annotated[str | None, typer.Option(help="math, exact or judge (default: the agent's).")] = None,
+    grader: Annotated[str | None, typer.Option(help="math, exact, short, judge or package.module:function "
+                                                   "(default: the agent's).")] = None,
     no_ground_truth: Annotated[bool, typer.Option("--no-ground-truth", help="Learn without reference answers.")] = False,
     placement: Annotated[str, typer.Option(help="Where experiences go: system or user.",
                                            callback=_one_of(*PLACEMENTS))] = "system",
@@ -403,6 +437,11 @@ def learn(
     store: Annotated[Path | None, typer.Option(help="Also save the learned library into this SqliteStore file.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<agent>-<time>).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Resume the run in this directory.")] = None,
+    from_trajectories: Annotated[Path | None, typer.Option(
+        help="Learn from recorded rollouts (trajectories.jsonl, or a JSON list of runs with messages and rewards) "
+             "instead of running the agent.", callback=_existing)] = None,
+    requests_per_second: RpsOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Learn an experience library with Training-Free GRPO (resumable: rerun with --resume DIR)."""
     import logging
@@ -412,11 +451,12 @@ def learn(
         LearnSettings,
         TaskFileError,
         load_prices,
+        load_recorded,
         load_tasks,
     )
-    from tfgrpo_agents.learning.domains import DOMAINS
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _json_mode(json_output)
     if resume is not None:
         run_dir = resume
         try:
@@ -424,36 +464,50 @@ def learn(
             settings = LearnSettings.model_validate_json((run_dir / "config.json").read_text())
         except (OSError, ValueError) as exc:
             _fail(f"cannot resume from {run_dir}: {exc}")
-        options = saved.model_copy(update={k: v for k, v in {"base_url": base_url, "teacher_base_url": teacher_base_url}.items() if v})
+        options = saved.model_copy(update={k: v for k, v in {"base_url": base_url, "teacher_base_url": teacher_base_url,
+                                                              "requests_per_second": requests_per_second}.items() if v})
     else:
-        if tasks is None or model is None:
-            _fail("--tasks and --model are required (or --resume a run directory)")
-        if agent not in DOMAINS:
-            _fail(f"unknown agent {agent!r}; choose one of {', '.join(DOMAINS)}")
-        if summaries not in ("teacher", "trace"):
-            _fail(f"unknown --summaries {summaries!r}; choose teacher or trace")
-        domain = DOMAINS[agent]
+        if (tasks is None and from_trajectories is None) or model is None:
+            _fail("--tasks (or --from-trajectories) and --model are required (or --resume a run directory)")
+        domain = _domain(agent)
         run_dir = out or Path("runs") / f"{agent}-{time.strftime('%Y%m%d-%H%M%S')}"
         if (run_dir / "config.json").exists():
             _fail(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
-        options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url,
+        options = LearnOptions(tasks=str(tasks or ""), agent=agent, model=model, base_url=base_url,
+                               from_trajectories=str(from_trajectories) if from_trajectories else None,
                                teacher_model=teacher_model, teacher_base_url=teacher_base_url, grader=grader,
                                site=str(site) if site else None, public_url=public_url,
-                               structured_method=structured_method, limit=limit)
+                               structured_method=structured_method, limit=limit,
+                               requests_per_second=requests_per_second)
         settings = LearnSettings(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
             ground_truth=not no_ground_truth, placement=placement, model_id=model, teacher_model_id=teacher_model or model,
             reflection=domain.reflection(method=structured_method, summaries=summaries),
         )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "cli.json").write_text(options.model_dump_json(indent=2))
-    try:
-        task_list = load_tasks(options.tasks)[: options.limit]
+    try:  # checked before anything is written
+        if options.from_trajectories:
+            task_list = load_recorded(options.from_trajectories)
+        else:
+            task_list = load_tasks(options.tasks)[: options.limit]
         price_table = load_prices(prices)
-    except (TaskFileError, ValueError) as exc:
+    except (TaskFileError, ValueError, OSError) as exc:
         _fail(str(exc))
-    _run_learning(run_dir, settings, options, task_list, price_table, store)
+    if resume is None:
+        from tfgrpo_agents._atomic import atomic_write_text
+
+        atomic_write_text(run_dir / "cli.json", options.model_dump_json(indent=2))
+    _run_learning(run_dir, settings, options, task_list, price_table, store, json_output)
+
+
+def _domain(agent: str):
+    """A ready set-up (math, web, qa) or the user's ``package.module:factory``; a bad name is a usage error."""
+    from tfgrpo_agents.learning.domains import domain_for
+
+    try:
+        return domain_for(agent)
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _tools(domain, options: dict[str, Any]):
@@ -473,11 +527,10 @@ def _agent_builder(domain, policy, tools, max_steps: int):
     return build
 
 
-def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None) -> None:
+def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None,
+                  json_output: bool = False) -> None:
     from tfgrpo_agents.learning import RolloutsFailedError, TrainingFreeGRPO, grader_for
-    from tfgrpo_agents.learning.domains import DOMAINS
-
-    domain = DOMAINS[options.agent]
+    domain = _domain(options.agent)
     policy = _chat_model(options.model, options.base_url, settings.temperature, options)
     teacher = _chat_model(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0, options)
     grader = None
@@ -516,7 +569,10 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
         teacher=teacher, run_dir=run_dir, settings=settings, grader=grader, prices=prices, on_event=on_event)
     try:
         with progress:
-            library = learner.fit(task_list)
+            if options.from_trajectories:
+                library = learner.learn_from_trajectories(task_list)
+            else:
+                library = learner.fit(task_list)
     except RolloutsFailedError as exc:
         _fail(f"{exc}; the run can be resumed with --resume {run_dir}", code=1)
     finally:
@@ -530,6 +586,10 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
         with SqliteStore.from_conn_string(str(store)) as sqlite_store:
             sqlite_store.setup()
             save_to_store(library, sqlite_store)
+    if json_output:
+        _print_json({"run_dir": str(run_dir), "library_path": str(run_dir / "library.json"), "step": library.step,
+                     "experiences": [e.model_dump(mode="json") for e in library.experiences], "cost": summary})
+        return
     table = Table(title="learning cost")
     for column in ("stage", "input tokens", "output tokens", "calls", "dollars"):
         table.add_column(column)
@@ -560,7 +620,7 @@ def _progress():
 
 
 TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
-AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web or qa.")]
+AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web, qa, or package.module:factory (your own).")]
 ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint, or local / local-0.5b (embedded).")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]
 KOpt = Annotated[int, typer.Option("--k", help="Samples per task.", callback=_at_least(1))]
@@ -569,7 +629,8 @@ TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the p
 SeedOpt = Annotated[int, typer.Option(help="Seed of the per-rollout seeds and the bootstrap.")]
 ConcurrencyOpt = Annotated[int, typer.Option(help="Rollouts in flight at once.", callback=_at_least(1))]
 MaxStepsOpt = Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))]
-GraderOpt = Annotated[str | None, typer.Option(help="math, exact or judge (default: the agent's).")]
+GraderOpt = Annotated[str | None, typer.Option(help="math, exact, short, judge or package.module:function "
+                                                  "(default: the agent's).")]
 SiteOpt = Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
                                               callback=_existing)]
 PublicUrlOpt = Annotated[str | None, typer.Option(help="web agent: the site's public address.")]
@@ -580,20 +641,18 @@ OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes fr
 
 def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: int, temperature: float, seed: int,
                 concurrency: int, max_steps: int, grader: str | None, site: Path | None, public_url: str | None,
-                limit: int | None):
+                limit: int | None, requests_per_second: float | None = None):
     """Everything an evaluation command needs: tasks, agent builder, grader, settings, teacher, cleanup."""
     from tfgrpo_agents.evaluation import EvalSettings
     from tfgrpo_agents.learning import TaskFileError, grader_for, load_tasks
-    from tfgrpo_agents.learning.domains import DOMAINS
 
-    if agent not in DOMAINS:
-        _fail(f"unknown agent {agent!r}; choose one of {', '.join(DOMAINS)}")
+    domain = _domain(agent)
     try:
         task_list = load_tasks(tasks)[:limit]
     except TaskFileError as exc:
         _fail(str(exc))
-    domain = DOMAINS[agent]
-    options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url)
+    options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url,
+                           requests_per_second=requests_per_second)
     policy = _chat_model(model, base_url, temperature, options)
     teacher = _chat_model(model, base_url, 0.0, options)
     try:
@@ -631,13 +690,15 @@ def eval_command(
     placement: PlacementOpt = "system",
     k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
-    limit: LimitOpt = None,
+    limit: LimitOpt = None, requests_per_second: RpsOpt = None, json_output: JsonOpt = False,
 ) -> None:
     """Evaluate one configuration: Mean@k with its CI, Pass@k, tool calls, tokens, failures."""
     from tfgrpo_agents.evaluation import EvalConfig, compare
 
+    _json_mode(json_output)
     task_list, build, grading, settings, _, _, close = _evaluation(
-        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
+        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
+        requests_per_second)
     config = EvalConfig(name="with-library" if experiences else "baseline",
                         library=str(experiences) if experiences else None, placement=placement)
     try:
@@ -645,6 +706,9 @@ def eval_command(
             build, [config], task_list, grading, settings, out, on_rollout=tick))
     finally:
         close()
+    if json_output:
+        _print_json(result.model_dump(mode="json"))
+        return
     console.print((out / "report.md").read_text(), markup=False, highlight=False)
     console.print(f"report: {out / 'report.md'}  ·  trajectories: {result.arms[0].trajectories_path}")
 
@@ -657,14 +721,16 @@ def compare_command(
     user_placement: Annotated[bool, typer.Option(help="Add each library again, injected in the user message.")] = False,
     k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
-    limit: LimitOpt = None,
+    limit: LimitOpt = None, requests_per_second: RpsOpt = None, json_output: JsonOpt = False,
 ) -> None:
     """Run the baseline and each library arm on the same tasks; paired bootstrap CIs against the baseline."""
     from tfgrpo_agents.evaluation import EvalConfig, compare, generate_direct_tips
     from tfgrpo_agents.experience import save_library
 
+    _json_mode(json_output)
     task_list, build, grading, settings, teacher, domain, close = _evaluation(
-        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
+        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
+        requests_per_second)
     configs = [EvalConfig(name="baseline")]
     for item in library or []:
         name, sep, path = item.partition("=")
@@ -681,10 +747,13 @@ def compare_command(
     if user_placement:
         configs += [c.model_copy(update={"name": f"{c.name}@user", "placement": "user"}) for c in configs if c.library]
     try:
-        _run_with_progress(len(task_list) * k * len(configs), lambda tick: compare(
+        result = _run_with_progress(len(task_list) * k * len(configs), lambda tick: compare(
             build, configs, task_list, grading, settings, out, on_rollout=tick))
     finally:
         close()
+    if json_output:
+        _print_json(result.model_dump(mode="json"))
+        return
     console.print((out / "report.md").read_text(), markup=False, highlight=False)
 
 
@@ -725,7 +794,7 @@ def tasks_split(
     test: Annotated[int, typer.Option(help="Test tasks.")],
     out_dir: Annotated[Path, typer.Option(help="Where train.jsonl and test.jsonl go.")],
     ratio: Annotated[str | None, typer.Option(help="Difficulty ratio, e.g. 4:7:6 (easy:medium:hard).")] = None,
-    seed: SeedOpt = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle that picks the split.")] = 0,
 ) -> None:
     """Disjoint train/test split with a fixed seed, stratified by difficulty if --ratio is given."""
     from tfgrpo_agents._atomic import atomic_write_text
@@ -814,6 +883,20 @@ def demo(
                   f"(ratio {ledger['reflection_to_rollout_ratio']}), {ledger['wall_time_s']} s of rollouts")
     _print_library(_load(out / "learn" / "library.json"))
     console.print(f"report: {out / 'eval' / 'report.md'} · plots: {', '.join(comparison.plots)}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"tfgrpo {version('tfgrpo-agents')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Training-Free GRPO for tool-using LangGraph agents."""
 
 
 def main() -> None:

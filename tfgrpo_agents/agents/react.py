@@ -23,6 +23,7 @@ from langgraph.types import Checkpointer
 
 from tfgrpo_agents.agents.answers import extract_final_answer, message_text
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
+from tfgrpo_agents.agents.sampling import sampling_settings
 from tfgrpo_agents.experience import (
     DEFAULT_HEADER,
     SourceLike,
@@ -120,8 +121,8 @@ def build_react_agent(
     so the trace and the teacher still see it. Keep it off where the first reply is useful
     reasoning (math: the code is written from it).
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
-    ``config["configurable"]["model_kwargs"]`` (e.g. ``{"temperature": 0.7, "seed": 3}``) is
-    passed to every model call of that run.
+    The run's sampling (``sampling_settings(config)``: the learner's per-rollout temperature and
+    seed) is passed to every model call of that run.
     """
     if max_steps < 1:
         raise ValueError("max_steps must be at least 1")
@@ -137,7 +138,7 @@ def build_react_agent(
         steps = state.get("steps", 0)
         # Per-run model arguments (temperature, seed…) travel in the config, so one compiled agent
         # serves every rollout of a group.
-        model_kwargs = (config.get("configurable") or {}).get("model_kwargs") or {}
+        model_kwargs = sampling_settings(config)
         block = render_experiences(source.current(), header=header)
         visible = [m for m in state["messages"] if not is_set_aside(m)]
         system, messages = inject_experiences(base_system, visible, block, placement)

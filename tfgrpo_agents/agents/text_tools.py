@@ -129,8 +129,13 @@ class TextToolCallingModel(BaseChatModel):
     def _llm_type(self) -> str:
         return f"text-tools({getattr(self.inner, '_llm_type', 'chat')})"
 
-    def bind_tools(self, tools: Sequence[BaseTool | dict[str, Any]], **kwargs: Any) -> TextToolCallingModel:
-        return self.model_copy(update={"specs": tool_specs(tools)})
+    def bind_tools(self, tools: Sequence[BaseTool | dict[str, Any]], **kwargs: Any) -> Any:
+        """This adapter with ``tools`` described in its prompt; other model arguments (a rollout's
+        temperature and seed, passed by ``create_agent`` as ``model_settings``) are bound as usual.
+        Tool-protocol arguments (``tool_choice``, ``parallel_tool_calls``, ``strict``) do not apply."""
+        model = self.model_copy(update={"specs": tool_specs(tools)})
+        settings = {k: v for k, v in kwargs.items() if k not in ("tool_choice", "parallel_tool_calls", "strict")}
+        return model.bind(**settings) if settings else model
 
     def to_text_messages(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         """The conversation with tools described in the system prompt and tool turns as text."""

@@ -14,7 +14,7 @@ from tfgrpo_agents.agents import Placement
 from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
 from tfgrpo_agents.experience import ExperienceLibrary, load_library
 from tfgrpo_agents.learning.grading import grade_trajectories
-from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.rewards import Grader, as_grader
 from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.rollout import (
     TRANSIENT_FAILURES,
@@ -153,6 +153,7 @@ def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: floa
 def grade_all(trajectories: list[Trajectory], tasks: dict[str, Task], grader: Grader | None, run_dir: RunDir,
               concurrency: int) -> list[Trajectory]:
     """Rewards for every trajectory (cached, so an LLM judge is not asked twice)."""
+    grader = as_grader(grader)
     if grader is None:
         return trajectories
     return grade_trajectories(trajectories, tasks, grader, run_dir, concurrency=concurrency)[0]

@@ -11,6 +11,7 @@ from tfgrpo_agents.learning.rewards import (
     LLMJudgeGrader,
     MathGrader,
     ShortAnswerGrader,
+    as_grader,
     grader_for,
 )
 from tfgrpo_agents.learning.rollout import RolloutsFailedError
@@ -27,6 +28,7 @@ from tfgrpo_agents.learning.trajectory import (
     ToolCallRecord,
     Trajectory,
     TrajectoryCollector,
+    load_recorded,
     read_trajectories,
     tool_calls_from_messages,
     write_trajectories,
@@ -36,6 +38,6 @@ __all__ = [
     "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
     "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RolloutsFailedError", "RunDir", "RunMismatchError",
     "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
-    "TrajectoryCollector", "call_structured", "grader_for", "load_prices", "load_tasks", "parse_tolerantly",
+    "TrajectoryCollector", "as_grader", "call_structured", "grader_for", "load_prices", "load_recorded", "load_tasks", "parse_tolerantly",
     "read_trajectories", "schedule", "tool_calls_from_messages", "write_trajectories",
 ]

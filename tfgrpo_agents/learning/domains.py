@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from tfgrpo_agents import prompts
+from tfgrpo_agents._objects import load_object
 from tfgrpo_agents.agents import Placement, build_react_agent
 from tfgrpo_agents.experience import SourceLike
 from tfgrpo_agents.learning.reflection import ReflectionSettings
@@ -26,10 +27,16 @@ class Domain:
     tool_first: bool = True  # remind a model that answers before using any tool (see build_react_agent)
     forget_guess: bool = False  # and ask it without the answer it wrote from memory (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
+    factory: Callable[[Any], Any] | None = None  # a user's own agent: factory(library) -> agent
 
     def build_agent(self, model: BaseChatModel, tools: Sequence[BaseTool], *, experiences: SourceLike = None,
                     placement: Placement | str = Placement.SYSTEM, max_steps: int = 5):
-        """This domain's ReAct agent: its system prompt and scaffold, with ``experiences`` injected."""
+        """This domain's ReAct agent: its system prompt and scaffold, with ``experiences`` injected.
+
+        A user's agent (``factory``) is built by its own factory, which decides its model, tools
+        and where the library goes (``ExperienceMiddleware``)."""
+        if self.factory is not None:
+            return self.factory(experiences)
         return build_react_agent(model, tools, system_prompt=self.system_prompt, experiences=experiences,
                                  placement=placement, max_steps=max_steps, tool_first=self.tool_first,
                                  forget_guess=self.forget_guess)
@@ -76,3 +83,14 @@ DOMAINS: dict[str, Domain] = {
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }
+
+
+def domain_for(name: str) -> Domain:
+    """A ready set-up by name, or a user's agent factory given as ``package.module:factory``."""
+    if name in DOMAINS:
+        return DOMAINS[name]
+    if ":" not in name:
+        raise ValueError(f"unknown agent {name!r}; choose one of {', '.join(DOMAINS)} or give "
+                         "package.module:factory for your own agent")
+    return Domain(name, system_prompt="", agent_objective="It answers questions by using tools.", grader="exact",
+                  make_tools=_no_tools, tool_first=False, factory=load_object(name))

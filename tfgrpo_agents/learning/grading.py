@@ -14,7 +14,7 @@ from contextvars import ContextVar
 
 from langchain_core.tracers.context import register_configure_hook
 
-from tfgrpo_agents.learning.rewards import Grade, Grader
+from tfgrpo_agents.learning.rewards import Grade, Grader, grade_rollout
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import (
@@ -48,7 +48,7 @@ def grade_trajectories(trajectories: Sequence[Trajectory], tasks: Mapping[str, T
             meter = TrajectoryCollector()
             token = _meter.set(meter)  # set in this worker thread, seen by every model call below
             try:
-                grade = grader.grade(tasks[trajectory.task_id], trajectory.final_answer)
+                grade = grade_rollout(grader, tasks[trajectory.task_id], trajectory)
             except Exception as exc:
                 grade = Grade(reward=0.0, reasoning=f"grader failed: {type(exc).__name__}: {exc}")
             finally:

@@ -67,6 +67,7 @@ def _key(task_id: str, sample: int) -> str:
 class StepState(TypedDict, total=False):
     step: int
     tasks: list[dict[str, Any]]
+    samples: dict[str, int]  # recorded groups: rollouts per task (default: the group size)
     trajectories: Annotated[dict[str, dict[str, Any]], merge_by_key]
     graded: list[dict[str, Any]]
     kept: list[str]
@@ -148,8 +149,9 @@ class StepGraph:
     def fan_out_rollouts(self, state: StepState) -> list[Send]:
         if self.run_dir.cached("started", f"step{state['step']}") is None:
             self.run_dir.cache("started", f"step{state['step']}", {"at": time.time()})
+        counts = state.get("samples") or {}
         return [Send("rollout", {"step": state["step"], "task": task, "sample": sample})
-                for task in state["tasks"] for sample in range(self.settings.group_size)]
+                for task in state["tasks"] for sample in range(counts.get(task["id"], self.settings.group_size))]
 
     async def rollout(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         step, task, sample = payload["step"], Task.model_validate(payload["task"]), payload["sample"]
@@ -199,7 +201,8 @@ class StepGraph:
             usable = [t for t in members if not t["failed"]]
             rewards = [t["reward"] or 0.0 for t in members]
             mean = sum(rewards) / len(rewards) if rewards else 0.0
-            if self.settings.group_size == 1 or not self.settings.ground_truth or self.grader is None:
+            rewarded = self.grader is not None or all(t["reward"] is not None for t in members)  # recorded rewards
+            if len(members) == 1 or not self.settings.ground_truth or not rewarded:
                 keep = bool(usable)
                 reason = "kept" if keep else "every rollout failed"
             else:

@@ -25,12 +25,12 @@ from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector
-from tfgrpo_agents.learning.rewards import Grader
+from tfgrpo_agents.learning.rewards import Grader, as_grader
 from tfgrpo_agents.learning.rollout import RolloutsFailedError
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import read_trajectories
+from tfgrpo_agents.learning.trajectory import Trajectory, read_trajectories
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,11 @@ class TrainingFreeGRPO:
     def __init__(
         self,
         *,
-        agent_factory: AgentFactory,
+        agent_factory: AgentFactory | None = None,
         teacher: BaseChatModel,
         run_dir: str | os.PathLike[str],
         settings: LearnSettings | None = None,
-        grader: Grader | None = None,
+        grader: Grader | Callable[..., Any] | None = None,
         initial_library: ExperienceLibrary | None = None,
         limits: LibraryLimits | None = None,
         prices: dict[str, Price] | str | os.PathLike[str] | None = None,
@@ -86,12 +86,12 @@ class TrainingFreeGRPO:
         self.run_dir = RunDir(run_dir)
         self.agent_factory = agent_factory
         self.teacher = teacher
-        self.grader = grader
+        self.grader = as_grader(grader)
         self.initial_library = initial_library
         self.limits = limits
         self.prices = prices if isinstance(prices, dict) else load_prices(prices)
         self.on_event = on_event
-        reflection = self.settings.reflection.model_copy(update={"ground_truth": self.settings.ground_truth and grader is not None})
+        reflection = self.settings.reflection.model_copy(update={"ground_truth": self.settings.ground_truth and self.grader is not None})
         if limits is not None:
             reflection = reflection.model_copy(update={"word_cap": limits.word_cap,
                                                        "max_experiences": limits.max_experiences or 50})
@@ -146,10 +146,18 @@ class TrainingFreeGRPO:
                           reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
                           library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
         plan = schedule(tasks, self.settings)
-        self._emit("run", {"steps": len(plan), "rollouts_per_step": [len(b) * self.settings.group_size for _, _, b in plan]})
+        await self._run_steps(steps, [(step, epoch, batch, None) for step, epoch, batch in plan], config)
+        self.write_ledger()
+        return self.load_library()
+
+    async def _run_steps(self, steps: StepGraph, plan: list[tuple[int, int, list[Task], dict[str, int] | None]],
+                         config: RunnableConfig | None) -> None:
+        """Run (or resume) each planned step through the checkpointed step graph."""
+        self._emit("run", {"steps": len(plan), "rollouts_per_step": [
+            sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]})
         async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
             graph = steps.build(checkpointer)
-            for step, epoch, batch in plan:
+            for step, epoch, batch, samples in plan:
                 if self.run_dir.is_done(step):
                     self._emit("step_skipped", {"step": step})
                     continue
@@ -168,16 +176,60 @@ class TrainingFreeGRPO:
                     if snapshot.next:
                         await graph.ainvoke(None, step_config, durability="sync")  # resume where it stopped
                     else:
-                        await graph.ainvoke({"step": step, "tasks": [t.model_dump(mode="json") for t in batch]},
-                                            step_config, durability="sync")
+                        payload = {"step": step, "tasks": [t.model_dump(mode="json") for t in batch]}
+                        if samples:
+                            payload["samples"] = samples
+                        await graph.ainvoke(payload, step_config, durability="sync")
                 except RolloutsFailedError:
                     # The failed rollouts were not cached; forget the step's checkpoint so that a resume
                     # (once the endpoint answers) runs them again instead of replaying the failures.
                     await checkpointer.adelete_thread(f"step-{step}")
                     raise
                 self._check_sampling(step)
+
+    async def alearn_from_trajectories(self, trajectories: Sequence[Trajectory],
+                                       config: RunnableConfig | None = None) -> ExperienceLibrary:
+        """Run the reflection stages over recorded rollouts (production traces, a LangSmith export,
+        an earlier evaluation) instead of fresh ones: grouped by task, ``batch_size`` groups a step.
+
+        Each trajectory needs ``task_id``, ``question`` and, for the groups to be compared, a
+        ``reward`` (or a ``reference`` and a grader). No agent is run.
+        """
+        groups: dict[str, list[Trajectory]] = {}
+        for trajectory in trajectories:
+            groups.setdefault(trajectory.task_id, []).append(trajectory)
+        if not groups:
+            raise ValueError("no trajectories to learn from")
+        tasks = [Task(id=task_id, question=members[0].question, answer=members[0].reference)
+                 for task_id, members in groups.items()]
+        rewarded = all(t.reward is not None and t.reference is not None for t in trajectories)
+        if self.grader is None and rewarded and self.settings.ground_truth:  # the recorded rewards stand in
+            self.reflector.settings = self.reflector.settings.model_copy(update={"ground_truth": True})
+        self._check_resume(tasks)
+        self.reflector.learn_vocabulary(tasks)
+        if not self.run_dir.library_path.exists():
+            self.save_library(self.load_library())
+        plan = []
+        for index in range(0, len(tasks), self.settings.batch_size):
+            step, batch = index // self.settings.batch_size + 1, tasks[index:index + self.settings.batch_size]
+            for task in batch:  # the recorded rollouts stand in the cache where fresh ones would be written
+                for sample, trajectory in enumerate(groups[task.id]):
+                    key = f"step{step}-{task.id}-{sample}"
+                    if self.run_dir.cached("rollout", key) is None:
+                        self.run_dir.cache("rollout", key, trajectory.model_copy(update={"sample": sample})
+                                           .model_dump(mode="json"))
+            plan.append((step, 1, batch, {task.id: len(groups[task.id]) for task in batch}))
+        steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
+                          reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
+                          library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
+        await self._run_steps(steps, plan, config)
         self.write_ledger()
         return self.load_library()
+
+    def learn_from_trajectories(self, trajectories: Sequence[Trajectory],
+                                config: RunnableConfig | None = None) -> ExperienceLibrary:
+        """:meth:`alearn_from_trajectories` from sync code."""
+        return run_sync(self.alearn_from_trajectories(trajectories, config))
 
     def fit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> ExperienceLibrary:
         """:meth:`afit` from sync code; also from inside a running event loop (Jupyter), in a worker thread."""

@@ -6,11 +6,12 @@ normalized exact match; open answers an LLM judge; anything else a user callable
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import string
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel
@@ -29,7 +30,11 @@ class Grade(BaseModel):
 
 @runtime_checkable
 class Grader(Protocol):
-    """Scores an answer to a task in [0, 1]."""
+    """Scores an answer to a task in [0, 1].
+
+    A ``grade(task, answer, trajectory)`` method (or a ``trajectory`` parameter) also gets the
+    rollout's :class:`~tfgrpo_agents.learning.trajectory.Trajectory`.
+    """
 
     def grade(self, task: Task, answer: str | None) -> Grade: ...
 
@@ -139,15 +144,54 @@ class MathGrader:
         return Grade(reward=0.0, reasoning=f"expected {task.answer}, got {answer[:200]!r}")
 
 
+def takes_trajectory(fn: Callable[..., Any]) -> bool:
+    """Whether a grading function wants the rollout too: a third positional or a ``trajectory`` parameter."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.name == "trajectory" for p in parameters):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def as_grade(result: float | Grade | bool, source: str = "user grader") -> Grade:
+    if isinstance(result, Grade):
+        return result
+    return Grade(reward=float(result), reasoning=source)
+
+
 class CallableGrader:
-    """Wrap any ``(task, answer) -> float`` (or ``-> Grade``)."""
+    """Wrap any ``(task, answer) -> float | Grade``, or ``(task, answer, trajectory) -> float | Grade``.
 
-    def __init__(self, fn: Callable[[Task, str | None], float | Grade]) -> None:
+    The three-argument form sees the whole rollout (its tool calls, messages, token usage), so a
+    reward can count tool use: ``lambda task, answer, t: right(answer) - 0.1 * len(t.tool_calls)``.
+    """
+
+    def __init__(self, fn: Callable[..., float | Grade]) -> None:
         self.fn = fn
+        self.wants_trajectory = takes_trajectory(fn)
 
-    def grade(self, task: Task, answer: str | None) -> Grade:
-        result = self.fn(task, answer)
-        return result if isinstance(result, Grade) else Grade(reward=float(result), reasoning="user grader")
+    def grade(self, task: Task, answer: str | None, trajectory: Any = None) -> Grade:
+        result = self.fn(task, answer, trajectory) if self.wants_trajectory else self.fn(task, answer)
+        return as_grade(result)
+
+
+def as_grader(grader: Grader | Callable[..., float | Grade] | None) -> Grader | None:
+    """A grader object as it is; a plain function wrapped in :class:`CallableGrader`."""
+    if grader is None or hasattr(grader, "grade"):
+        return grader
+    if callable(grader):
+        return CallableGrader(grader)
+    raise TypeError(f"a grader must have a grade() method or be a function, got {type(grader).__name__}")
+
+
+def grade_rollout(grader: Grader, task: Task, trajectory: Any) -> Grade:
+    """Ask ``grader`` about one rollout, passing the trajectory to graders that take it."""
+    if isinstance(grader, CallableGrader) or takes_trajectory(grader.grade):
+        return as_grade(grader.grade(task, trajectory.final_answer, trajectory))
+    return as_grade(grader.grade(task, trajectory.final_answer))
 
 
 class LLMJudgeGrader:
@@ -170,7 +214,11 @@ class LLMJudgeGrader:
 
 
 def grader_for(name: str, judge: BaseChatModel | None = None) -> Grader:
-    """``math``, ``exact``, ``short`` or ``judge`` (needs a model)."""
+    """``math``, ``exact``, ``short``, ``judge`` (needs a model), or a user's ``package.module:function``."""
+    if ":" in name:
+        from tfgrpo_agents._objects import load_object
+
+        return as_grader(load_object(name))
     if name == "short":
         return ShortAnswerGrader()
     if name == "math":
@@ -181,4 +229,4 @@ def grader_for(name: str, judge: BaseChatModel | None = None) -> Grader:
         if judge is None:
             raise ValueError("the judge grader needs a model")
         return LLMJudgeGrader(judge)
-    raise ValueError(f"unknown grader {name!r} (expected math, exact, short or judge)")
+    raise ValueError(f"unknown grader {name!r} (expected math, exact, short, judge or package.module:function)")

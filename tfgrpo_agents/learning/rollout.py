@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from tfgrpo_agents.agents.sampling import sampling_configurable
 from tfgrpo_agents.learning.contract import AgentContract, AgentRunError, is_step_limit
@@ -142,7 +142,7 @@ async def run_rollout(agent: Any, task: Task, sample: int, *, seed: int, setting
     try:
         async for retrying in AsyncRetrying(
                 stop=stop_after_attempt(settings.retries + 1), reraise=True,
-                wait=wait_exponential_jitter(initial=settings.retry_wait_s, max=30),
+                wait=wait_exponential(multiplier=settings.retry_wait_s, max=30) + wait_random(0, settings.retry_wait_s),
                 retry=retry_if_exception(is_transient)):
             with retrying:
                 trajectory = await attempt()

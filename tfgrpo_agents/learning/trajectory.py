@@ -28,6 +28,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._atomic import atomic_write_text
+from tfgrpo_agents.agents.answers import extract_final_answer
 
 FailureKind = Literal["timeout", "api_error", "step_limit", "error"]
 
@@ -206,6 +207,48 @@ def write_trajectories(path: str | os.PathLike[str], trajectories: Iterable[Traj
 def read_trajectories(path: str | os.PathLike[str]) -> list[Trajectory]:
     with open(path, encoding="utf-8") as handle:
         return [Trajectory.model_validate(json.loads(line)) for line in handle if line.strip()]
+
+
+def trajectory_from_record(record: dict[str, Any], number: int = 0) -> Trajectory:
+    """A recorded rollout from our own format or a plain one: ``task_id`` (or ``id``), ``question``,
+    ``reference`` (or ``answer``), ``reward``, ``final_answer``, and ``messages`` either as LangChain
+    message dicts or as chat messages (``{"role": "user", "content": ...}``, tool calls included),
+    as LangSmith and most tracing tools export them."""
+    from langchain_core.messages import convert_to_messages
+
+    data = dict(record)
+    data.setdefault("task_id", str(data.pop("id", f"task-{number}")))
+    data.setdefault("sample", number)
+    if "reference" not in data and "answer" in data:
+        data["reference"] = None if data["answer"] is None else str(data.pop("answer"))
+    messages = data.get("messages") or []
+    if messages and isinstance(messages[0], dict) and "role" in messages[0]:
+        converted = convert_to_messages(messages)
+        data["messages"] = messages_to_dict(converted)
+        data.setdefault("tool_calls", [r.model_dump() for r in tool_calls_from_messages(converted)])
+        if data.get("final_answer") is None and converted:
+            data["final_answer"] = extract_final_answer(str(converted[-1].text)) or None
+    if "question" not in data:
+        first_user = next((m for m in messages if isinstance(m, dict) and m.get("role") in ("user", "human")), None)
+        data["question"] = str((first_user or {}).get("content") or "")
+    return Trajectory.model_validate(data)
+
+
+def load_recorded(path: str | os.PathLike[str]) -> list[Trajectory]:
+    """Recorded rollouts from a ``.jsonl`` (one per line) or a ``.json`` list; errors name the line."""
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        records = list(enumerate(json.loads(text), start=1))
+    else:
+        records = [(number, json.loads(line)) for number, line in enumerate(text.splitlines(), start=1)
+                   if line.strip()]
+    out = []
+    for number, record in records:
+        try:
+            out.append(trajectory_from_record(record, number))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path} record {number}: {str(exc).splitlines()[0]}") from None
+    return out
 
 
 def serialize_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
