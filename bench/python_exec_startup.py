@@ -15,7 +15,12 @@ import subprocess
 import sys
 import time
 
-from tfgrpo_agents.tools import Isolation, SandboxPlan, SubprocessExecutor, detect_sandbox
+from tfgrpo_agents.tools import (
+    Isolation,
+    SandboxPlan,
+    SubprocessExecutor,
+    detect_sandbox,
+)
 
 
 def timed(fn, runs: int) -> list[float]:

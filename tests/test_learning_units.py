@@ -335,7 +335,11 @@ def test_each_teacher_stage_asks_the_endpoint_for_a_reply_cap_sized_to_what_it_w
 
     from tests.openai_stub import OpenAIStub
     from tfgrpo_agents.experience import ExperienceLibrary
-    from tfgrpo_agents.learning.reflection import Reflector, ReflectionSettings, ReplyCaps
+    from tfgrpo_agents.learning.reflection import (
+        ReflectionSettings,
+        Reflector,
+        ReplyCaps,
+    )
 
     ops = json.dumps({"operations": [{"op": "ADD", "text": "Open the page the search result names before answering."}]})
     task = Task(id="t1", question="Which year?", answer="1999")

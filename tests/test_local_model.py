@@ -7,7 +7,7 @@ import sys
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from tfgrpo_agents.agents import build_react_agent, local_model
+from tfgrpo_agents.agents import local_model
 from tfgrpo_agents.agents.local_model import (
     LlamaServer,
     LocalModelError,

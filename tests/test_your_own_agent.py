@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any, TypedDict
 from uuid import UUID
 
+import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelCallLimitMiddleware, wrap_tool_call
 from langchain_core.callbacks import BaseCallbackHandler
@@ -17,7 +18,13 @@ from pydantic import BaseModel
 
 from tests.scripted_world import WorldChatModel, make_tasks
 from tfgrpo_agents.agents import ExperienceMiddleware, sampling_settings
-from tfgrpo_agents.learning import LearnSettings, MathGrader, Task, TrainingFreeGRPO, read_trajectories
+from tfgrpo_agents.learning import (
+    LearnSettings,
+    MathGrader,
+    Task,
+    TrainingFreeGRPO,
+    read_trajectories,
+)
 from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.rollout import RolloutSettings, run_rollout
 
@@ -241,3 +248,17 @@ def test_one_trace_tree_per_learning_step(tmp_path):
     models = [rid for rid, run in tree.runs.items() if run["name"] == "chat_model"]
     assert all(tree.runs[tree.root_of(rid)]["name"].startswith("tfgrpo step") for rid in models), \
         "policy and teacher calls nest under their step"
+
+
+def test_an_agent_that_fails_every_rollout_stops_the_run_loudly_and_resumes_once_fixed(tmp_path):
+    from tfgrpo_agents.learning import RolloutsFailedError
+
+    model = WorldChatModel()
+    broken = TrainingFreeGRPO(agent_factory=lambda library: custom_graph(model), teacher=model,
+                              run_dir=tmp_path / "run", settings=settings(), grader=MathGrader())
+    with pytest.raises(RolloutsFailedError, match="check the agent"):
+        broken.fit(TASKS)  # no input_mapper: the graph gets 'messages', which it does not read
+    fixed, library = learn(tmp_path, lambda library: custom_graph(model),
+                           input_mapper=lambda task: {"conversation": [HumanMessage(task.question)]},
+                           output_mapper=lambda state: state["reply"])
+    assert library.texts() and not any(t.failed for t in trajectories(fixed))

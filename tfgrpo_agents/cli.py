@@ -324,9 +324,7 @@ def exec_code(
     """Run Python in the agent's sandbox and show the result and the containment in use."""
     import sys
 
-    from tfgrpo_agents.tools import SubprocessExecutor
-
-    from tfgrpo_agents.tools import SandboxUnavailable
+    from tfgrpo_agents.tools import SandboxUnavailable, SubprocessExecutor
 
     try:
         code = file.read_text(encoding="utf-8") if file else sys.stdin.read()
@@ -667,7 +665,6 @@ def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: in
 
 def _run_with_progress(total: int, coroutine_factory):
     from tfgrpo_agents._async import run_sync
-
     from tfgrpo_agents.experience import LibraryFileError
     from tfgrpo_agents.learning import RolloutsFailedError
 

@@ -16,7 +16,13 @@ from tfgrpo_agents.experience import (
     load_library,
     save_library,
 )
-from tfgrpo_agents.learning import LearnSettings, MathGrader, Task, TrainingFreeGRPO, parse_tolerantly
+from tfgrpo_agents.learning import (
+    LearnSettings,
+    MathGrader,
+    Task,
+    TrainingFreeGRPO,
+    parse_tolerantly,
+)
 from tfgrpo_agents.learning.lessons import LessonVetting
 from tfgrpo_agents.learning.poisoning import directive_problem, poisoning_problem
 from tfgrpo_agents.learning.reflection import Lessons

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tfgrpo_agents.tools import Isolation, SandboxUnavailable, SubprocessExecutor, detect_sandbox
+from tfgrpo_agents.tools import (
+    Isolation,
+    SandboxUnavailable,
+    SubprocessExecutor,
+    detect_sandbox,
+)
 from tfgrpo_agents.tools import sandbox as sandbox_module
 
 ROOT = os.geteuid() == 0

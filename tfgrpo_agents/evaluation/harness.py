@@ -13,12 +13,13 @@ from pydantic import BaseModel, Field
 from tfgrpo_agents.agents import Placement
 from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
 from tfgrpo_agents.experience import ExperienceLibrary, load_library
+from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.grading import grade_trajectories
 from tfgrpo_agents.learning.rewards import Grader, as_grader
-from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.rollout import (
     TRANSIENT_FAILURES,
     RolloutSettings,
+    RolloutsFailedError,
     check_reached_model,
     rollout_seed,
     run_rollout,
@@ -107,7 +108,11 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
         return Trajectory.model_validate(cached)
 
     trajectories = await asyncio.gather(*(one(t, s) for t in tasks for s in range(settings.k)))
-    check_reached_model(list(trajectories), f"arm {config.name!r}")
+    try:
+        check_reached_model(list(trajectories), f"arm {config.name!r}")
+    except RolloutsFailedError:
+        run_dir.forget("rollout", [f"{t.id}-{s}" for t in tasks for s in range(settings.k)])  # rerun after a fix
+        raise
     graded = grade_all(list(trajectories), {t.id: t for t in tasks}, grader, run_dir, settings.concurrency)
     path = write_trajectories(run_dir.root / "trajectories.jsonl", graded)
     summary = summarize(config.name, graded, settings.k, seed=settings.seed)

@@ -29,9 +29,9 @@ from tfgrpo_agents.evaluation.plots import (
     plot_tool_calls_by_step,
 )
 from tfgrpo_agents.experience import load_library
+from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.rewards import Grader
 from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.trajectory import Trajectory
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from rapidfuzz import fuzz, utils
 
+from tfgrpo_agents._text import word_count
 from tfgrpo_agents.experience.errors import InvalidOpsError, UnknownStepError
 from tfgrpo_agents.experience.models import (
     AppliedOp,
@@ -24,7 +25,6 @@ from tfgrpo_agents.experience.models import (
     RejectedOp,
     placeholder_problem,
     utc_now,
-    word_count,
 )
 from tfgrpo_agents.experience.render import (
     DEFAULT_HEADER,

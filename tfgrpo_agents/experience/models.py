@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tfgrpo_agents._text import clean_text, word_count
+from tfgrpo_agents._text import clean_text
 
 FORMAT_VERSION = 1
 

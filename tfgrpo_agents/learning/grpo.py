@@ -181,9 +181,12 @@ class TrainingFreeGRPO:
                             payload["samples"] = samples
                         await graph.ainvoke(payload, step_config, durability="sync")
                 except RolloutsFailedError:
-                    # The failed rollouts were not cached; forget the step's checkpoint so that a resume
-                    # (once the endpoint answers) runs them again instead of replaying the failures.
+                    # Forget the step's checkpoint and its failed rollouts, so that a resume (once the
+                    # endpoint answers, or the agent is fixed) runs them again instead of replaying failures.
                     await checkpointer.adelete_thread(f"step-{step}")
+                    self.run_dir.forget("rollout", [f"step{step}-{t.id}-{n}" for t in batch
+                                                    for n in range((samples or {}).get(t.id, self.settings.group_size))]
+                                        if not samples else [])
                     raise
                 self._check_sampling(step)
 

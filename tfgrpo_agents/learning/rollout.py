@@ -13,11 +13,19 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from tfgrpo_agents.agents.sampling import sampling_configurable
 from tfgrpo_agents.learning.contract import AgentContract, AgentRunError, is_step_limit
-from tfgrpo_agents.learning.contract import task_prompt as task_prompt  # re-exported for the benches
+from tfgrpo_agents.learning.contract import (
+    task_prompt as task_prompt,  # re-exported for the benches
+)
 from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.learning.trajectory import (
     Trajectory,
@@ -45,12 +53,21 @@ TRANSIENT_FAILURES = ("api_error",)  # not cached: a resume after the endpoint i
 
 
 def check_reached_model(trajectories: list[Trajectory], what: str) -> None:
-    """Raise :class:`RolloutsFailedError` when not one of ``trajectories`` reached the model."""
-    if trajectories and all(t.failed and t.failure in TRANSIENT_FAILURES for t in trajectories):
-        first = trajectories[0]
+    """Raise :class:`RolloutsFailedError` when every one of ``trajectories`` failed: nothing to learn or measure.
+
+    The message says whether the endpoint never answered or the agent itself failed (a state shape
+    it does not accept, a tool that always raises), with the first error.
+    """
+    if not trajectories or not all(t.failed for t in trajectories):
+        return
+    first = trajectories[0]
+    if all(t.failure in TRANSIENT_FAILURES for t in trajectories):
         raise RolloutsFailedError(
             f"all {len(trajectories)} rollouts of {what} failed before the model answered ({first.error}); "
             "check the endpoint (--base-url), the model name and the API key")
+    raise RolloutsFailedError(
+        f"all {len(trajectories)} rollouts of {what} failed ({first.failure}: {first.error}); check the agent: "
+        "its input (input_mapper), where its messages are (messages_key) and its tools")
 
 
 def rollout_seed(seed: int, step: int, task_id: str, sample: int) -> int:

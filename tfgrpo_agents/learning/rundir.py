@@ -61,8 +61,13 @@ class RunDir:
         path = self._cache_path(stage, key)
         try:
             return self.read_json(path)
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError, RecursionError):  # missing, torn, binary or absurd: redo the work
             return None
+
+    def forget(self, stage: str, keys: list[str]) -> None:
+        """Drop cached results, so that they are computed again (rollouts of an agent that was broken)."""
+        for key in keys:
+            self._cache_path(stage, key).unlink(missing_ok=True)
 
     def cache(self, stage: str, key: str, payload: Any) -> Any:
         # Atomic but not fsynced: a kill leaves the file whole; a power loss may leave it empty, which

@@ -8,7 +8,12 @@ from tfgrpo_agents.tools.fetch import FetchError, PageFetcher
 from tfgrpo_agents.tools.local_web import LocalWeb
 from tfgrpo_agents.tools.page import Link, Page, parse_html
 from tfgrpo_agents.tools.python_exec import CodeExecutor, ExecResult, SubprocessExecutor
-from tfgrpo_agents.tools.sandbox import Isolation, SandboxPlan, SandboxUnavailable, detect_sandbox
+from tfgrpo_agents.tools.sandbox import (
+    Isolation,
+    SandboxPlan,
+    SandboxUnavailable,
+    detect_sandbox,
+)
 from tfgrpo_agents.tools.search import (
     DDGSBackend,
     LocalBackend,

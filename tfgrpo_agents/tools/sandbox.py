@@ -133,7 +133,7 @@ def bwrap_args(plan: SandboxPlan, env: dict[str, str], *, disk_bytes: int) -> li
 def staged_prefix(plan: SandboxPlan, cgroup_procs: str | None) -> list[str]:
     """Root host: the private-mount-namespace launcher that hands over to bubblewrap as ``plan.user``."""
     extra = _host_dirs_bound(plan.python_dirs)
-    pairs = [item for directory, point in zip(extra, plan.stage_points) for item in (directory, point)]
+    pairs = [item for directory, point in zip(extra, plan.stage_points, strict=True) for item in (directory, point)]
     return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _STAGE_SCRIPT, "sh",
             cgroup_procs or "", str(plan.user), str(len(extra)), *pairs]
 
