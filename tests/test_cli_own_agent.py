@@ -87,25 +87,20 @@ def test_library_import_of_an_unknown_domain_fails(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
-RECORDED = [  # two production traces of one question, one right and one wrong, as a tracing tool exports them
-    {"task_id": "sum-1", "question": "[mixed] What is 2 + 5?", "answer": "7", "reward": 1.0,
-     "messages": [{"role": "user", "content": "[mixed] What is 2 + 5?"},
-                  {"role": "assistant", "content": "", "tool_calls": [
-                      {"id": "c1", "type": "function", "function": {"name": "python_exec",
-                                                                     "arguments": "{\"code\": \"print(2 + 5)\"}"}}]},
-                  {"role": "tool", "tool_call_id": "c1", "content": "7"},
-                  {"role": "assistant", "content": "Final answer: 7"}]},
-    {"task_id": "sum-1", "question": "[mixed] What is 2 + 5?", "answer": "7", "reward": 0.0,
-     "messages": [{"role": "user", "content": "[mixed] What is 2 + 5?"},
-                  {"role": "assistant", "content": "", "tool_calls": [
-                      {"id": "c1", "type": "function", "function": {"name": "python_exec",
-                                                                     "arguments": "{\"code\": \"print(2 + 5)\"}"}}]},
-                  {"role": "tool", "tool_call_id": "c1", "content": "7"},
-                  {"role": "assistant", "content": "Final answer: 8"}]},
-    {"task_id": "sum-2", "question": "[right] What is 1 + 4?", "answer": "5", "reward": 1.0,
-     "messages": [{"role": "user", "content": "[right] What is 1 + 4?"},
-                  {"role": "assistant", "content": "Final answer: 5"}]},
-]
+def _trace(reward: float, answer: str) -> dict:
+    """One production trace of '2 + 5' as a tracing tool exports it: chat messages with a tool call."""
+    call = {"id": "c1", "type": "function", "function": {"name": "python_exec", "arguments": '{"code": "print(2 + 5)"}'}}
+    return {"task_id": "sum-1", "question": "[mixed] What is 2 + 5?", "answer": "7", "reward": reward,
+            "messages": [{"role": "user", "content": "[mixed] What is 2 + 5?"},
+                         {"role": "assistant", "content": "", "tool_calls": [call]},
+                         {"role": "tool", "tool_call_id": "c1", "content": "7"},
+                         {"role": "assistant", "content": f"Final answer: {answer}"}]}
+
+
+RECORDED = [_trace(1.0, "7"), _trace(0.0, "8"),
+            {"task_id": "sum-2", "question": "[right] What is 1 + 4?", "answer": "5", "reward": 1.0,
+             "messages": [{"role": "user", "content": "[right] What is 1 + 4?"},
+                          {"role": "assistant", "content": "Final answer: 5"}]}]
 
 
 def test_learning_from_recorded_trajectories_runs_no_agent(tmp_path):

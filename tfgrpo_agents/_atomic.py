@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tfgrpo_agents._process import pid_alive
+
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8",
                       durable: bool = True) -> Path:
@@ -72,7 +74,7 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
         pids = [int(p) for p in parts[2:-1] if p.isdigit()]
         try:
             if pids:
-                if pids[-1] == os.getpid() or _alive(pids[-1]):
+                if pids[-1] == os.getpid() or pid_alive(pids[-1]):
                     continue
             elif time.time() - candidate.stat().st_mtime < 3600:
                 continue
@@ -82,12 +84,3 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
             pass
     return removed
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -38,6 +38,7 @@ from tfgrpo_agents.learning.rollout import (
     check_reached_model,
     rollout_seed,
     run_rollout,
+    with_handler,
 )
 from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
@@ -380,16 +381,8 @@ def _child_config(parent: RunnableConfig | None, handler: Any, run_name: str | N
                   metadata: dict[str, Any]) -> dict[str, Any]:
     """A config whose runs nest under ``parent``'s run, with ``handler`` added and metadata merged."""
     parent = parent or {}
-    callbacks = parent.get("callbacks")
-    if handler is not None:
-        if callbacks is None:
-            callbacks = [handler]
-        elif isinstance(callbacks, list):
-            callbacks = [*callbacks, handler]
-        else:
-            callbacks = callbacks.copy()
-            callbacks.add_handler(handler, inherit=True)
-    child: dict[str, Any] = {"callbacks": callbacks, "tags": list(parent.get("tags") or []),
+    child: dict[str, Any] = {"callbacks": with_handler(parent.get("callbacks"), handler),
+                             "tags": list(parent.get("tags") or []),
                              "metadata": {**(parent.get("metadata") or {}), **metadata}}
     if run_name:
         child["run_name"] = run_name

@@ -101,19 +101,24 @@ def is_transient(exc: BaseException) -> bool:
     return status is None or status in (408, 409, 429) or status >= 500
 
 
+def with_handler(callbacks: Any, handler: Any) -> Any:
+    """A config's callbacks (a list, or a parent run's manager: its children) with ``handler`` added."""
+    if handler is None:
+        return callbacks
+    if callbacks is None:
+        return [handler]
+    if isinstance(callbacks, list):
+        return [*callbacks, handler]
+    manager = callbacks.copy()
+    manager.add_handler(handler, inherit=True)
+    return manager
+
+
 def rollout_config(collector: TrajectoryCollector, settings: RolloutSettings, seed: int, task: Task, sample: int,
                    parent: RunnableConfig | None, metadata: dict[str, Any]) -> dict[str, Any]:
     """The agent's config: the parent's callbacks (one trace tree), the collector, sampling, names."""
     parent = parent or {}
-    callbacks = parent.get("callbacks")
-    if callbacks is None:
-        handlers: Any = [collector]
-    elif isinstance(callbacks, list):
-        handlers = [*callbacks, collector]
-    else:  # a callback manager: the parent run's children
-        handlers = callbacks.copy()
-        handlers.add_handler(collector, inherit=True)
-    return {"callbacks": handlers, "recursion_limit": 4 * settings.max_steps + 10,
+    return {"callbacks": with_handler(parent.get("callbacks"), collector), "recursion_limit": 4 * settings.max_steps + 10,
             "run_name": f"rollout {task.id}/{sample}",
             "tags": [*(parent.get("tags") or []), "tfgrpo:rollout"],
             "metadata": {**(parent.get("metadata") or {}), "task_id": task.id, "sample": sample, "seed": seed,

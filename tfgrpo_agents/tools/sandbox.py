@@ -34,6 +34,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from tfgrpo_agents._process import pid_alive
+
 logger = logging.getLogger(__name__)
 
 NOBODY = 65534
@@ -184,16 +186,6 @@ def _pids_cgroup_root() -> str | None:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _owner_pid(name: str) -> int | None:
     """The pid in a ``tfgrpo-<kind>-<pid>-…`` name."""
     parts = os.path.basename(name).split("-")
@@ -208,7 +200,7 @@ def clean_leftovers() -> int:
     for pattern in patterns:
         for path in glob.glob(pattern):
             pid = _owner_pid(path)
-            if pid is None or pid == os.getpid() or _pid_alive(pid):
+            if pid is None or pid == os.getpid() or pid_alive(pid):
                 continue
             try:
                 if path.startswith("/sys/fs/cgroup"):
