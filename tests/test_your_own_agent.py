@@ -262,3 +262,19 @@ def test_an_agent_that_fails_every_rollout_stops_the_run_loudly_and_resumes_once
                            input_mapper=lambda task: {"conversation": [HumanMessage(task.question)]},
                            output_mapper=lambda state: state["reply"])
     assert library.texts() and not any(t.failed for t in trajectories(fixed))
+
+
+def test_fit_works_inside_a_running_event_loop(tmp_path):
+    """As in a Jupyter cell, where a loop is already running in the thread."""
+    import asyncio
+
+    model = WorldChatModel()
+    learner = TrainingFreeGRPO(
+        agent_factory=lambda library: create_agent(model, tools=[python_exec],
+                                                   middleware=[ExperienceMiddleware(library)]),
+        teacher=model, run_dir=tmp_path / "run", settings=settings(epochs=1, batch_size=6), grader=MathGrader())
+
+    async def cell():
+        return learner.fit(TASKS)
+
+    assert asyncio.run(cell()).texts()

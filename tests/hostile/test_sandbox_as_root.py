@@ -133,15 +133,14 @@ def test_everything_written_is_capped_in_total(executor):
     assert written <= 32
 
 
-def test_the_sandbox_dies_with_a_killed_parent(tmp_path):
-    marker = f"tfgrpo-orphan-{os.getpid()}"
+def assert_dies_with_its_parent(tmp_path, marker: str, plan: str = "None") -> None:
+    """Start a parent running sleeping sandboxed code, kill -9 the parent, and see the code go too."""
     script = tmp_path / "parent.py"
     script.write_text(
-        "from tfgrpo_agents.tools import SubprocessExecutor\n"
-        "import sys\n"
+        "import sys\nfrom tfgrpo_agents.tools import Isolation, SandboxPlan, SubprocessExecutor\n"
         "code = 'import os, sys; os.execv(sys.executable, [sys.executable, \"-c\", \"import time; time.sleep(60)\", "
         f"\"{marker}\"])'\n"
-        "SubprocessExecutor(timeout=60).run(code)\n")
+        f"SubprocessExecutor(plan={plan}, timeout=60).run(code)\n")
     parent = subprocess.Popen([sys.executable, str(script)], cwd=PROJECT)
     deadline = time.monotonic() + 30
     while not marker_processes(marker) and time.monotonic() < deadline:
@@ -153,6 +152,17 @@ def test_the_sandbox_dies_with_a_killed_parent(tmp_path):
     while marker_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker_processes(marker) == []
+
+
+def test_the_sandbox_dies_with_a_killed_parent(tmp_path):
+    assert_dies_with_its_parent(tmp_path, f"tfgrpo-orphan-{os.getpid()}")
+
+
+@pytest.mark.parametrize("isolation", [Isolation.UNSHARE, Isolation.NONE])
+def test_weaker_plans_die_with_a_killed_parent_too(tmp_path, isolation):
+    """The opt-in plans (no bubblewrap) are still killed with the host process."""
+    assert_dies_with_its_parent(tmp_path, f"tfgrpo-orphan-{isolation.value}-{os.getpid()}",
+                                f"SandboxPlan(isolation=Isolation({isolation.value!r}), user=None, python=sys.executable)")
 
 
 def test_crashes_name_their_signal(executor):
@@ -206,3 +216,4 @@ def test_leftovers_of_a_killed_process_are_cleaned_on_the_next_start(tmp_path):
     assert sandbox_module.clean_leftovers() >= 1
     assert not stale.exists()
     assert cgroup is None or not cgroup.exists()
+

@@ -36,6 +36,7 @@ from tfgrpo_agents.tools.sandbox import (
     SandboxPlan,
     bwrap_args,
     detect_sandbox,
+    die_with_parent,
     signal_name,
     staged_prefix,
     unshare_args,
@@ -226,7 +227,7 @@ class SubprocessExecutor:
             if plan.staged:
                 return [*staged_prefix(plan, procs), *sandbox, *code]
             return [*_PidsCgroups.prefix(cgroup), *sandbox, *code]
-        wrapper = unshare_args() if plan.isolation is Isolation.UNSHARE else []
+        wrapper = unshare_args() if plan.isolation is Isolation.UNSHARE else die_with_parent()
         return [*_PidsCgroups.prefix(cgroup), *wrapper, *code]
 
     def run(self, code: str, timeout: float | None = None) -> ExecResult:

@@ -140,10 +140,15 @@ def staged_prefix(plan: SandboxPlan, cgroup_procs: str | None) -> list[str]:
             cgroup_procs or "", str(plan.user), str(len(extra)), *pairs]
 
 
+def die_with_parent() -> list[str]:
+    """A prefix that kills the command when the host process dies (bubblewrap has its own option)."""
+    return ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
+
+
 def unshare_args() -> list[str]:
     """New namespaces mapped to an unprivileged uid: nothing inside holds a capability after exec."""
-    return ["unshare", "--user", f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--net", "--pid", "--fork",
-            "--mount", "--mount-proc", "--ipc", "--kill-child", "--"]
+    return [*die_with_parent(), "unshare", "--user", f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--net",
+            "--pid", "--fork", "--mount", "--mount-proc", "--ipc", "--kill-child", "--"]
 
 
 def signal_name(exit_code: int | None, wrapped: bool) -> str | None:
