@@ -896,8 +896,41 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Training-Free GRPO for tool-using LangGraph agents."""
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    """Ctrl-C: stop at once. Everything finished is already on disk (every rollout and teacher answer
+    is cached the moment it finishes), so in-flight work is dropped, not waited for; a second Ctrl-C
+    while stopping exits immediately."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    app()
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupted)  # also keeps asyncio from turning Ctrl-C into a slow cancel
+    try:
+        app()
+    except SystemExit as done:  # typer turns Ctrl-C into exit code 130
+        if done.code != 130:
+            raise
+        _stop_now()
+    except KeyboardInterrupt:
+        _stop_now()
+
+
+def _stop_now() -> None:
+    """Exit 130 without waiting for in-flight tool threads and model calls (normal shutdown joins them)."""
+    import os
+    import sys
+
+    for server in _LOCAL_SERVERS.values():
+        server.stop()
+    sys.stderr.write("interrupted: finished rollouts are kept; rerun (or --resume) to continue\n")
+    sys.stderr.flush()
+    os._exit(130)
 
 
 if __name__ == "__main__":

@@ -114,3 +114,26 @@ def test_eval_against_a_dead_endpoint_fails(tmp_path, tasks):
         [sys.executable, "-m", "tfgrpo_agents.cli", *EVAL, "--tasks", str(tasks), "--out", str(tmp_path / "e"),
          "--k", "1"], capture_output=True, text=True, timeout=180)
     assert process.returncode == 1 and "failed before the model answered" in process.stderr, process.stderr
+
+
+def test_ctrl_c_stops_an_evaluation_promptly_with_exit_130(tmp_path, tasks):
+    import signal
+    import time
+
+    from tests.openai_stub import OpenAIStub
+
+    with OpenAIStub(["Final answer: 2"] * 8, delay_s=30) as stub:  # every model call hangs for 30 s
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tfgrpo_agents.cli", "eval", "--model", "m", "--base-url", stub.base_url,
+             "--agent", "qa", "--tasks", str(tasks), "--out", str(tmp_path / "e"), "--k", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not stub.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stub.requests, "rollouts are in flight"
+        start = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=15)
+        elapsed = time.monotonic() - start
+    assert code == 130 and elapsed < 5, (code, elapsed)
+    assert "interrupted" in process.stderr.read()

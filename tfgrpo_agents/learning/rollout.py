@@ -46,7 +46,7 @@ class RolloutSettings(BaseModel):
 
 
 class RolloutsFailedError(RuntimeError):
-    """Every rollout of a step failed to reach the model: nothing can be learned or measured."""
+    """Every rollout of a step (or an arm) failed: nothing can be learned or measured from it."""
 
 
 TRANSIENT_FAILURES = ("api_error",)  # not cached: a resume after the endpoint is fixed runs them again
@@ -118,7 +118,8 @@ def rollout_config(collector: TrajectoryCollector, settings: RolloutSettings, se
                    parent: RunnableConfig | None, metadata: dict[str, Any]) -> dict[str, Any]:
     """The agent's config: the parent's callbacks (one trace tree), the collector, sampling, names."""
     parent = parent or {}
-    return {"callbacks": with_handler(parent.get("callbacks"), collector), "recursion_limit": 4 * settings.max_steps + 10,
+    return {"callbacks": with_handler(parent.get("callbacks"), collector),
+            "recursion_limit": 4 * settings.max_steps + 10,
             "run_name": f"rollout {task.id}/{sample}",
             "tags": [*(parent.get("tags") or []), "tfgrpo:rollout"],
             "metadata": {**(parent.get("metadata") or {}), "task_id": task.id, "sample": sample, "seed": seed,

@@ -141,6 +141,11 @@ class PageFetcher:
         raise FetchError(f"Too many redirects (more than {self.max_redirects}) starting from the requested URL.")
 
     async def _read(self, url: str, response: httpx.Response) -> Fetched:
+        if response.status_code in (404, 410):
+            # a guessed address: steer the next step to finding the page, not to answering without it
+            raise FetchError(f"HTTP {response.status_code} {response.reason_phrase} for {url}: there is no such page. "
+                             "Search for it, or open the site's home page and follow its links; do not answer "
+                             "without having read it.")
         if response.status_code >= 400:
             raise FetchError(f"HTTP {response.status_code} {response.reason_phrase} for {url}.")
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from urllib.parse import urldefrag, urljoin
 
@@ -11,6 +12,7 @@ from lxml import html as lxml_html
 from pydantic import BaseModel
 
 PASSAGE_WORDS = 80
+MAIN_TEXT_SHARE = 0.25  # main text shorter than this share of the visible text: use the visible text
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:")
 
 
@@ -68,19 +70,54 @@ def extract_links(tree: lxml_html.HtmlElement, page_url: str) -> list[Link]:
     return links
 
 
-def parse_html(markup: str, url: str) -> Page:
-    """Main text via trafilatura (falling back to all visible text), title and links via lxml."""
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_BLOCKS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd",
+           "table", "section", "article", "blockquote", "title")
+_HIDDEN = ("script", "style", "noscript", "template", "head")
+
+
+def html_tree(markup: str) -> lxml_html.HtmlElement | None:
+    """``markup`` parsed as HTML, whatever its dialect: XHTML with an ``<?xml …?>`` declaration
+    (DocBook, Javadoc, XSLT toolchains) included, which lxml refuses as a text string."""
     try:
-        tree = lxml_html.fromstring(markup)
+        return lxml_html.fromstring(_XML_DECLARATION.sub("", markup, count=1) or "<html></html>")
     except (etree.ParserError, ValueError):
-        return Page(url=url, title="", passages=split_passages(markup), links=[])
+        return None
+
+
+def visible_text(tree: lxml_html.HtmlElement, *, links: bool = True) -> str:
+    """Every visible text of the page, one line per block (the fallback when main-text extraction
+    drops what matters, as it does on table layouts); without the links' own words if ``links`` is off."""
+    tree = copy.deepcopy(tree)
+    for element in list(tree.iter(*_HIDDEN, *(() if links else ("a",)))):
+        element.drop_tree()
+    for element in tree.iter(*_BLOCKS):
+        element.tail = "\n" + (element.tail or "")
+    return "\n".join(" ".join(line.split()) for line in tree.text_content().splitlines() if line.strip())
+
+
+def dropped_main_text(extracted: str, tree: lxml_html.HtmlElement) -> bool:
+    """Whether main-text extraction kept too little of the page's own prose (links aside: a page
+    that is a list of links is read through its links)."""
+    prose = len(visible_text(tree, links=False).split())
+    return len(extracted.split()) < MAIN_TEXT_SHARE * prose
+
+
+def parse_html(markup: str, url: str) -> Page:
+    """Main text via trafilatura, title and links via lxml; the page's visible text when trafilatura
+    keeps too little of it; never the markup itself."""
+    tree = html_tree(markup)
+    if tree is None:
+        text = re.sub(r"<[^>]+>", " ", markup)  # not HTML at all: its text without tags
+        return Page(url=url, title="", passages=split_passages(text), links=[])
+    markup = _XML_DECLARATION.sub("", markup, count=1)
     title = _clean_title(tree.findtext(".//title") or "")
     if not title:
         heading = tree.find(".//h1")
         title = _clean_title(heading.text_content()) if heading is not None else ""
-    text = trafilatura.extract(markup, fast=True, favor_recall=True, include_tables=True, include_links=False)
-    if not text:
-        text = trafilatura.html2txt(markup) or ""
+    text = trafilatura.extract(markup, fast=True, favor_recall=True, include_tables=True, include_links=False) or ""
+    if dropped_main_text(text, tree):
+        text = visible_text(tree)
     metadata = trafilatura.extract_metadata(markup)
     meta = {}
     if metadata is not None:

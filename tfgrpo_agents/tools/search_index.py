@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urljoin
 
-from lxml import html as lxml_html
 from pydantic import BaseModel
 from trafilatura import extract, html2txt
 
+from tfgrpo_agents.tools.page import dropped_main_text, html_tree, visible_text
 from tfgrpo_agents.tools.site_files import SiteFiles
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -32,7 +32,8 @@ STOPWORDS = frozenset(
 )
 _SEPARATOR = re.compile(r"\s[—–|·-]\s")
 _DOTTED = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
-INDEX_VERSION = "2"
+_NUMBERED = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\w)|\b\d{4}-\d{2}-\d{2}\b")
+INDEX_VERSION = "3"  # 3: XHTML pages and table layouts indexed by their visible text
 MAX_QUERY_TERMS = 24
 TITLE_WEIGHT = 8.0
 RRF_K = 5
@@ -121,10 +122,18 @@ def fts_query(text: str) -> str:
     Quotes, dashes, colons, parentheses and FTS5 keywords in the user's text are never parsed
     as query syntax, so no query can raise an FTS5 syntax error. Empty when there are no words.
     """
-    terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(normalize(text))))
+    text = normalize(text)
+    # a version or date ("15.20", "3.32.3", "2023-05-01") is one phrase: its parts in order, not any "20"
+    phrases = list(dict.fromkeys(" ".join(_WORD.findall(n)) for n in _NUMBERED.findall(text)))
+    terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(_NUMBERED.sub(" ", text))))
     content = [t for t in terms if t not in STOPWORDS]
-    terms = (content or terms)[:MAX_QUERY_TERMS]
+    terms = (phrases + (content or terms))[:MAX_QUERY_TERMS]
     return " OR ".join(f'"{t}"' for t in terms)
+
+
+def versions(text: str) -> set[str]:
+    """The dotted versions a text names ("15.20", "3.32.3")."""
+    return {n for n in _NUMBERED.findall(text) if "." in n}
 
 
 def normalize(text: str) -> str:
@@ -137,18 +146,21 @@ def default_cache_dir() -> Path:
 
 
 def page_title(document: bytes) -> str:
-    try:
-        tree = lxml_html.fromstring(document.decode("utf-8", errors="replace"))
-    except (ValueError, lxml_html.etree.ParserError):
-        return ""
-    title = tree.findtext(".//title") or ""
+    tree = html_tree(document.decode("utf-8", errors="replace"))
+    title = (tree.findtext(".//title") or "") if tree is not None else ""
     return " ".join(title.replace("¶", "").split())
 
 
 def page_text(document: bytes) -> str:
-    """Main text of a page (navigation and boilerplate dropped), or all its text as a fallback."""
+    """Main text of a page (navigation and boilerplate dropped), or all its visible text when the
+    extraction keeps too little (table layouts) or fails (XHTML it cannot read)."""
     markup = document.decode("utf-8", errors="replace")
-    text = extract(markup, fast=True, favor_recall=True, include_tables=True) or html2txt(markup) or ""
+    tree = html_tree(markup)
+    text = extract(markup, fast=True, favor_recall=True, include_tables=True) or ""
+    if tree is None:
+        text = text or html2txt(markup) or ""
+    elif dropped_main_text(text, tree):
+        text = visible_text(tree)
     return text.replace("¶", "")
 
 
@@ -322,6 +334,13 @@ class LocalSearchIndex:
             for rank, path in enumerate(ranking):
                 fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+        asked = versions(query)
+        if asked:
+            # "15.20 release date": the page titled for 15.20 first, pages titled for other versions last
+            def tier(path: str) -> int:
+                titled = versions(strip_suffix(rows[path][1] or "", self.title_suffix))
+                return 0 if titled & asked else (2 if titled else 1)
+            ranked.sort(key=tier)
         names = code_names(query)
         bodies = self._bodies(ranked) if names else {}  # read once: for the ranking and the snippets
         if names:

@@ -1,0 +1,104 @@
+"""Browse and search on the HTML dialects real documentation generators emit, with fixture pages
+written here: DocBook XHTML, Javadoc-style table layouts, MkDocs, hand-written HTML; and version
+numbers as whole tokens."""
+
+import pytest
+
+from tests.sites import filler
+from tfgrpo_agents.tools import LocalWeb, parse_html, render_page
+
+DOCBOOK = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml"><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<title>E.2. Release 15.20</title><meta name="generator" content="DocBook XSL Stylesheets V1.79.1" /></head>
+<body><div class="navheader"><table width="100%" summary="Navigation header"><tr>
+<td width="20%" align="left"><a accesskey="p" href="release-15-19.html">Prev</a> </td>
+<th width="60%" align="center">Appendix E. Release Notes</th>
+<td width="20%" align="right"> <a accesskey="n" href="release-15-21.html">Next</a></td></tr></table><hr /></div>
+<div class="sect1" id="RELEASE-15-20"><div class="titlepage"><div><div><h2 class="title">E.2. Release 15.20</h2>
+</div></div></div><p><strong>Release date: </strong>2031-11-09</p>
+<p>This release contains a variety of fixes from 15.19. For information about new features in major release 15,
+see <a class="xref" href="release-15.html" title="E.21. Release 15">Section E.21</a>.</p></div>
+<div class="navfooter"><hr /><table width="100%" summary="Navigation footer"><tr>
+<td width="40%" align="left"><a href="release-15-19.html">Prev</a> </td>
+<td width="20%" align="center"><a href="index.html">Home</a></td></tr></table></div></body></html>"""
+
+JAVADOC = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">
+<html><head><title>Widget (Acme API 2.3)</title></head><body>
+<table border="0" width="100%" cellpadding="1" cellspacing="0">
+<tr><td bgcolor="#EEEEFF"><a href="overview-summary.html"><b>Overview</b></a></td>
+<td bgcolor="#EEEEFF"><a href="package-summary.html"><b>Package</b></a></td></tr></table>
+<table border="1" width="100%" cellpadding="3" cellspacing="0">
+<tr><th align="left"><b>Method Summary</b></th></tr>
+<tr><td><code><a href="#spin(int)">spin</a>(int&nbsp;turns)</code><br>
+Rotates the widget by the given number of turns; negative turns rotate it counter-clockwise.</td></tr>
+<tr><td><code><a href="#halt()">halt</a>()</code><br>
+Stops the widget at once. Since: 2.1. The widget keeps its last angle until spin is called again.</td></tr>
+</table></body></html>"""
+
+MKDOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Configuration - Acme Docs</title></head>
+<body><div class="md-container"><nav class="md-nav md-nav--primary"><ul>
+<li><a href="../">Home</a></li><li><a href="../install/">Install</a></li><li><a href="./">Configuration</a></li></ul></nav>
+<main class="md-main"><article class="md-content__inner md-typeset"><h1 id="configuration">Configuration</h1>
+<p>The cache size defaults to 512 megabytes and is set with <code>cache_size</code> in <code>acme.yml</code>.</p>
+<h2 id="logging">Logging</h2><p>Log files rotate every 7 days unless <code>log_rotation</code> says otherwise.</p>
+</article></main></div></body></html>"""
+
+HANDWRITTEN = """<HTML><HEAD><TITLE>The Acme People</TITLE></HEAD><BODY BGCOLOR=white>
+<CENTER><H1>Who makes Acme</H1></CENTER>
+<P>Acme was started in 1998 by Rosa Lindqvist, who still leads the industry liaison work.
+<P>The core developers are Tomas Berg and Ama Owusu.
+<HR><A HREF="index.html">Back to the home page</A></BODY></HTML>"""
+
+
+@pytest.mark.parametrize("markup,title,fact,link", [
+    (DOCBOOK, "E.2. Release 15.20", "Release date: 2031-11-09", "release-15-19.html"),
+    (JAVADOC, "Widget (Acme API 2.3)", "Stops the widget at once. Since: 2.1.", "package-summary.html"),
+    (MKDOCS, "Configuration - Acme Docs", "Log files rotate every 7 days", "install/"),
+    (HANDWRITTEN, "The Acme People", "started in 1998 by Rosa Lindqvist", "index.html"),
+])
+def test_each_dialect_yields_title_text_and_links_never_markup(markup, title, fact, link):
+    page = parse_html(markup, "http://docs.test/dir/page.html")
+    text = render_page(page, goal="", text_budget=900)
+    assert page.title == title
+    assert fact in " ".join(text.split())
+    assert "<?xml" not in text and "<html" not in text.lower() and "DOCTYPE" not in text
+    assert any(found.url.endswith(link) for found in page.links)
+
+
+def test_markup_that_is_not_html_is_read_as_text_not_echoed():
+    page = parse_html("<<<>>> <b>bold claim</b> &&& <", "http://docs.test/odd")
+    assert "bold claim" in " ".join(page.passages) and "<b>" not in " ".join(page.passages)
+
+
+@pytest.fixture
+def release_site(tmp_path):
+    """Two release pages: 15.19 says '20' far more often than 15.20 does."""
+    root = tmp_path / "site"
+    root.mkdir()
+    crowded = " ".join(f"<p>Fixed issue 20{i} affecting 20 users on 20 platforms.</p>" for i in range(30))
+    (root / "release-15-19.html").write_text(
+        f"<html><head><title>E.3. Release 15.19</title></head><body><h1>Release 15.19</h1>"
+        f"<p>Release date: 2031-08-10</p>{crowded}<p>The next release is 15.20.</p></body></html>")
+    (root / "release-15-20.html").write_text(DOCBOOK)
+    (root / "people.html").write_text(HANDWRITTEN)
+    (root / "index.html").write_text("<html><head><title>Acme manual</title></head><body>"
+                                     f"<a href='release-15-19.html'>15.19</a>{filler(3, 'the manual')}</body></html>")
+    return root
+
+
+def test_a_version_number_is_one_token_and_its_titled_page_ranks_first(release_site, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    with LocalWeb(release_site) as web:
+        results = web.tools()[0].invoke({"query": "Acme 15.20 release date"})
+        first = results.split("\n2.")[0]
+        assert "Release 15.20" in first and "15.19" not in first.split("URL:")[0]
+        people = web.tools()[0].invoke({"query": "Rosa Lindqvist Acme industry"})
+        assert "\n1. The Acme People" in people
+
+
+def test_a_guessed_address_that_404s_steers_to_search(release_site, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    with LocalWeb(release_site) as web:
+        text = web.tools()[1].invoke({"url": web.url + "3.32.3.html", "goal": "release date"})
+    assert "HTTP 404" in text and "Search for it" in text and "do not answer" in text
