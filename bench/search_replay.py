@@ -38,6 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("arm_dir", type=Path)
     parser.add_argument("--tasks", type=Path, default=ROOT / "tasks" / "python_docs" / "test.jsonl")
+    parser.add_argument("--all-questions", action="store_true",
+                        help="every question with an answer, not only version questions; also prints each query's first hit")
     args = parser.parse_args()
     tasks = {(t.id, t.question): t for t in load_tasks(args.tasks)}
     index = LocalSearchIndex.for_site(SITE)
@@ -45,14 +47,19 @@ def main() -> None:
               "first note right (recorded)": 0, "first note right (today)": 0}
     for trajectory in read_trajectories(args.arm_dir / "trajectories.jsonl"):
         task = tasks.get((trajectory.task_id, trajectory.question))
-        if task is None or not task.answer or not re.fullmatch(r"\d+(\.\d+)+", str(task.answer)):
+        if task is None or not task.answer:
+            continue
+        if not args.all_questions and not re.fullmatch(r"\d+(\.\d+)+", str(task.answer)):
             continue  # version questions only
         for call in trajectory.tool_calls:
             if call.name != "web_search" or not call.output:
                 continue
             query = str(call.args.get("query", ""))
             recorded = call.output.split("\n\nQuestion:")[0]  # the scaffold's reminder follows the results
-            today = format_hits(query, index.search(query))
+            hits = index.search(query)
+            today = format_hits(query, hits)
+            if args.all_questions:
+                print(f"{query!r} -> {hits[0].url if hits else None}")
             counts["searches"] += 1
             for label, text in (("recorded", recorded), ("today", today)):
                 counts[f"answer shown ({label})"] += bool(whole(str(task.answer)).search(text))

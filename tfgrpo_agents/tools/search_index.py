@@ -334,7 +334,9 @@ class LocalSearchIndex:
             for rank, path in enumerate(ranking):
                 fused[path] = fused.get(path, 0.0) + 1.0 / (RRF_K + rank)
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        asked = versions(query)
+        # the site's own version ("python 3.11" on the 3.11.2 docs) frames the query; it does not ask for a page
+        site_versions = versions(self.title_suffix)
+        asked = {v for v in versions(query) if not any(s == v or s.startswith(v + ".") for s in site_versions)}
         if asked:
             # "15.20 release date": the page titled for 15.20 first, pages titled for other versions last
             def tier(path: str) -> int:
