@@ -24,7 +24,9 @@ LibraryPath = Annotated[Path, typer.Argument(help="Experience library JSON file.
 
 def _fail(message: str, code: int = 2) -> None:
     """One line on stderr and a non-zero exit: 2 for bad input, 1 for a run that could not do its work."""
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code=code)
 
 
@@ -910,9 +912,16 @@ def _interrupted(signum: int, frame: Any) -> None:
 def main() -> None:
     import signal
 
+    from tfgrpo_agents._extras import MissingExtraError
+
     signal.signal(signal.SIGINT, _interrupted)  # also keeps asyncio from turning Ctrl-C into a slow cancel
     try:
         app()
+    except MissingExtraError as exc:  # a feature whose optional stack is not installed
+        from rich.markup import escape
+
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise SystemExit(1) from None
     except SystemExit as done:  # typer turns Ctrl-C into exit code 130
         if done.code != 130:
             raise

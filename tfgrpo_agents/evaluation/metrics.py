@@ -6,7 +6,12 @@ from collections import Counter
 from collections.abc import Sequence
 from math import comb
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as error:  # pragma: no cover - exercised by the lean-install test
+    from tfgrpo_agents._extras import missing_extra
+
+    raise missing_extra("eval", error) from error
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents.learning.evidence import repeated_calls

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError as error:  # pragma: no cover - exercised by the lean-install test
+    from tfgrpo_agents._extras import missing_extra
+
+    raise missing_extra("eval", error) from error
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as error:  # pragma: no cover - exercised by the lean-install test
+    from tfgrpo_agents._extras import missing_extra
+
+    raise missing_extra("eval", error) from error
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._atomic import atomic_write_text

@@ -121,6 +121,12 @@ class MathGrader:
 
     def __init__(self, tolerance: float = 1e-6) -> None:
         self.tolerance = tolerance
+        try:
+            import math_verify  # noqa: F401
+        except ImportError as error:
+            from tfgrpo_agents._extras import missing_extra
+
+            raise missing_extra("math", error) from error
         for name in ("math_verify.parser", "math_verify.grader"):
             logging.getLogger(name).setLevel(logging.ERROR)
 

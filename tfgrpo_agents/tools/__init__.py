@@ -1,62 +1,39 @@
 """The agent's hands: web search, web browsing, sandboxed Python, and a local website server.
 
-Nothing here depends on the rest of the package.
+Nothing here depends on the rest of the package. Names load on first use, so the sandbox works
+without the web stack (the ``[web]`` extra) installed.
 """
 
-from tfgrpo_agents.tools.browse import Browser, render_page
-from tfgrpo_agents.tools.fetch import FetchError, PageFetcher
-from tfgrpo_agents.tools.local_web import LocalWeb
-from tfgrpo_agents.tools.page import Link, Page, parse_html
-from tfgrpo_agents.tools.python_exec import CodeExecutor, ExecResult, SubprocessExecutor
-from tfgrpo_agents.tools.sandbox import (
-    Isolation,
-    SandboxPlan,
-    SandboxUnavailable,
-    detect_sandbox,
-)
-from tfgrpo_agents.tools.search import (
-    DDGSBackend,
-    LocalBackend,
-    SearchBackend,
-    format_hits,
-)
-from tfgrpo_agents.tools.search_index import LocalSearchIndex, SearchHit, fts_query
-from tfgrpo_agents.tools.site_files import SiteFiles
-from tfgrpo_agents.tools.site_server import LocalSiteServer
-from tfgrpo_agents.tools.toolkit import (
-    python_exec_tool,
-    web_browse_tool,
-    web_search_tool,
-)
-from tfgrpo_agents.tools.url_policy import UrlPolicy
+from __future__ import annotations
 
-__all__ = [
-    "Browser",
-    "CodeExecutor",
-    "DDGSBackend",
-    "ExecResult",
-    "FetchError",
-    "Isolation",
-    "Link",
-    "LocalBackend",
-    "LocalSearchIndex",
-    "LocalSiteServer",
-    "LocalWeb",
-    "Page",
-    "PageFetcher",
-    "SandboxPlan",
-    "SandboxUnavailable",
-    "SearchBackend",
-    "SearchHit",
-    "SiteFiles",
-    "SubprocessExecutor",
-    "UrlPolicy",
-    "detect_sandbox",
-    "format_hits",
-    "fts_query",
-    "parse_html",
-    "python_exec_tool",
-    "render_page",
-    "web_browse_tool",
-    "web_search_tool",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Browser": "browse", "render_page": "browse",
+    "FetchError": "fetch", "PageFetcher": "fetch",
+    "LocalWeb": "local_web",
+    "Link": "page", "Page": "page", "parse_html": "page",
+    "CodeExecutor": "python_exec", "ExecResult": "python_exec", "SubprocessExecutor": "python_exec",
+    "Isolation": "sandbox", "SandboxPlan": "sandbox", "SandboxUnavailable": "sandbox", "detect_sandbox": "sandbox",
+    "DDGSBackend": "search", "LocalBackend": "search", "SearchBackend": "search", "format_hits": "search",
+    "LocalSearchIndex": "search_index", "SearchHit": "search_index", "fts_query": "search_index",
+    "SiteFiles": "site_files",
+    "LocalSiteServer": "site_server",
+    "python_exec_tool": "toolkit", "web_browse_tool": "toolkit", "web_search_tool": "toolkit",
+    "UrlPolicy": "url_policy",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

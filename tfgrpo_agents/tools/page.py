@@ -6,10 +6,16 @@ import copy
 import re
 from urllib.parse import urldefrag, urljoin
 
-import trafilatura
-from lxml import etree
-from lxml import html as lxml_html
 from pydantic import BaseModel
+
+try:
+    import trafilatura
+    from lxml import etree
+    from lxml import html as lxml_html
+except ImportError as error:  # pragma: no cover - exercised by the lean-install test
+    from tfgrpo_agents._extras import missing_extra
+
+    raise missing_extra("web", error) from error
 
 PASSAGE_WORDS = 80
 MAIN_TEXT_SHARE = 0.25  # main text shorter than this share of the visible text: use the visible text

@@ -47,8 +47,13 @@ class DDGSBackend:
         self.proxy = proxy
 
     def search(self, query: str, max_results: int = 5) -> list[SearchHit]:
-        from ddgs import DDGS
-        from ddgs.exceptions import RatelimitException, TimeoutException
+        try:
+            from ddgs import DDGS
+            from ddgs.exceptions import RatelimitException, TimeoutException
+        except ImportError as error:
+            from tfgrpo_agents._extras import missing_extra
+
+            raise missing_extra("web", error) from error
 
         @retry(
             retry=retry_if_exception_type((RatelimitException, TimeoutException)),

@@ -19,7 +19,13 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from pydantic import BaseModel
-from trafilatura import extract, html2txt
+
+try:
+    from trafilatura import extract, html2txt
+except ImportError as error:  # pragma: no cover - exercised by the lean-install test
+    from tfgrpo_agents._extras import missing_extra
+
+    raise missing_extra("web", error) from error
 
 from tfgrpo_agents.tools.page import dropped_main_text, html_tree, visible_text
 from tfgrpo_agents.tools.site_files import SiteFiles

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
-from tfgrpo_agents.tools.browse import Browser
 from tfgrpo_agents.tools.fetch import FetchError
 from tfgrpo_agents.tools.python_exec import CodeExecutor, SubprocessExecutor
-from tfgrpo_agents.tools.search import SearchBackend, format_hits
+
+if TYPE_CHECKING:  # the web stack is an extra: python_exec_tool must import without it
+    from tfgrpo_agents.tools.browse import Browser
+    from tfgrpo_agents.tools.search import SearchBackend
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,8 @@ class PythonInput(BaseModel):
 
 
 def web_search_tool(backend: SearchBackend, *, max_results: int = 5) -> BaseTool:
+    from tfgrpo_agents.tools.search import format_hits
+
     def web_search(query: str) -> str:
         try:
             return format_hits(query, backend.search(query, max_results))
