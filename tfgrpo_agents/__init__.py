@@ -22,6 +22,18 @@ _EXPORTS = {
     "ExperienceMiddleware": "tfgrpo_agents.agents",
     "Placement": "tfgrpo_agents.agents",
     "build_react_agent": "tfgrpo_agents.agents",
+    "SamplingMiddleware": "tfgrpo_agents.agents",
+    "sampling_settings": "tfgrpo_agents.agents",
+    "TrainingFreeGRPO": "tfgrpo_agents.learning",
+    "LearnSettings": "tfgrpo_agents.learning",
+    "Task": "tfgrpo_agents.learning",
+    "load_tasks": "tfgrpo_agents.learning",
+    "load_recorded": "tfgrpo_agents.learning",
+    "compare": "tfgrpo_agents.evaluation",
+    "evaluate": "tfgrpo_agents.evaluation",
+    "EvalConfig": "tfgrpo_agents.evaluation",
+    "EvalSettings": "tfgrpo_agents.evaluation",
+    "TfgrpoError": "tfgrpo_agents.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -6,11 +6,13 @@ math grading, evaluation and plots, and the embedded model come with extras.
 
 from __future__ import annotations
 
+from tfgrpo_agents.errors import TfgrpoError
+
 EXTRAS = {"web": "web search and browsing", "math": "math-verify grading", "eval": "evaluation and plots",
           "local": "the embedded model", "postgres": "the PostgreSQL store"}
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(TfgrpoError, ImportError):
     """A feature's optional dependency is not installed; the message names the extra to install."""
 
 

@@ -48,8 +48,8 @@ class DemoPlan(BaseModel):
     max_tokens: int = 256  # a policy reply; a long first reply is re-asked as a tool call anyway
 
 
-# Sized from the measured run of 12 test + 6×3 train rollouts (≈ 24 min, ≈ 34 s per rollout with
-# reflection, 2 cores): 10 + 4×3 + 10 rollouts and one learning step come to about 15 minutes.
+# Sized so the default demo takes about a quarter of an hour on 2 cores and --quick a few minutes
+# (BENCHMARKS.md, "tfgrpo demo").
 PLANS = {
     "default": DemoPlan(test_tasks=10, k=1, train_tasks=4, group_size=3, epochs=1, batch_size=4),
     "quick": DemoPlan(test_tasks=4, k=1, train_tasks=2, group_size=2, epochs=1, batch_size=2, max_steps=4),

@@ -82,7 +82,7 @@ Reply with JSON only, in this shape: {{"lessons": ["<first lesson>", "<second le
 # fills in a sentence pattern well; each slot is a question about the comparison it just read.
 LESSON_TEMPLATE_BLOCK = "Write each lesson by filling in every <...> of this pattern:\n{template}\n"
 # No "not <the tempting wrong value>" slot: with "…, not '3.11'" in its prompt the 1.5B agent answered
-# "3.11" on the training tasks of the next step (3 of 3 on one task): a small model repeats the values
+# "3.11" on the training tasks of the next step (BENCHMARKS.md §1c): a small model repeats the values
 # a lesson names.
 WEB_LESSON_TEMPLATE = ('When asked for <the kind of fact, in general words>, answer with the value after "<the label '
                        'next to it>" on <which page or section>.')
@@ -144,10 +144,9 @@ FIX_JSON_PROMPT = ("Your reply could not be used: {problem}\n"
 NO_EXPERIENCES = "(none yet)"
 
 # ---------------------------------------------------------------- agent system prompts per domain
-# Measured with Qwen2.5-Coder-1.5B: a system prompt that states the answer format ("Final answer: …")
-# made it answer from memory at once (0 of 6 web first replies were tool calls, 0 of 68 GSM8K ones,
-# which scored 0.09); without it, 6 of 6 were. The answer is asked for later, by the tool-result
-# footer and the forced final turn.
+# A system prompt that states the answer format ("Final answer: …") made the 1.5B model answer from
+# memory at once instead of calling a tool (BENCHMARKS.md, "Embedded model: what its prompts must look
+# like"). The answer is asked for later, by the tool-result footer and the forced final turn.
 MATH_SYSTEM_PROMPT = """You solve math word problems.
 Use the python_exec tool to compute: write short Python code that prints the result."""
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.

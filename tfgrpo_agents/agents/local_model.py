@@ -23,10 +23,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from tfgrpo_agents.errors import TfgrpoError
+
 logger = logging.getLogger(__name__)
 
 
-class LocalModelError(RuntimeError):
+class LocalModelError(TfgrpoError, RuntimeError):
     """The local model cannot be used; the message says what to install or fix."""
 
 

@@ -117,7 +117,7 @@ def build_react_agent(
     tool call (small models narrate a plan and stop) with one reminder to use a tool. With
     ``forget_guess`` the reminder is asked without that reply, and later calls never see it: a
     small model that answered from memory before looking repeats its guess after reading the
-    right value (32 of 34 such wrong web rollouts did). The reply stays in the state, set aside,
+    right value (BENCHMARKS.md §1f). The reply stays in the state, set aside,
     so the trace and the teacher still see it. Keep it off where the first reply is useful
     reasoning (math: the code is written from it).
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.

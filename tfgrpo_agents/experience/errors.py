@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tfgrpo_agents.errors import TfgrpoError
+
 if TYPE_CHECKING:
     from tfgrpo_agents.experience.models import ApplyReport
 
 
-class ExperienceError(Exception):
+class ExperienceError(TfgrpoError):
     """Base class for experience-library errors."""
 
 

@@ -14,6 +14,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from tfgrpo_agents._async import run_sync
+from tfgrpo_agents.errors import TfgrpoError
 from tfgrpo_agents.experience import (
     ExperienceLibrary,
     LibraryLimits,
@@ -35,7 +36,7 @@ from tfgrpo_agents.learning.trajectory import Trajectory, read_trajectories
 logger = logging.getLogger(__name__)
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(TfgrpoError, ValueError):
     """A resume was asked for with tasks or settings that differ from the saved run."""
 
 

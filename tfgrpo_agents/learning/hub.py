@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 
 from tfgrpo_agents._atomic import atomic_write_text
+from tfgrpo_agents.errors import TfgrpoError
 
 ROWS_API = "https://datasets-server.huggingface.co/rows"
 PAGE = 100  # the API's largest page
 
 
-class HubError(RuntimeError):
+class HubError(TfgrpoError, RuntimeError):
     """The hub could not be reached or did not return the dataset."""
 
 

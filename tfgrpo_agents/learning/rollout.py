@@ -22,6 +22,7 @@ from tenacity import (
 )
 
 from tfgrpo_agents.agents.sampling import sampling_configurable
+from tfgrpo_agents.errors import TfgrpoError
 from tfgrpo_agents.learning.contract import AgentContract, AgentRunError, is_step_limit
 from tfgrpo_agents.learning.contract import (
     task_prompt as task_prompt,  # re-exported for the benches
@@ -45,7 +46,7 @@ class RolloutSettings(BaseModel):
     model_id: str | None = None
 
 
-class RolloutsFailedError(RuntimeError):
+class RolloutsFailedError(TfgrpoError, RuntimeError):
     """Every rollout of a step (or an arm) failed: nothing can be learned or measured from it."""
 
 

@@ -71,7 +71,7 @@ class RunDir:
 
     def cache(self, stage: str, key: str, payload: Any) -> Any:
         # Atomic but not fsynced: a kill leaves the file whole; a power loss may leave it empty, which
-        # ``cached`` reads as absent, so the work is redone. fsync per rollout cost ~20 ms of latency.
+        # ``cached`` reads as absent, so the work is redone. An fsync per rollout stalls many in flight.
         self.write_json(self._cache_path(stage, key), payload, durable=False)
         return payload
 

@@ -20,6 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ValidationError
 
 from tfgrpo_agents._text import clean_text
+from tfgrpo_agents.errors import TfgrpoError
 from tfgrpo_agents.prompts import FIX_JSON_PROMPT
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ Schema = TypeVar("Schema", bound=BaseModel)
 Method = Literal["text", "json_mode", "json_schema", "function_calling"]
 
 
-class StructuredCallError(Exception):
+class StructuredCallError(TfgrpoError):
     """The teacher never produced a usable reply within the allowed attempts."""
 
 

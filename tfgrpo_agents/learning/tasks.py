@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._text import clean_text
+from tfgrpo_agents.errors import TfgrpoError
 
 _GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.DOTALL)
 
 
-class TaskFileError(ValueError):
+class TaskFileError(TfgrpoError, ValueError):
     """A task file (or one of its lines) is not usable; the message names the file, line and field."""
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 import httpx
 from pydantic import BaseModel
 
+from tfgrpo_agents.errors import TfgrpoError
 from tfgrpo_agents.tools.url_policy import UrlPolicy
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -25,7 +26,7 @@ _DECODE_STEP = 64 * 1024  # at most this many decoded bytes per decompression ca
 _ZLIB_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 
 
-class FetchError(Exception):
+class FetchError(TfgrpoError):
     """A fetch failed; the message is written for the agent to read and act on."""
 
 

@@ -102,8 +102,8 @@ class _PidsCgroups:
     """Per-run cgroups capping the number of processes, reused across runs.
 
     Each concurrent run gets its own cgroup (so killing one run's leftovers never touches
-    another's); creating and removing a cgroup costs ~15 ms, so they are kept and reused, and
-    removed at exit.
+    another's); creating and removing a cgroup is slow next to a small run (BENCHMARKS.md,
+    python_exec start-up), so they are kept and reused, and removed at exit.
     """
 
     def __init__(self, root: str | None, limit: int) -> None:
@@ -252,7 +252,7 @@ class SubprocessExecutor:
                     start_new_session=True, close_fds=True, **user_kwargs,
                 )
                 # A timer kills the group at the deadline; waitpid blocks meanwhile. (communicate
-                # with a timeout polls with sleeps, which added ~25 ms to every call.)
+                # with a timeout polls with sleeps, which added latency to every call.)
                 expired = threading.Event()
 
                 def expire() -> None:

@@ -35,6 +35,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from tfgrpo_agents._process import pid_alive
+from tfgrpo_agents.errors import TfgrpoError
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class Isolation(StrEnum):
     NONE = "none"
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(TfgrpoError, RuntimeError):
     """No plan contains code on this machine without keeping root's privileges."""
 
 
