@@ -22,7 +22,6 @@ import os
 import platform
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
-    compare,
     evaluate,
     generate_direct_tips,
     parse_ratio,
@@ -48,12 +46,11 @@ from tfgrpo_agents.learning import (
     ReflectionSettings,
     RunDir,
     Task,
-    TrainingFreeGRPO,
-    grader_for,
     load_tasks,
     read_trajectories,
 )
 from tfgrpo_agents.learning.domains import DOMAINS, Domain
+from tfgrpo_agents.session import Experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -67,24 +64,14 @@ class Setup:
     test: list[Task]
     domain: Domain  # system prompt, objectives, tool-first reminder
     grader: str  # strict short-answer scoring for web (the domain's default is an LLM judge)
-    tools: Any  # a context manager yielding the tool list
-
-
-@contextmanager
-def _tools(domain: str, options: dict[str, Any]):
-    """The ready-made domain's tools (``learning.domains``), closed on exit."""
-    tools, close = DOMAINS[domain].make_tools(options)
-    try:
-        yield tools
-    finally:
-        close()
+    tool_options: dict[str, Any]  # for the domain's tools (the site to serve)
 
 
 def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test") -> Setup:
     if domain == "math":
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
-        return Setup(train, test, DOMAINS["math"], "math", _tools("math", {}))
+        return Setup(train, test, DOMAINS["math"], "math", {})
     if domain in ("web-docs", "web-synthetic"):
         folder = ROOT / "tasks" / ("python_docs" if domain == "web-docs" else "synthetic_web")
         ratio = parse_ratio("4:7:6")
@@ -97,8 +84,7 @@ def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "
             site = {"site": SHARED / "sites" / "python-3.11-docs.tar.gz", "public_url": "https://docs.python.org/3.11/"}
         else:
             site = {"site": folder / "site", "public_url": PUBLIC_ROOT}
-        tools = _tools("web", site)
-        return Setup(train, test, DOMAINS["web"], "short", tools)
+        return Setup(train, test, DOMAINS["web"], "short", {k: str(v) for k, v in site.items()})
     raise SystemExit(f"unknown domain {domain!r}")
 
 
@@ -106,7 +92,7 @@ def log(message: str) -> None:
     print(time.strftime("%H:%M:%S"), message, flush=True)
 
 
-def learn(out: Path, name: str, build, teacher, grader, train: list[Task], args, group_size: int, model_id: str,
+def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args, group_size: int, model_id: str,
           reflection: ReflectionSettings) -> tuple[Path, dict]:
     run_dir = out / name
     if args.reuse_first_step:
@@ -115,9 +101,8 @@ def learn(out: Path, name: str, build, teacher, grader, train: list[Task], args,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=2,
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
                              reflection=reflection)
-    learner = TrainingFreeGRPO(
-        agent_factory=lambda library: build(library, "system"), teacher=teacher, grader=grader, run_dir=run_dir,
-        settings=settings, on_event=lambda kind, info: log(f"{name}: {kind} {info}") if kind != "rollout" else None)
+    learner = experiment.learner(
+        settings, run_dir, on_event=lambda kind, info: log(f"{name}: {kind} {info}") if kind != "rollout" else None)
     started = time.monotonic()
     learner.fit(train)
     ledger = learner.ledger()
@@ -209,17 +194,14 @@ def main() -> None:
     out = args.out / args.domain
     out.mkdir(parents=True, exist_ok=True)
     s = setup(args.domain, args.train, args.test, args.seed, args.test_split)
-    grader = grader_for(s.grader)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
     costs: dict[str, dict] = {}
-    with LlamaServer(args.model, parallel=2) as server, s.tools as tools:
-        policy = server.chat_model(temperature=0.7, max_tokens=args.max_tokens)
-        teacher = server.chat_model(temperature=0.0, max_tokens=700)
-
-        def build(library, placement):
-            return s.domain.build_agent(policy, tools, experiences=library, placement=placement,
-                                        max_steps=args.max_steps)
+    with LlamaServer(args.model, parallel=2) as server, Experiment(
+            s.domain, server.chat_model(temperature=0.7, max_tokens=args.max_tokens),
+            server.chat_model(temperature=0.0, max_tokens=700), grader=s.grader, tool_options=s.tool_options,
+            max_steps=args.max_steps) as experiment:
+        teacher = experiment.teacher
 
         settings = EvalSettings(k=args.k, temperature=0.3, seed=args.seed, concurrency=2, max_steps=args.max_steps,
                                 model_id=server.model_id, timeout_s=300)
@@ -227,7 +209,7 @@ def main() -> None:
 
         def run_arm(config: EvalConfig) -> None:
             t0 = time.monotonic()
-            run, _ = run_sync(evaluate(build, config, s.test, grader, settings, out / "eval"))
+            run, _ = run_sync(evaluate(experiment.agent, config, s.test, experiment.grader, settings, out / "eval"))
             log(f"arm {config.name}: Mean@{args.k} {run.summary.mean_at_k:.3f}, tool calls "
                 f"{run.summary.avg_tool_calls:.2f} ({time.monotonic() - t0:.0f}s)")
 
@@ -238,7 +220,7 @@ def main() -> None:
         run_arm(configs[0])
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}"
-            library, costs[name] = learn(out, name, build, teacher, grader, s.train, args, args.group_size,
+            library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,
                                          server.model_id, s.domain.reflection(retries=2, summaries=args.summaries))
             add_arm(f"tf-grpo{suffix}", library)
         if "tips" in arms:
@@ -251,13 +233,13 @@ def main() -> None:
                              tips_path)
             add_arm(f"direct-tips{pattern}", tips_path)
         if "g1" in arms:
-            library, costs[f"learn-g1{suffix}"] = learn(out, f"learn-g1{suffix}", build, teacher, grader, s.train, args,
+            library, costs[f"learn-g1{suffix}"] = learn(out, f"learn-g1{suffix}", experiment, s.train, args,
                                                         1, server.model_id,
                                                         s.domain.reflection(retries=2, summaries=args.summaries))
             add_arm(f"g1{suffix}", library)
         for item in args.library:
             add_arm(library_arm_name(Path(item)), item)
-        comparison = run_sync(compare(build, configs, s.test, grader, settings, out / "eval"))
+        comparison = experiment.compare(configs, s.test, settings, out / "eval")
 
     header = [f"# Learning gain: {args.domain}", "",
               f"Command: `python bench/learning_gain.py {' '.join(sys.argv[1:])}`  ",

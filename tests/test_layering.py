@@ -13,6 +13,7 @@ LAYERS = [
     {"agents"},
     {"learning"},
     {"evaluation"},
+    {"session"},
     {"demo"},
     {"cli", "__init__"},
 ]

@@ -365,38 +365,43 @@ class LearnOptions(BaseModel):
     from_trajectories: str | None = None
 
 
-_LOCAL_SERVERS: dict[str, Any] = {}
-_LIMITERS: dict[str, Any] = {}  # one rate limiter per endpoint, shared by the policy, the teacher and the judge
 
 
 def _chat_model(model: str, base_url: str | None, temperature: float, options: LearnOptions):
-    """An OpenAI-compatible chat model; ``local`` / ``local-0.5b`` start the embedded model (once per process)."""
-    import os
+    """A chat model from the command's options; an embedded model that cannot start is a one-line error."""
+    from tfgrpo_agents.agents.local_model import LocalModelError
+    from tfgrpo_agents.session import chat_model
 
-    from langchain_openai import ChatOpenAI
+    try:
+        return chat_model(model, base_url, temperature=temperature, timeout=options.request_timeout,
+                          max_retries=options.max_retries, requests_per_second=options.requests_per_second)
+    except LocalModelError as exc:
+        _fail(str(exc))
 
-    from tfgrpo_agents.agents.local_model import (
-        LOCAL_MODELS,
-        LlamaServer,
-        LocalModelError,
-    )
 
-    if model in LOCAL_MODELS and base_url is None:
-        if model not in _LOCAL_SERVERS:
-            try:
-                _LOCAL_SERVERS[model] = LlamaServer(model, parallel=2).start()
-            except LocalModelError as exc:
-                _fail(str(exc))
-        return _LOCAL_SERVERS[model].chat_model(temperature=temperature, timeout=options.request_timeout)
-    limiter = None
-    if options.requests_per_second:
-        from langchain_core.rate_limiters import InMemoryRateLimiter
+def _experiment(options: LearnOptions, temperature: float, max_steps: int, grader: str | None, placement: str):
+    """The command's experiment: domain, policy and teacher models, tools options and grader."""
+    from tfgrpo_agents.session import Experiment
 
-        limiter = _LIMITERS.setdefault(base_url or "", InMemoryRateLimiter(
-            requests_per_second=options.requests_per_second, max_bucket_size=max(1.0, options.requests_per_second)))
-    return ChatOpenAI(model=model, base_url=base_url, temperature=temperature,
-                      api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-                      timeout=options.request_timeout, max_retries=options.max_retries, rate_limiter=limiter)
+    domain = _domain(options.agent)
+    policy = _chat_model(options.model, options.base_url, temperature, options)
+    teacher = _chat_model(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0,
+                          options)
+    try:
+        return Experiment(domain, policy, teacher, grader=grader, max_steps=max_steps, placement=placement,
+                          tool_options={"site": options.site, "public_url": options.public_url})
+    except ValueError as exc:  # an unknown or unimportable grader
+        _fail(str(exc))
+
+
+def _opened(experiment):
+    """The experiment with its tools open; a sandbox that cannot contain code here is a one-line error."""
+    from tfgrpo_agents.tools import SandboxUnavailable
+
+    try:
+        return experiment.__enter__()
+    except SandboxUnavailable as exc:
+        _fail(str(exc), code=1)
 
 
 @app.command("learn")
@@ -510,36 +515,11 @@ def _domain(agent: str):
         _fail(str(exc))
 
 
-def _tools(domain, options: dict[str, Any]):
-    """The domain's tools; a sandbox that cannot contain code here is a one-line error."""
-    from tfgrpo_agents.tools import SandboxUnavailable
-
-    try:
-        return domain.make_tools(options)
-    except SandboxUnavailable as exc:
-        _fail(str(exc), code=1)
-
-
-def _agent_builder(domain, policy, tools, max_steps: int):
-    def build(library, placement):
-        return domain.build_agent(policy, tools, experiences=library, placement=placement, max_steps=max_steps)
-
-    return build
-
-
 def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None,
                   json_output: bool = False) -> None:
-    from tfgrpo_agents.learning import RolloutsFailedError, TrainingFreeGRPO, grader_for
-    domain = _domain(options.agent)
-    policy = _chat_model(options.model, options.base_url, settings.temperature, options)
-    teacher = _chat_model(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0, options)
-    grader = None
-    if settings.ground_truth:
-        try:
-            grader = grader_for(options.grader or domain.grader, judge=teacher)
-        except ValueError as exc:
-            _fail(str(exc))
-    tools, close_tools = _tools(domain, {"site": options.site, "public_url": options.public_url})
+    from tfgrpo_agents.learning import RolloutsFailedError
+
+    experiment = _experiment(options, settings.temperature, settings.max_steps, options.grader, settings.placement)
     progress = _progress()
     bars: dict[str, Any] = {}
 
@@ -563,10 +543,8 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             console.print(f"step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
                           f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
 
-    build = _agent_builder(domain, policy, tools, settings.max_steps)
-    learner = TrainingFreeGRPO(
-        agent_factory=lambda library: build(library, settings.placement),
-        teacher=teacher, run_dir=run_dir, settings=settings, grader=grader, prices=prices, on_event=on_event)
+    learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event)
+    _opened(experiment)
     try:
         with progress:
             if options.from_trajectories:
@@ -576,7 +554,7 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
     except RolloutsFailedError as exc:
         _fail(f"{exc}; the run can be resumed with --resume {run_dir}", code=1)
     finally:
-        close_tools()
+        experiment.__exit__(None, None, None)
     summary = learner.write_ledger()
     if store is not None:
         from langgraph.store.sqlite import SqliteStore
@@ -642,35 +620,32 @@ OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes fr
 def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: int, temperature: float, seed: int,
                 concurrency: int, max_steps: int, grader: str | None, site: Path | None, public_url: str | None,
                 limit: int | None, requests_per_second: float | None = None):
-    """Everything an evaluation command needs: tasks, agent builder, grader, settings, teacher, cleanup."""
+    """Everything an evaluation command needs: its tasks, its experiment (models, tools, grader) and settings."""
     from tfgrpo_agents.evaluation import EvalSettings
-    from tfgrpo_agents.learning import TaskFileError, grader_for, load_tasks
+    from tfgrpo_agents.learning import TaskFileError, load_tasks
 
-    domain = _domain(agent)
+    _domain(agent)  # a bad name fails before any model starts
     try:
         task_list = load_tasks(tasks)[:limit]
     except TaskFileError as exc:
         _fail(str(exc))
     options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url,
-                           requests_per_second=requests_per_second)
-    policy = _chat_model(model, base_url, temperature, options)
-    teacher = _chat_model(model, base_url, 0.0, options)
-    try:
-        grading = grader_for(grader or domain.grader, judge=teacher)
-    except ValueError as exc:
-        _fail(str(exc))
-    tools, close = _tools(domain, {"site": str(site) if site else None, "public_url": public_url})
+                           requests_per_second=requests_per_second, site=str(site) if site else None,
+                           public_url=public_url)
+    experiment = _experiment(options, temperature, max_steps, grader, "system")
     settings = EvalSettings(k=k, temperature=temperature, seed=seed, concurrency=concurrency, max_steps=max_steps,
                             model_id=model)
-    return task_list, _agent_builder(domain, policy, tools, max_steps), grading, settings, teacher, domain, close
+    return task_list, experiment, settings
 
 
-def _run_with_progress(total: int, coroutine_factory):
+def _run_with_progress(total: int, experiment, coroutine_factory):
+    """Run the experiment's coroutine (tools open) with a progress bar; expected failures are one line."""
     from tfgrpo_agents._async import run_sync
     from tfgrpo_agents.experience import LibraryFileError
     from tfgrpo_agents.learning import RolloutsFailedError
 
     progress = _progress()
+    _opened(experiment)
     try:
         with progress:
             bar = progress.add_task("rollouts", total=total)
@@ -679,6 +654,8 @@ def _run_with_progress(total: int, coroutine_factory):
         _fail(str(exc))
     except RolloutsFailedError as exc:
         _fail(str(exc), code=1)
+    finally:
+        experiment.__exit__(None, None, None)
 
 
 @app.command("eval")
@@ -692,23 +669,20 @@ def eval_command(
     limit: LimitOpt = None, requests_per_second: RpsOpt = None, json_output: JsonOpt = False,
 ) -> None:
     """Evaluate one configuration: Mean@k with its CI, Pass@k, tool calls, tokens, failures."""
-    from tfgrpo_agents.evaluation import EvalConfig, compare
+    from tfgrpo_agents.evaluation import EvalConfig, comparison_markdown
 
     _json_mode(json_output)
-    task_list, build, grading, settings, _, _, close = _evaluation(
+    task_list, experiment, settings = _evaluation(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
         requests_per_second)
     config = EvalConfig(name="with-library" if experiences else "baseline",
                         library=str(experiences) if experiences else None, placement=placement)
-    try:
-        result = _run_with_progress(len(task_list) * k, lambda tick: compare(
-            build, [config], task_list, grading, settings, out, on_rollout=tick))
-    finally:
-        close()
+    result = _run_with_progress(len(task_list) * k, experiment, lambda tick: experiment.acompare(
+        [config], task_list, settings, out, on_rollout=tick))
     if json_output:
         _print_json(result.model_dump(mode="json"))
         return
-    console.print((out / "report.md").read_text(), markup=False, highlight=False)
+    console.print(comparison_markdown(result), markup=False, highlight=False)
     console.print(f"report: {out / 'report.md'}  ·  trajectories: {result.arms[0].trajectories_path}")
 
 
@@ -723,11 +697,15 @@ def compare_command(
     limit: LimitOpt = None, requests_per_second: RpsOpt = None, json_output: JsonOpt = False,
 ) -> None:
     """Run the baseline and each library arm on the same tasks; paired bootstrap CIs against the baseline."""
-    from tfgrpo_agents.evaluation import EvalConfig, compare, generate_direct_tips
+    from tfgrpo_agents.evaluation import (
+        EvalConfig,
+        comparison_markdown,
+        generate_direct_tips,
+    )
     from tfgrpo_agents.experience import save_library
 
     _json_mode(json_output)
-    task_list, build, grading, settings, teacher, domain, close = _evaluation(
+    task_list, experiment, settings = _evaluation(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
         requests_per_second)
     configs = [EvalConfig(name="baseline")]
@@ -739,21 +717,18 @@ def compare_command(
     if direct_tips:
         tips_path = out / "direct_tips.json"
         if not tips_path.exists():
-            tips = generate_direct_tips(teacher, task_list, count=direct_tips, model_id=model,
-                                        settings=domain.reflection())
+            tips = generate_direct_tips(experiment.teacher, task_list, count=direct_tips, model_id=model,
+                                        settings=experiment.domain.reflection())
             save_library(tips, tips_path)
         configs.append(EvalConfig(name="direct-tips", library=str(tips_path)))
     if user_placement:
         configs += [c.model_copy(update={"name": f"{c.name}@user", "placement": "user"}) for c in configs if c.library]
-    try:
-        result = _run_with_progress(len(task_list) * k * len(configs), lambda tick: compare(
-            build, configs, task_list, grading, settings, out, on_rollout=tick))
-    finally:
-        close()
+    result = _run_with_progress(len(task_list) * k * len(configs), experiment, lambda tick: experiment.acompare(
+        configs, task_list, settings, out, on_rollout=tick))
     if json_output:
         _print_json(result.model_dump(mode="json"))
         return
-    console.print((out / "report.md").read_text(), markup=False, highlight=False)
+    console.print(comparison_markdown(result), markup=False, highlight=False)
 
 
 @app.command("curve")
@@ -767,17 +742,13 @@ def curve_command(
     limit: LimitOpt = None,
 ) -> None:
     """Evaluate each snapshot of a library: accuracy and tool calls per learning step, with plots."""
-    from tfgrpo_agents.evaluation import learning_curve
     from tfgrpo_agents.experience import load_library
 
-    task_list, build, grading, settings, _, _, close = _evaluation(
+    task_list, experiment, settings = _evaluation(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
     chosen = [int(x) for x in steps.split(",")] if steps else load_library(library).steps
-    try:
-        _run_with_progress(len(task_list) * k * len(chosen), lambda tick: learning_curve(
-            build, library, task_list, grading, settings, out, steps=chosen, on_rollout=tick))
-    finally:
-        close()
+    _run_with_progress(len(task_list) * k * len(chosen), experiment, lambda tick: experiment.acurve(
+        library, task_list, settings, out, steps=chosen, on_rollout=tick))
     console.print((out / "curve.md").read_text(), markup=False, highlight=False)
 
 
@@ -935,8 +906,9 @@ def _stop_now() -> None:
     import os
     import sys
 
-    for server in _LOCAL_SERVERS.values():
-        server.stop()
+    from tfgrpo_agents.session import stop_local_models
+
+    stop_local_models()
     sys.stderr.write("interrupted: finished rollouts are kept; rerun (or --resume) to continue\n")
     sys.stderr.flush()
     os._exit(130)

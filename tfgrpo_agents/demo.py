@@ -18,7 +18,6 @@ from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
-    compare,
     evaluate,
     parse_ratio,
     stratified_sample,
@@ -28,11 +27,10 @@ from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.learning import (
     LearnSettings,
     ShortAnswerGrader,
-    TrainingFreeGRPO,
     load_tasks,
 )
 from tfgrpo_agents.learning.domains import DOMAINS
-from tfgrpo_agents.tools import LocalWeb
+from tfgrpo_agents.session import Experiment
 
 REPO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "synthetic_web"
 
@@ -73,37 +71,33 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
     ratio = parse_ratio("4:7:6")
     train = stratified_sample(load_tasks(data / "train.jsonl"), plan.train_tasks, ratio=ratio, seed=seed)
     test = stratified_sample(load_tasks(data / "test.jsonl"), plan.test_tasks, ratio=ratio, seed=seed)
-    grader = ShortAnswerGrader()
     started = time.monotonic()
-    with LlamaServer(model, parallel=2) as server, LocalWeb(data / "site", public_url=PUBLIC_ROOT) as web:
+    with LlamaServer(model, parallel=2) as server:
         emit("server", {"url": server.base_url, "model": server.model_id, "seconds": round(time.monotonic() - started, 1)})
-        policy = server.chat_model(temperature=0.7, max_tokens=plan.max_tokens)
-        teacher = server.chat_model(temperature=0.0, max_tokens=700)
-        tools = web.tools()
-
-        def build(library, placement):
-            return DOMAINS["web"].build_agent(policy, tools, experiences=library, placement=placement,
-                                              max_steps=plan.max_steps)
-
+        web = DOMAINS["web"]
+        experiment = Experiment(web, server.chat_model(temperature=0.7, max_tokens=plan.max_tokens),
+                                server.chat_model(temperature=0.0, max_tokens=700), grader=ShortAnswerGrader(),
+                                tool_options={"site": str(data / "site"), "public_url": PUBLIC_ROOT},
+                                max_steps=plan.max_steps)
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)
-        emit("phase", {"name": "baseline", "rollouts": len(test) * plan.k})
-        run_sync(evaluate(build, EvalConfig(name="baseline"), test, grader, settings, out / "eval",
-                             on_rollout=lambda: emit("rollout", {})))
-        emit("phase", {"name": "learning", "rollouts": len(train) * plan.group_size * plan.epochs})
-        learner = TrainingFreeGRPO(
-            agent_factory=lambda library: build(library, "system"), teacher=teacher, grader=grader,
-            run_dir=out / "learn",
-            settings=LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
-                                   batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
-                                   rollout_timeout_s=240, model_id=server.model_id,
-                                   # the embedded model invents steps when it summarizes; the trace does not
-                                   reflection=DOMAINS["web"].reflection(retries=2, summaries="trace")),
-            on_event=lambda kind, info: emit("rollout", {}) if kind == "rollout" else emit(kind, info))
-        learner.fit(train)
-        emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})
-        configs = [EvalConfig(name="baseline"), EvalConfig(name="learned", library=str(out / "learn" / "library.json"))]
-        comparison = run_sync(compare(build, configs, test, grader, settings, out / "eval",
-                                         on_rollout=lambda: emit("rollout", {})))
+        with experiment:
+            emit("phase", {"name": "baseline", "rollouts": len(test) * plan.k})
+            run_sync(evaluate(experiment.agent, EvalConfig(name="baseline"), test, experiment.grader, settings,
+                              out / "eval", on_rollout=lambda: emit("rollout", {})))
+            emit("phase", {"name": "learning", "rollouts": len(train) * plan.group_size * plan.epochs})
+            learner = experiment.learner(
+                LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
+                              batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
+                              rollout_timeout_s=240, model_id=server.model_id,
+                              # the embedded model invents steps when it summarizes; the trace does not
+                              reflection=web.reflection(retries=2, summaries="trace")),
+                out / "learn", on_event=lambda kind, info: emit("rollout", {}) if kind == "rollout" else emit(kind, info))
+            learner.fit(train)
+            emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})
+            configs = [EvalConfig(name="baseline"),
+                       EvalConfig(name="learned", library=str(out / "learn" / "library.json"))]
+            comparison = experiment.compare(configs, test, settings, out / "eval",
+                                            on_rollout=lambda: emit("rollout", {}))
     emit("done", {"seconds": round(time.monotonic() - started, 1)})
     return comparison
