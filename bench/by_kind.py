@@ -11,16 +11,14 @@ Reads ``<eval dir>/<arm>/trajectories.jsonl`` and the task files under ``tasks/`
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tfgrpo_agents.core.trajectory import read_trajectories
+from tfgrpo_agents.learning import load_tasks
+from tfgrpo_agents.learning.evidence import answer_source, reference_location
 
-from tfgrpo_agents.learning import load_tasks  # noqa: E402
-from tfgrpo_agents.learning.evidence import answer_source, reference_location  # noqa: E402
-from tfgrpo_agents.learning.trajectory import read_trajectories  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def kind_of(task) -> str:

@@ -32,23 +32,21 @@ import os
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+from tfgrpo_agents._async import run_sync
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate
+from tfgrpo_agents.learning import ExactMatchGrader, Task
+from tfgrpo_agents.testing import OpenAIStub, completion
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the scripted server lives with the tests
-
-from langchain_core.tools import tool  # noqa: E402
-from langchain_openai import ChatOpenAI  # noqa: E402
-
-from tests.openai_stub import OpenAIStub, completion  # noqa: E402
-from tfgrpo_agents._async import run_sync  # noqa: E402
-from tfgrpo_agents.agents import build_react_agent  # noqa: E402
-from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate  # noqa: E402
-from tfgrpo_agents.learning import ExactMatchGrader, Task  # noqa: E402
 
 
 def reply(body: dict) -> dict:

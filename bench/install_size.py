@@ -23,7 +23,7 @@ PROBE = """
 import json, sys
 from langchain.agents import create_agent
 from langchain_openai import ChatOpenAI
-from openai_stub import OpenAIStub, completion
+from tfgrpo_agents.testing import OpenAIStub, completion
 from tfgrpo_agents.agents import ExperienceMiddleware
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.learning import LearnSettings, Task, TrainingFreeGRPO
@@ -65,14 +65,14 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     bare = size_mb(venv)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
+    source = work / "source"  # a copy, so the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "bench", "tests", "build", "*.egg-info",
+                                                                "__pycache__", "runs"))
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
                    check=True)
     installed = time.monotonic() - start
     total = size_mb(venv)
-    support = work / "support"
-    support.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "tests" / "openai_stub.py", support / "openai_stub.py")
-    done = subprocess.run([str(python), "-c", PROBE, str(work / "run")], cwd=support, capture_output=True, text=True)
+    done = subprocess.run([str(python), "-c", PROBE, str(work / "run")], cwd=work, capture_output=True, text=True)
     print(f"venv with the core install: {total:.0f} MB ({total - bare:.0f} MB over an empty venv of {bare:.0f} MB); "
           f"created and installed in {installed:.0f} s")
     print(done.stdout.strip() or done.stderr[-2000:])

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tfgrpo_agents._async import run_sync
-from tfgrpo_agents.agents.local_model import LlamaServer
+from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
@@ -38,7 +38,6 @@ from tfgrpo_agents.evaluation import (
     train_test_split,
 )
 from tfgrpo_agents.evaluation.report import comparison_markdown
-from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.experience import save_library
 from tfgrpo_agents.learning import (
     DEFAULT_PRICES,
@@ -50,6 +49,7 @@ from tfgrpo_agents.learning import (
     read_trajectories,
 )
 from tfgrpo_agents.learning.domains import DOMAINS, Domain
+from tfgrpo_agents.models.local_model import LlamaServer
 from tfgrpo_agents.session import Experiment
 
 ROOT = Path(__file__).resolve().parent.parent

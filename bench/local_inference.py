@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from tfgrpo_agents.agents.local_model import LlamaServer, model_path, server_binary
+from tfgrpo_agents.models.local_model import LlamaServer, model_path, server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 

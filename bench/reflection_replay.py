@@ -19,10 +19,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from tfgrpo_agents.agents.local_model import LlamaServer
 from tfgrpo_agents.experience import ExperienceLibrary, LibraryMeta, save_library
 from tfgrpo_agents.learning import Reflector, load_tasks, read_trajectories
 from tfgrpo_agents.learning.domains import DOMAINS
+from tfgrpo_agents.models.local_model import LlamaServer
 
 
 def main() -> None:

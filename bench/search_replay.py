@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tfgrpo_agents.core.trajectory import read_trajectories
+from tfgrpo_agents.learning import load_tasks
+from tfgrpo_agents.learning.evidence import whole
+from tfgrpo_agents.tools.search import format_hits
+from tfgrpo_agents.tools.search_index import LocalSearchIndex
 
-from tfgrpo_agents.learning import load_tasks  # noqa: E402
-from tfgrpo_agents.learning.evidence import whole  # noqa: E402
-from tfgrpo_agents.learning.trajectory import read_trajectories  # noqa: E402
-from tfgrpo_agents.tools.search import format_hits  # noqa: E402
-from tfgrpo_agents.tools.search_index import LocalSearchIndex  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NOTE = re.compile(r"New in version (\d+(?:\.\d+)*)")
 SITE = ROOT.parent / "shared" / "data" / "sites" / "python-3.11-docs.tar.gz"

@@ -18,12 +18,12 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
 from tfgrpo_agents.agents import build_react_agent
-from tfgrpo_agents.agents.local_model import LlamaServer
-from tfgrpo_agents.agents.text_tools import parse_text_tool_calls, tool_specs
+from tfgrpo_agents.core.rollout import task_prompt
+from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.demo import synthetic_web_dir
-from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.learning import load_tasks
-from tfgrpo_agents.learning.rollout import task_prompt
+from tfgrpo_agents.models.local_model import LlamaServer
+from tfgrpo_agents.models.text_tools import parse_text_tool_calls, tool_specs
 from tfgrpo_agents.prompts import WEB_SYSTEM_PROMPT
 from tfgrpo_agents.tools import LocalWeb
 

@@ -135,7 +135,7 @@ class WorldChatModel(BaseChatModel):
 
 def openai_reply(body: dict[str, Any]) -> dict[str, Any]:
     """The same world behind the OpenAI chat-completions wire format (for the HTTP stub)."""
-    from tests.openai_stub import completion
+    from tfgrpo_agents.testing import completion
 
     convo = [(m["role"], m.get("content") or "") for m in body["messages"]]
     out = reply(convo, body)

@@ -3,11 +3,11 @@
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from tests.openai_stub import OpenAIStub, completion
 from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate
 from tfgrpo_agents.learning import ExactMatchGrader, Task
+from tfgrpo_agents.testing import OpenAIStub, completion
 
 
 @tool

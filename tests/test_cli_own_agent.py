@@ -9,11 +9,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.openai_stub import OpenAIStub
 from tests.scripted_world import TRUST, WorldChatModel
 from tests.test_examples import shop_reply
 from tfgrpo_agents.cli import app
 from tfgrpo_agents.learning import LearnSettings, TrainingFreeGRPO, load_recorded
+from tfgrpo_agents.testing import OpenAIStub
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tfgrpo_agents.evaluation.docs_qa import candidates, generate, read_site, split
+from tfgrpo_agents.datasets.docs_qa import candidates, generate, read_site, split
 from tfgrpo_agents.learning import load_tasks
 from tfgrpo_agents.tools.site_files import SiteFiles
 

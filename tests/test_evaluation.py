@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.openai_stub import OpenAIStub
 from tests.scripted_world import (
     GENERIC_TIPS,
     SKIP_TOOL,
@@ -42,6 +41,7 @@ from tfgrpo_agents.learning import (
     Trajectory,
     load_tasks,
 )
+from tfgrpo_agents.testing import OpenAIStub
 from tfgrpo_agents.tools import python_exec_tool
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.openai_stub import OpenAIStub
+from tfgrpo_agents.testing import OpenAIStub
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,8 +27,8 @@ def shop_reply(body: dict) -> dict:
     """The policy and teacher behind examples/your_own_agent.py: right when the rollout's seed is even."""
     import re
 
-    from tests.openai_stub import completion
     from tests.scripted_world import teacher_reply
+    from tfgrpo_agents.testing import completion
 
     texts = [m.get("content") or "" for m in body["messages"]]
     prompt = next((t for t in texts if "[stage:" in t), None)

@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
+from tfgrpo_agents.core.hub import HubError, fetch, parse_spec
 from tfgrpo_agents.learning import TaskFileError, load_tasks
-from tfgrpo_agents.learning.hub import HubError, fetch, parse_spec
 
 ROWS = [{"question": f"Q{i}: 2 + {i}?", "answer": f"Add them.\n#### {2 + i}"} for i in range(230)]
 

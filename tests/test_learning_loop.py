@@ -6,16 +6,17 @@ import pytest
 
 from tests.scripted_world import WorldChatModel, answers_right, make_tasks
 from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.core.rollout import rollout_seed
 from tfgrpo_agents.experience import load_library
 from tfgrpo_agents.learning import (
     LearnSettings,
     MathGrader,
+    RunMismatchError,
     Task,
     TrainingFreeGRPO,
     read_trajectories,
     schedule,
 )
-from tfgrpo_agents.learning.rollout import rollout_seed
 from tfgrpo_agents.tools import python_exec_tool
 
 KINDS = ["right", "wrong", "mixed", "mixed", "mixed", "right"]
@@ -159,3 +160,13 @@ def test_rollouts_are_not_checkpointed_as_subgraphs(finished):
     with sqlite3.connect(run_dir / "checkpoints.sqlite") as db:
         namespaces = {row[0] for row in db.execute("SELECT DISTINCT checkpoint_ns FROM checkpoints")}
     assert namespaces == {""}
+
+
+def test_resume_reads_the_run_directory_back(finished):
+    learner, tasks, library, run_dir = finished
+    again = TrainingFreeGRPO.resume(run_dir, teacher=WorldChatModel(), agent_factory=learner.agent_factory,
+                                    grader=MathGrader())
+    assert again.settings == learner.settings and [t.id for t in again.saved_tasks()] == [t.id for t in tasks]
+    assert again.fit(again.saved_tasks()).texts() == library.texts()
+    with pytest.raises(RunMismatchError, match="holds no run"):
+        TrainingFreeGRPO.resume(run_dir / "nowhere", teacher=WorldChatModel())

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from langchain_openai import ChatOpenAI
 
-from tests.openai_stub import OpenAIStub
 from tests.scripted_world import make_tasks, openai_reply
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.experience import load_library
@@ -24,6 +23,7 @@ from tfgrpo_agents.learning import (
     read_trajectories,
     schedule,
 )
+from tfgrpo_agents.testing import OpenAIStub
 from tfgrpo_agents.tools import python_exec_tool
 
 KINDS = ["right", "wrong", "mixed", "mixed", "mixed", "right"]

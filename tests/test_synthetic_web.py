@@ -5,7 +5,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
+from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.learning import load_tasks
 
 COMMITTED = Path(__file__).resolve().parent.parent / "tasks" / "synthetic_web"

@@ -6,7 +6,7 @@ from langchain_core.tools import tool
 
 from tests.fakes import scripted
 from tfgrpo_agents.agents import build_react_agent
-from tfgrpo_agents.agents.text_tools import (
+from tfgrpo_agents.models.text_tools import (
     TextToolCallingModel,
     parse_text_tool_calls,
     tool_specs,

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.sites import make_site
 from tfgrpo_agents.tools import (
     DDGSBackend,
     LocalBackend,
@@ -12,11 +11,6 @@ from tfgrpo_agents.tools import (
     search_index,
     web_search_tool,
 )
-
-
-@pytest.fixture
-def site(tmp_path):
-    return make_site(tmp_path / "site")
 
 
 @pytest.fixture

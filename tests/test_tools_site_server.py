@@ -7,15 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sites import FACT, make_site
+from tests.sites import FACT
 from tfgrpo_agents.tools import LocalSiteServer, SiteFiles
 
 SHARED_SITES = Path(__file__).resolve().parents[2] / "shared" / "data" / "sites"
-
-
-@pytest.fixture
-def site(tmp_path):
-    return make_site(tmp_path / "site")
 
 
 def test_serves_a_folder(site):

@@ -18,6 +18,8 @@ from pydantic import BaseModel
 
 from tests.scripted_world import WorldChatModel, make_tasks
 from tfgrpo_agents.agents import ExperienceMiddleware, sampling_settings
+from tfgrpo_agents.core.contract import AgentContract
+from tfgrpo_agents.core.rollout import RolloutSettings, run_rollout
 from tfgrpo_agents.learning import (
     LearnSettings,
     MathGrader,
@@ -25,8 +27,6 @@ from tfgrpo_agents.learning import (
     TrainingFreeGRPO,
     read_trajectories,
 )
-from tfgrpo_agents.learning.contract import AgentContract
-from tfgrpo_agents.learning.rollout import RolloutSettings, run_rollout
 
 KINDS = ["right", "wrong", "mixed", "mixed", "mixed", "right"]
 TASKS = [Task.model_validate(t) for t in make_tasks(KINDS)]

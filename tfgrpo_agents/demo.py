@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfgrpo_agents._async import run_sync
-from tfgrpo_agents.agents.local_model import LlamaServer
+from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
@@ -23,13 +23,13 @@ from tfgrpo_agents.evaluation import (
     stratified_sample,
 )
 from tfgrpo_agents.evaluation.report import Comparison
-from tfgrpo_agents.evaluation.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.learning import (
     LearnSettings,
     ShortAnswerGrader,
     load_tasks,
 )
 from tfgrpo_agents.learning.domains import DOMAINS
+from tfgrpo_agents.models.local_model import LlamaServer
 from tfgrpo_agents.session import Experiment
 
 REPO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "synthetic_web"

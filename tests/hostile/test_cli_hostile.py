@@ -120,7 +120,7 @@ def test_ctrl_c_stops_an_evaluation_promptly_with_exit_130(tmp_path, tasks):
     import signal
     import time
 
-    from tests.openai_stub import OpenAIStub
+    from tfgrpo_agents.testing import OpenAIStub
 
     with OpenAIStub(["Final answer: 2"] * 8, delay_s=30) as stub:  # every model call hangs for 30 s
         process = subprocess.Popen(

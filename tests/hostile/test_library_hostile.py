@@ -8,6 +8,7 @@ import pytest
 from tests.scripted_world import TRUST, WorldChatModel, make_tasks
 from tfgrpo_agents._text import estimate_tokens, word_count
 from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.core.trajectory import Trajectory
 from tfgrpo_agents.experience import (
     Experience,
     ExperienceLibrary,
@@ -27,7 +28,6 @@ from tfgrpo_agents.learning.lessons import LessonVetting
 from tfgrpo_agents.learning.poisoning import directive_problem, poisoning_problem
 from tfgrpo_agents.learning.reflection import Lessons
 from tfgrpo_agents.learning.structured import call_structured
-from tfgrpo_agents.learning.trajectory import Trajectory
 from tfgrpo_agents.tools import python_exec_tool
 
 

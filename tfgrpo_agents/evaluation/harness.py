@@ -11,12 +11,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents.agents import Placement
-from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
-from tfgrpo_agents.experience import ExperienceLibrary, load_library
-from tfgrpo_agents.learning.contract import AgentContract
-from tfgrpo_agents.learning.grading import grade_trajectories
-from tfgrpo_agents.learning.rewards import Grader, as_grader
-from tfgrpo_agents.learning.rollout import (
+from tfgrpo_agents.core.contract import AgentContract
+from tfgrpo_agents.core.grading import grade_trajectories
+from tfgrpo_agents.core.rewards import Grader, as_grader
+from tfgrpo_agents.core.rollout import (
     TRANSIENT_FAILURES,
     RolloutSettings,
     RolloutsFailedError,
@@ -24,13 +22,15 @@ from tfgrpo_agents.learning.rollout import (
     rollout_seed,
     run_rollout,
 )
-from tfgrpo_agents.learning.rundir import RunDir
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import (
+from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import (
     Trajectory,
     read_trajectories,
     write_trajectories,
 )
+from tfgrpo_agents.evaluation.metrics import EvalSummary, summarize
+from tfgrpo_agents.experience import ExperienceLibrary, load_library
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                    contract: AgentContract | None = None) -> tuple[EvalRun, list[Trajectory]]:
     """Evaluate one configuration; rollouts are cached under ``out_dir/<name>/`` (a rerun resumes).
 
-    ``contract`` adapts an agent with another state shape (see :mod:`tfgrpo_agents.learning.contract`).
+    ``contract`` adapts an agent with another state shape (see :mod:`tfgrpo_agents.core.contract`).
     """
     contract = contract or AgentContract()
     run_dir = RunDir(Path(out_dir) / config.name)

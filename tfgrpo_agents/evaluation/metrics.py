@@ -14,8 +14,8 @@ except ImportError as error:  # pragma: no cover - exercised by the lean-install
     raise missing_extra("eval", error) from error
 from pydantic import BaseModel, Field
 
+from tfgrpo_agents.core.trajectory import Trajectory
 from tfgrpo_agents.learning.evidence import repeated_calls
-from tfgrpo_agents.learning.trajectory import Trajectory
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -15,8 +15,8 @@ except ImportError as error:  # pragma: no cover - exercised by the lean-install
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from tfgrpo_agents.core.trajectory import Trajectory  # noqa: E402
 from tfgrpo_agents.evaluation.metrics import EvalSummary  # noqa: E402
-from tfgrpo_agents.learning.trajectory import Trajectory  # noqa: E402
 
 _STYLE = {"figure.dpi": 120, "font.size": 11, "axes.spines.top": False, "axes.spines.right": False}
 

@@ -14,6 +14,10 @@ except ImportError as error:  # pragma: no cover - exercised by the lean-install
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._atomic import atomic_write_text
+from tfgrpo_agents.core.contract import AgentContract
+from tfgrpo_agents.core.rewards import Grader
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import Trajectory
 from tfgrpo_agents.evaluation.harness import (
     AgentBuilder,
     EvalConfig,
@@ -34,10 +38,6 @@ from tfgrpo_agents.evaluation.plots import (
     plot_tool_calls_by_step,
 )
 from tfgrpo_agents.experience import load_library
-from tfgrpo_agents.learning.contract import AgentContract
-from tfgrpo_agents.learning.rewards import Grader
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory
 
 
 class TaskFlip(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.core.tasks import Task
 
 
 def difficulty(task: Task) -> str:

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
 
+from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits, LibraryMeta
 from tfgrpo_agents.learning.reflection import Lessons, ReflectionSettings
 from tfgrpo_agents.learning.structured import call_structured
-from tfgrpo_agents.learning.tasks import Task
 from tfgrpo_agents.prompts import DIRECT_TIPS_PROMPT
 
 

@@ -1,9 +1,6 @@
 """Training-Free GRPO: rollouts in groups, rewards, reflection, and the experience library update."""
 
-from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, schedule
-from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
-from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector
-from tfgrpo_agents.learning.rewards import (
+from tfgrpo_agents.core.rewards import (
     CallableGrader,
     ExactMatchGrader,
     Grade,
@@ -14,16 +11,10 @@ from tfgrpo_agents.learning.rewards import (
     as_grader,
     grader_for,
 )
-from tfgrpo_agents.learning.rollout import RolloutsFailedError
-from tfgrpo_agents.learning.rundir import RunDir
-from tfgrpo_agents.learning.settings import LearnSettings
-from tfgrpo_agents.learning.structured import (
-    StructuredCallError,
-    call_structured,
-    parse_tolerantly,
-)
-from tfgrpo_agents.learning.tasks import Task, TaskFileError, load_tasks
-from tfgrpo_agents.learning.trajectory import (
+from tfgrpo_agents.core.rollout import RolloutsFailedError
+from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.tasks import Task, TaskFileError, load_tasks
+from tfgrpo_agents.core.trajectory import (
     TokenUsage,
     ToolCallRecord,
     Trajectory,
@@ -32,6 +23,15 @@ from tfgrpo_agents.learning.trajectory import (
     read_trajectories,
     tool_calls_from_messages,
     write_trajectories,
+)
+from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, schedule
+from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
+from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector
+from tfgrpo_agents.learning.settings import LearnSettings
+from tfgrpo_agents.learning.structured import (
+    StructuredCallError,
+    call_structured,
+    parse_tolerantly,
 )
 
 __all__ = [

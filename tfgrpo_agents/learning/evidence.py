@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from langchain_core.messages import ToolMessage
 
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import Trajectory
 
 WEBSITE = "the website address"
 QUESTION = "the question itself"

@@ -26,13 +26,10 @@ from langgraph.types import Send
 from pydantic import ValidationError
 from rapidfuzz import fuzz
 
-from tfgrpo_agents.experience import ExperienceLibrary
-from tfgrpo_agents.learning.contract import AgentContract
-from tfgrpo_agents.learning.grading import grade_trajectories
-from tfgrpo_agents.learning.ledger import StepLedger
-from tfgrpo_agents.learning.reflection import Reflector
-from tfgrpo_agents.learning.rewards import Grader
-from tfgrpo_agents.learning.rollout import (
+from tfgrpo_agents.core.contract import AgentContract
+from tfgrpo_agents.core.grading import grade_trajectories
+from tfgrpo_agents.core.rewards import Grader
+from tfgrpo_agents.core.rollout import (
     TRANSIENT_FAILURES,
     RolloutSettings,
     check_reached_model,
@@ -40,15 +37,18 @@ from tfgrpo_agents.learning.rollout import (
     run_rollout,
     with_handler,
 )
-from tfgrpo_agents.learning.rundir import RunDir
-from tfgrpo_agents.learning.settings import LearnSettings
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import (
+from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import (
     TokenUsage,
     Trajectory,
     TrajectoryCollector,
     write_trajectories,
 )
+from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning.ledger import StepLedger
+from tfgrpo_agents.learning.reflection import Reflector
+from tfgrpo_agents.learning.settings import LearnSettings
 
 logger = logging.getLogger(__name__)
 

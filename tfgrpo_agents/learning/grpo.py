@@ -14,6 +14,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from tfgrpo_agents._async import run_sync
+from tfgrpo_agents.core.contract import AgentContract
+from tfgrpo_agents.core.rewards import Grader, as_grader
+from tfgrpo_agents.core.rollout import RolloutsFailedError
+from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import Trajectory, read_trajectories
 from tfgrpo_agents.errors import TfgrpoError
 from tfgrpo_agents.experience import (
     ExperienceLibrary,
@@ -22,16 +28,10 @@ from tfgrpo_agents.experience import (
     load_library,
     save_library,
 )
-from tfgrpo_agents.learning.contract import AgentContract
 from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector
-from tfgrpo_agents.learning.rewards import Grader, as_grader
-from tfgrpo_agents.learning.rollout import RolloutsFailedError
-from tfgrpo_agents.learning.rundir import RunDir
 from tfgrpo_agents.learning.settings import LearnSettings
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory, read_trajectories
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class TrainingFreeGRPO:
     LangGraph graph (``create_agent`` with :class:`~tfgrpo_agents.agents.ExperienceMiddleware`,
     a custom ``StateGraph``, :func:`~tfgrpo_agents.agents.build_react_agent`) or any Runnable.
     ``input_mapper(task)``, ``output_mapper(state)`` and ``messages_key`` adapt other state
-    shapes (see :mod:`tfgrpo_agents.learning.contract`). Each rollout's temperature and seed
+    shapes (see :mod:`tfgrpo_agents.core.contract`). Each rollout's temperature and seed
     reach the agent through its config (see :mod:`tfgrpo_agents.agents.sampling`); a run whose
     model calls do not receive them is warned about, because identical rollouts teach nothing.
     """
@@ -93,10 +93,27 @@ class TrainingFreeGRPO:
         self.prices = prices if isinstance(prices, dict) else load_prices(prices)
         self.on_event = on_event
         reflection = self.settings.reflection.model_copy(update={"ground_truth": self.settings.ground_truth and self.grader is not None})
-        if limits is not None:
-            reflection = reflection.model_copy(update={"word_cap": limits.word_cap,
-                                                       "max_experiences": limits.max_experiences or 50})
+        bounds = limits or LibraryLimits()  # the one source of the word cap and the library size
+        reflection = reflection.model_copy(update={"word_cap": bounds.word_cap,
+                                                   "max_experiences": bounds.max_experiences
+                                                   or reflection.max_experiences})
         self.reflector = Reflector(teacher, reflection)
+
+    @classmethod
+    def resume(cls, run_dir: str | os.PathLike[str], *, teacher: BaseChatModel,
+               agent_factory: AgentFactory | None = None, **options: Any) -> TrainingFreeGRPO:
+        """A learner for an existing run directory, with the settings it was started with
+        (``learner.fit(learner.saved_tasks())`` then finishes it)."""
+        directory = RunDir(run_dir)
+        if not directory.config_path.exists():
+            raise RunMismatchError(f"{directory.root} holds no run (no config.json)")
+        settings = LearnSettings.model_validate(directory.read_json(directory.config_path))
+        return cls(agent_factory=agent_factory, teacher=teacher, run_dir=run_dir, settings=settings, **options)
+
+    def saved_tasks(self) -> list[Task]:
+        """The tasks this run was started with (``tasks.jsonl`` in the run directory)."""
+        path = self.run_dir.root / "tasks.jsonl"
+        return [Task.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     # -------------------------------------------------------------- library on disk
     def load_library(self) -> ExperienceLibrary:

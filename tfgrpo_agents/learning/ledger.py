@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tfgrpo_agents.learning.trajectory import TokenUsage
+from tfgrpo_agents.core.trajectory import TokenUsage
 
 STAGES = ("rollout", "grade", "summarize", "advantage", "group_ops", "consolidate")
 REFLECTION_STAGES = ("summarize", "advantage", "group_ops", "consolidate")

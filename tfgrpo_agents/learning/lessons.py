@@ -7,10 +7,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import Trajectory
 from tfgrpo_agents.learning.evidence import tool_results, whole
 from tfgrpo_agents.learning.poisoning import poisoning_problem
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
 

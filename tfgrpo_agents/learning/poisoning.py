@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from tfgrpo_agents.learning.trajectory import Trajectory
+from tfgrpo_agents.core.trajectory import Trajectory
 
 _TOOLS = r"(?:tools?|tool\s+calls?|brows\w*|search\w*|web|pages?|links?|python|code|lookups?|looking\s+up)"
 _SKIP_TOOLS = re.compile(

@@ -14,7 +14,9 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, field_validator
 
 from tfgrpo_agents.agents import is_set_aside
-from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import Trajectory
+from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits
 from tfgrpo_agents.experience.models import placeholder_problem
 from tfgrpo_agents.learning.evidence import (
     answer_source,
@@ -31,8 +33,7 @@ from tfgrpo_agents.learning.lessons import (
 )
 from tfgrpo_agents.learning.poisoning import directive_problem
 from tfgrpo_agents.learning.structured import Method, call_structured
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import Trajectory
+from tfgrpo_agents.models.caps import capped
 from tfgrpo_agents.prompts import (
     ADVANTAGE_PROMPT,
     COMPARE_WITH_OUTCOMES,
@@ -93,34 +94,15 @@ class ReplyCaps(BaseModel):
         return self.base + self.per_item * max(count, 1)
 
 
-def capped(model: BaseChatModel, max_tokens: int | None) -> BaseChatModel:
-    """``model`` with its reply cap lowered to ``max_tokens``, where it has one to set.
-
-    Chat models with a ``max_tokens`` field (ChatOpenAI and most providers) are copied, sharing their
-    HTTP clients; a wrapper (the text tool-call adapter) gets its inner model capped; others are used
-    as they are.
-    """
-    if max_tokens is None:
-        return model
-    if "max_tokens" not in type(model).model_fields:
-        inner = {name: value for name in type(model).model_fields
-                 if isinstance(value := getattr(model, name, None), BaseChatModel)}
-        return model.model_copy(update={name: capped(value, max_tokens) for name, value in inner.items()}) \
-            if inner else model
-    current = getattr(model, "max_tokens", None)
-    if current is not None and current <= max_tokens:
-        return model
-    return model.model_copy(update={"max_tokens": max_tokens})
-
-
 class ReflectionSettings(BaseModel):
     """What the prompts say about the domain, and how strictly replies are asked for."""
 
     agent_objective: str = "It answers questions by using tools."
     learning_objective: str = DEFAULT_LEARNING_OBJECTIVE
     max_lessons: int = 2
-    word_cap: int = 32
-    max_experiences: int = 50
+    # the library's bounds, as the prompts state them; TrainingFreeGRPO sets them from its LibraryLimits
+    word_cap: int = Field(default_factory=lambda: LibraryLimits().word_cap)
+    max_experiences: int = Field(default_factory=lambda: LibraryLimits().max_experiences or 50)
     ground_truth: bool = True
     method: Method = "text"
     retries: int = 2

@@ -14,10 +14,10 @@ from contextvars import ContextVar
 
 from langchain_core.tracers.context import register_configure_hook
 
-from tfgrpo_agents.learning.rewards import Grade, Grader, grade_rollout
-from tfgrpo_agents.learning.rundir import RunDir
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import (
+from tfgrpo_agents.core.rewards import Grade, Grader, grade_rollout
+from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import (
     TokenUsage,
     Trajectory,
     TrajectoryCollector,

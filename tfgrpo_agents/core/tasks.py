@@ -76,7 +76,7 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
     the Hugging Face hub, cached locally after the first download.
     """
     if str(path).startswith("hf:"):
-        from tfgrpo_agents.learning.hub import HubError, fetch
+        from tfgrpo_agents.core.hub import HubError, fetch
 
         try:
             path = fetch(str(path))

@@ -231,7 +231,7 @@ class LlamaServer:
         """An OpenAI-compatible chat model on this server, with text tool-call recovery."""
         from langchain_openai import ChatOpenAI
 
-        from tfgrpo_agents.agents.text_tools import TextToolCallingModel
+        from tfgrpo_agents.models.text_tools import TextToolCallingModel
 
         inner = ChatOpenAI(model=self.model_id, base_url=self.base_url, api_key="local", temperature=temperature,
                            timeout=timeout, max_retries=1, max_tokens=max_tokens)

@@ -26,7 +26,7 @@ from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel, ConfigDict
 
 from tfgrpo_agents.agents import extract_final_answer, message_text
-from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.core.tasks import Task
 
 _LIMIT_MESSAGES = ("Model call limits exceeded:", "Tool call limit reached:", "call limit reached:")
 _LIMIT_ERRORS = ("ModelCallLimitExceededError", "ToolCallLimitExceededError")

@@ -263,8 +263,8 @@ def closed_book_model(model) -> ClosedBook:
 
 
 def short_answer_right(reference: str, answer: str) -> bool:
-    from tfgrpo_agents.learning.rewards import ShortAnswerGrader
-    from tfgrpo_agents.learning.tasks import Task
+    from tfgrpo_agents.core.rewards import ShortAnswerGrader
+    from tfgrpo_agents.core.tasks import Task
 
     return ShortAnswerGrader().grade(Task(id="closed-book", question="", answer=reference), answer).reward >= 1.0
 

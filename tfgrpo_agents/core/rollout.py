@@ -22,17 +22,17 @@ from tenacity import (
 )
 
 from tfgrpo_agents.agents.sampling import sampling_configurable
-from tfgrpo_agents.errors import TfgrpoError
-from tfgrpo_agents.learning.contract import AgentContract, AgentRunError, is_step_limit
-from tfgrpo_agents.learning.contract import (
+from tfgrpo_agents.core.contract import AgentContract, AgentRunError, is_step_limit
+from tfgrpo_agents.core.contract import (
     task_prompt as task_prompt,  # re-exported for the benches
 )
-from tfgrpo_agents.learning.tasks import Task
-from tfgrpo_agents.learning.trajectory import (
+from tfgrpo_agents.core.tasks import Task
+from tfgrpo_agents.core.trajectory import (
     Trajectory,
     TrajectoryCollector,
     serialize_messages,
 )
+from tfgrpo_agents.errors import TfgrpoError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel
 
-from tfgrpo_agents.learning.tasks import Task
+from tfgrpo_agents.core.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Grader(Protocol):
     """Scores an answer to a task in [0, 1].
 
     A ``grade(task, answer, trajectory)`` method (or a ``trajectory`` parameter) also gets the
-    rollout's :class:`~tfgrpo_agents.learning.trajectory.Trajectory`.
+    rollout's :class:`~tfgrpo_agents.core.trajectory.Trajectory`.
     """
 
     def grade(self, task: Task, answer: str | None) -> Grade: ...

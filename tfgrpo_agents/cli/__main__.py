@@ -1,0 +1,5 @@
+"""``python -m tfgrpo_agents.cli``."""
+
+from tfgrpo_agents.cli import main
+
+main()

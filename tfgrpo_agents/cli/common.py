@@ -1,0 +1,209 @@
+"""What every ``tfgrpo`` command shares: the app, the console, errors, option types and validators,
+the run options, and the experiment a command builds from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+# rich_markup_mode=None: usage errors print as plain "Error: ..." lines that scripts can read
+app = typer.Typer(help="Training-Free GRPO for tool-using LangGraph agents.", no_args_is_help=True,
+                  rich_markup_mode=None)
+console = Console(soft_wrap=True)
+LibraryPath = Annotated[Path, typer.Argument(help="Experience library JSON file.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    """One line on stderr and a non-zero exit: 2 for bad input, 1 for a run that could not do its work."""
+    from rich.markup import escape
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code=code)
+
+
+def _json_mode(enabled: bool) -> None:
+    """With --json, standard output carries one JSON document; progress and tables go to stderr."""
+    if enabled:
+        import sys
+
+        console.file = sys.stderr
+
+
+def _print_json(payload: Any) -> None:
+    import sys
+
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (progress on stderr).")]
+RpsOpt = Annotated[float | None, typer.Option(help="Cap requests per second to the endpoint (metered APIs).",
+                                              callback=lambda v: _positive(v))]
+
+
+def _at_least(minimum: float):
+    def check(value: float | None) -> float | None:
+        if value is not None and value < minimum:
+            raise typer.BadParameter(f"must be at least {minimum:g}, got {value:g}")
+        return value
+    return check
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be more than 0, got {value:g}")
+    return value
+
+
+def _one_of(*allowed: str):
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+    return check
+
+
+def _existing(value: Path | None) -> Path | None:
+    if value is not None and not value.exists():
+        raise typer.BadParameter(f"{value} does not exist")
+    return value
+
+
+PLACEMENTS = ("system", "user")
+STRUCTURED_METHODS = ("text", "json_mode", "json_schema", "function_calling")
+
+
+def _load(path: Path, *, create: bool = False, model_id: str | None = None, domain: str | None = None):
+    from tfgrpo_agents.experience import (
+        ExperienceLibrary,
+        LibraryFileError,
+        LibraryMeta,
+        load_library,
+    )
+
+    if create and not path.exists():
+        return ExperienceLibrary(meta=LibraryMeta(model_id=model_id, domain=domain))
+    try:
+        return load_library(path, model_id=model_id)
+    except LibraryFileError as exc:
+        _fail(str(exc))
+
+
+def _print_library(library, *, step: int | None = None) -> None:
+    view = library if step is None else library.at_step(step)
+    table = Table(title=f"step {view.step} · {len(view)} experiences · ~{view.token_count()} tokens")
+    for column in ("id", "text", "helpful", "harmful", "updated", "from"):
+        table.add_column(column, overflow="fold")
+    for e in view.experiences:
+        table.add_row(e.id, e.text, str(e.helpful), str(e.harmful), str(e.updated_step), ", ".join(e.sources) or "-")
+    console.print(table)
+    console.rule("prompt block")
+    console.print(view.render() or "(empty library: nothing is injected)", markup=False, highlight=False)
+
+
+class LearnOptions(BaseModel):
+    """What ``tfgrpo learn`` was started with (saved as cli.json; the API key never is)."""
+
+    tasks: str
+    agent: str
+    model: str
+    base_url: str | None = None
+    teacher_model: str | None = None
+    teacher_base_url: str | None = None
+    grader: str | None = None
+    site: str | None = None
+    public_url: str | None = None
+    structured_method: str = "text"
+    request_timeout: float = 120.0
+    max_retries: int = 3
+    limit: int | None = None
+    requests_per_second: float | None = None
+    from_trajectories: str | None = None
+
+
+
+
+def _chat_model(model: str, base_url: str | None, temperature: float, options: LearnOptions):
+    """A chat model from the command's options; an embedded model that cannot start is a one-line error."""
+    from tfgrpo_agents.models.local_model import LocalModelError
+    from tfgrpo_agents.session import chat_model
+
+    try:
+        return chat_model(model, base_url, temperature=temperature, timeout=options.request_timeout,
+                          max_retries=options.max_retries, requests_per_second=options.requests_per_second)
+    except LocalModelError as exc:
+        _fail(str(exc))
+
+
+def _experiment(options: LearnOptions, temperature: float, max_steps: int, grader: str | None, placement: str):
+    """The command's experiment: domain, policy and teacher models, tools options and grader."""
+    from tfgrpo_agents.session import Experiment
+
+    domain = _domain(options.agent)
+    policy = _chat_model(options.model, options.base_url, temperature, options)
+    teacher = _chat_model(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0,
+                          options)
+    try:
+        return Experiment(domain, policy, teacher, grader=grader, max_steps=max_steps, placement=placement,
+                          tool_options={"site": options.site, "public_url": options.public_url})
+    except ValueError as exc:  # an unknown or unimportable grader
+        _fail(str(exc))
+
+
+def _opened(experiment):
+    """The experiment with its tools open; a sandbox that cannot contain code here is a one-line error."""
+    from tfgrpo_agents.tools import SandboxUnavailable
+
+    try:
+        return experiment.__enter__()
+    except SandboxUnavailable as exc:
+        _fail(str(exc), code=1)
+
+
+def _domain(agent: str):
+    """A ready set-up (math, web, qa) or the user's ``package.module:factory``; a bad name is a usage error."""
+    from tfgrpo_agents.learning.domains import domain_for
+
+    try:
+        return domain_for(agent)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
+AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web, qa, or package.module:factory (your own).")]
+ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint, or local / local-0.5b (embedded).")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]
+KOpt = Annotated[int, typer.Option("--k", help="Samples per task.", callback=_at_least(1))]
+TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the paper evaluates at 0.3).",
+                                               callback=_at_least(0))]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the per-rollout seeds and the bootstrap.")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="Rollouts in flight at once.", callback=_at_least(1))]
+MaxStepsOpt = Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))]
+GraderOpt = Annotated[str | None, typer.Option(help="math, exact, short, judge or package.module:function "
+                                                  "(default: the agent's).")]
+SiteOpt = Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
+                                              callback=_existing)]
+PublicUrlOpt = Annotated[str | None, typer.Option(help="web agent: the site's public address.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N tasks.", callback=_at_least(1))]
+PlacementOpt = Annotated[str, typer.Option(help="system or user.", callback=_one_of(*PLACEMENTS))]
+OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes from its cache).")]

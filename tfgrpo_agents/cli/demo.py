@@ -1,0 +1,62 @@
+"""``tfgrpo demo``: the whole method offline on the embedded model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tfgrpo_agents.cli.common import (
+    SeedOpt,
+    _fail,
+    _load,
+    _print_library,
+    _progress,
+    app,
+    console,
+)
+
+
+@app.command("demo")
+def demo(
+    quick: Annotated[bool, typer.Option(help="A couple of minutes instead of about fifteen.")] = False,
+    model: Annotated[str, typer.Option(help="Embedded model: local (1.5B) or local-0.5b.")] = "local",
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/demo[-quick]).")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Offline, end to end: baseline → Training-Free GRPO → learned library, on the embedded model."""
+
+    from tfgrpo_agents.demo import PLANS, run_demo
+    from tfgrpo_agents.models.local_model import LocalModelError
+
+    plan = PLANS["quick" if quick else "default"]
+    out = out or Path("runs") / ("demo-quick" if quick else "demo")
+    console.print(f"[bold]tfgrpo demo[/] · test {plan.test_tasks} tasks × k={plan.k} · learn on {plan.train_tasks} "
+                  f"tasks × G={plan.group_size}, {plan.epochs} epoch · output in {out}")
+    progress = _progress()
+    state: dict[str, Any] = {}
+
+    def on_event(kind: str, info: dict[str, Any]) -> None:
+        if kind == "server":
+            console.print(f"llama-server ready in {info['seconds']} s ({info['model']} at {info['url']})")
+        elif kind == "phase":
+            state["bar"] = progress.add_task(info["name"], total=info["rollouts"])
+        elif kind == "rollout" and "bar" in state:
+            progress.advance(state["bar"])
+        elif kind == "snapshot":
+            console.print(f"learning step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
+                          f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
+
+    try:
+        with progress:
+            comparison = run_demo(out, plan=plan, model=model, seed=seed, on_event=on_event)
+    except LocalModelError as exc:
+        _fail(str(exc))
+    console.print((out / "eval" / "report.md").read_text(), markup=False, highlight=False)
+    ledger = json.loads((out / "learn" / "ledger.json").read_text())["summary"]
+    console.print(f"learning: {ledger['rollout_tokens']} rollout tokens, {ledger['reflection_tokens']} reflection tokens "
+                  f"(ratio {ledger['reflection_to_rollout_ratio']}), {ledger['wall_time_s']} s of rollouts")
+    _print_library(_load(out / "learn" / "library.json"))
+    console.print(f"report: {out / 'eval' / 'report.md'} · plots: {', '.join(comparison.plots)}")

@@ -1,0 +1,200 @@
+"""``tfgrpo learn``: learn a library (resumable), from fresh rollouts or recorded ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tfgrpo_agents.cli.common import (
+    PLACEMENTS,
+    STRUCTURED_METHODS,
+    JsonOpt,
+    LearnOptions,
+    RpsOpt,
+    _at_least,
+    _domain,
+    _existing,
+    _experiment,
+    _fail,
+    _json_mode,
+    _one_of,
+    _opened,
+    _positive,
+    _print_json,
+    _print_library,
+    _progress,
+    app,
+    console,
+)
+
+
+@app.command("learn")
+def learn(
+    tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
+    agent: Annotated[str, typer.Option(help="Agent set-up: math, web, qa, or package.module:factory for your own "
+                                            "agent (factory(library) returns it).")] = "math",
+    model: Annotated[str | None, typer.Option(help="Model name at the endpoint, or local / local-0.5b.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,
+    teacher_model: Annotated[str | None, typer.Option(help="Teacher model (default: the policy model at temperature 0).")] = None,
+    teacher_base_url: Annotated[str | None, typer.Option(help="Teacher endpoint (default: --base-url).")] = None,
+    group_size: Annotated[int, typer.Option(help="G: rollouts per task.", callback=_at_least(1))] = 5,
+    epochs: Annotated[int, typer.Option(help="Passes over the tasks.", callback=_at_least(1))] = 3,
+    batch_size: Annotated[int, typer.Option(help="Tasks per learning step.", callback=_at_least(1))] = 8,
+    concurrency: Annotated[int, typer.Option(help="Rollouts and teacher calls in flight at once.",
+                                             callback=_at_least(1))] = 4,
+    temperature: Annotated[float, typer.Option(help="Rollout temperature.", callback=_at_least(0))] = 0.7,
+    max_steps: Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))] = 8,
+    seed: Annotated[int, typer.Option(help="Seed for shuffling and per-rollout seeds.")] = 0,
+    grader: Annotated[str | None, typer.Option(help="math, exact, short, judge or package.module:function "
+                                                   "(default: the agent's).")] = None,
+    no_ground_truth: Annotated[bool, typer.Option("--no-ground-truth", help="Learn without reference answers.")] = False,
+    placement: Annotated[str, typer.Option(help="Where experiences go: system or user.",
+                                           callback=_one_of(*PLACEMENTS))] = "system",
+    site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
+                                              callback=_existing)] = None,
+    public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.", callback=_at_least(1))] = None,
+    rollout_timeout: Annotated[float, typer.Option(help="Seconds before a rollout is given up.",
+                                                   callback=_positive)] = 300.0,
+    structured_method: Annotated[str, typer.Option(help="text, json_mode, json_schema or function_calling.",
+                                                   callback=_one_of(*STRUCTURED_METHODS))] = "text",
+    summaries: Annotated[str, typer.Option(help="Rollout summaries: teacher (a teacher call each) or trace (built "
+                                                "from the recorded trace; no tokens, faithful with small teachers).",
+                                           callback=_one_of("teacher", "trace"))] = "teacher",
+    prices: Annotated[Path | None, typer.Option(help="JSON price table overriding the built-in one.",
+                                                callback=_existing)] = None,
+    store: Annotated[Path | None, typer.Option(help="Also save the learned library into this SqliteStore file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<agent>-<time>).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Resume the run in this directory.")] = None,
+    from_trajectories: Annotated[Path | None, typer.Option(
+        help="Learn from recorded rollouts (trajectories.jsonl, or a JSON list of runs with messages and rewards) "
+             "instead of running the agent.", callback=_existing)] = None,
+    requests_per_second: RpsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Learn an experience library with Training-Free GRPO (resumable: rerun with --resume DIR)."""
+    import logging
+    import time
+
+    from tfgrpo_agents.learning import (
+        LearnSettings,
+        TaskFileError,
+        load_prices,
+        load_recorded,
+        load_tasks,
+    )
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _json_mode(json_output)
+    if resume is not None:
+        run_dir = resume
+        try:
+            saved = LearnOptions.model_validate_json((run_dir / "cli.json").read_text())
+            settings = LearnSettings.model_validate_json((run_dir / "config.json").read_text())
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot resume from {run_dir}: {exc}")
+        options = saved.model_copy(update={k: v for k, v in {"base_url": base_url, "teacher_base_url": teacher_base_url,
+                                                              "requests_per_second": requests_per_second}.items() if v})
+    else:
+        if (tasks is None and from_trajectories is None) or model is None:
+            _fail("--tasks (or --from-trajectories) and --model are required (or --resume a run directory)")
+        domain = _domain(agent)
+        run_dir = out or Path("runs") / f"{agent}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "config.json").exists():
+            _fail(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
+        options = LearnOptions(tasks=str(tasks or ""), agent=agent, model=model, base_url=base_url,
+                               from_trajectories=str(from_trajectories) if from_trajectories else None,
+                               teacher_model=teacher_model, teacher_base_url=teacher_base_url, grader=grader,
+                               site=str(site) if site else None, public_url=public_url,
+                               structured_method=structured_method, limit=limit,
+                               requests_per_second=requests_per_second)
+        settings = LearnSettings(
+            name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
+            temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
+            ground_truth=not no_ground_truth, placement=placement, model_id=model, teacher_model_id=teacher_model or model,
+            reflection=domain.reflection(method=structured_method, summaries=summaries),
+        )
+    try:  # checked before anything is written
+        if options.from_trajectories:
+            task_list = load_recorded(options.from_trajectories)
+        else:
+            task_list = load_tasks(options.tasks)[: options.limit]
+        price_table = load_prices(prices)
+    except (TaskFileError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    if resume is None:
+        from tfgrpo_agents._atomic import atomic_write_text
+
+        atomic_write_text(run_dir / "cli.json", options.model_dump_json(indent=2))
+    _run_learning(run_dir, settings, options, task_list, price_table, store, json_output)
+
+
+def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None,
+                  json_output: bool = False) -> None:
+    from tfgrpo_agents.learning import RolloutsFailedError
+
+    experiment = _experiment(options, settings.temperature, settings.max_steps, options.grader, settings.placement)
+    progress = _progress()
+    bars: dict[str, Any] = {}
+
+    def on_event(kind: str, info: dict[str, Any]) -> None:
+        if kind == "run":
+            bars["rollouts"] = progress.add_task("rollouts", total=sum(info["rollouts_per_step"]))
+            bars["steps"] = progress.add_task("steps", total=info["steps"])
+            bars["teacher"] = progress.add_task("teacher calls", total=None)
+            bars["per_step"] = dict(enumerate(info["rollouts_per_step"], start=1))
+        elif kind == "step_skipped":
+            progress.advance(bars["steps"])
+            progress.advance(bars["rollouts"], bars["per_step"][info["step"]])
+        elif kind == "step":
+            progress.update(bars["steps"], description=f"step {info['step']} (epoch {info['epoch']})")
+        elif kind == "rollout":
+            progress.advance(bars["rollouts"])
+        elif kind in ("summarize", "advantage", "group_ops", "consolidate", "grade"):
+            progress.advance(bars["teacher"])
+        elif kind == "snapshot":
+            progress.advance(bars["steps"])
+            console.print(f"step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
+                          f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
+
+    learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event)
+    _opened(experiment)
+    try:
+        with progress:
+            if options.from_trajectories:
+                library = learner.learn_from_trajectories(task_list)
+            else:
+                library = learner.fit(task_list)
+    except RolloutsFailedError as exc:
+        _fail(f"{exc}; the run can be resumed with --resume {run_dir}", code=1)
+    finally:
+        experiment.__exit__(None, None, None)
+    summary = learner.write_ledger()
+    if store is not None:
+        from langgraph.store.sqlite import SqliteStore
+
+        from tfgrpo_agents.experience import save_to_store
+
+        with SqliteStore.from_conn_string(str(store)) as sqlite_store:
+            sqlite_store.setup()
+            save_to_store(library, sqlite_store)
+    if json_output:
+        _print_json({"run_dir": str(run_dir), "library_path": str(run_dir / "library.json"), "step": library.step,
+                     "experiences": [e.model_dump(mode="json") for e in library.experiences], "cost": summary})
+        return
+    table = Table(title="learning cost")
+    for column in ("stage", "input tokens", "output tokens", "calls", "dollars"):
+        table.add_column(column)
+    for stage, usage in summary["tokens_by_stage"].items():
+        if not usage["calls"]:
+            continue
+        table.add_row(stage, str(usage["input"]), str(usage["output"]), str(usage["calls"]),
+                      f"{summary['dollars_by_stage'].get(stage, 0):.4f}")
+    console.print(table)
+    console.print(f"reflection ÷ rollout tokens: {summary['reflection_to_rollout_ratio']}  ·  "
+                  f"total ${summary['dollars_total']:.4f}  ·  wall time {summary['wall_time_s']} s")
+    _print_library(library)
+    console.print(f"run directory: {run_dir}  (library: {run_dir / 'library.json'})")
