@@ -46,7 +46,7 @@ with OpenAIStub(reply_fn=reply) as stub:
         teacher=model, grader=lambda task, answer: float(answer == task.answer), run_dir=sys.argv[1],
         settings=LearnSettings(group_size=4, epochs=1, batch_size=2))
     library = learner.fit([Task(id="a", question="What is 2 + 2?", answer="4"),
-                           Task(id="b", question="What is 2 + 3?", answer="5")])
+                           Task(id="b", question="What is 2 + 3?", answer="5")]).library
     print("lessons:", library.texts())
 """
 

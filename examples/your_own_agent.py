@@ -65,7 +65,7 @@ def main() -> None:
     teacher = ChatOpenAI(model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"), temperature=0)
     learner = TrainingFreeGRPO(agent_factory=make_agent, teacher=teacher, grader=reward, run_dir=args.out,
                                settings=LearnSettings(group_size=3, epochs=1, batch_size=2, temperature=0.7))
-    library = learner.fit(tasks())
+    library = learner.fit(tasks()).library
     print(library.render() or "(no lessons learned)")
     answer = make_agent(library).invoke({"messages": [("user", "What does a lamp cost in GBP?")]})
     print(answer["messages"][-1].text)

@@ -110,13 +110,13 @@ def test_learning_from_recorded_trajectories_runs_no_agent(tmp_path):
     assert [t.final_answer for t in recorded] == ["7", "8", "5"] and recorded[0].tool_calls[0].output == "7"
     teacher = WorldChatModel(teacher_prompts=[])
     learner = TrainingFreeGRPO(teacher=teacher, run_dir=tmp_path / "run", settings=LearnSettings(batch_size=4))
-    library = learner.learn_from_trajectories(recorded)
+    library = learner.learn_from_trajectories(recorded).library
     assert library.step == 1 and any(TRUST in text for text in library.texts())
     groups = json.loads((tmp_path / "run" / "steps" / "step-0001" / "groups.json").read_text())
     assert {g["task_id"]: g["reason"] for g in groups} == {"sum-1": "kept: rewards differ", "sum-2": "kept"}
     assert any("final answer: 8" in p.lower() for p in teacher.teacher_prompts), "the wrong trace reached the teacher"
     again = TrainingFreeGRPO(teacher=WorldChatModel(), run_dir=tmp_path / "run",
-                             settings=LearnSettings(batch_size=4)).learn_from_trajectories(recorded)
+                             settings=LearnSettings(batch_size=4)).learn_from_trajectories(recorded).library
     assert again.texts() == library.texts(), "resumes from the run directory"
 
 

@@ -41,7 +41,7 @@ def test_the_middleware_and_a_learning_run_need_no_extra(tmp_path):
             agent_factory=lambda lib: create_agent(model, [tool], middleware=[ExperienceMiddleware(lib)]),
             teacher=model, grader=grade, run_dir={str(tmp_path / "run")!r},
             settings=LearnSettings(group_size=3, epochs=1, batch_size=3, seed=7))
-        print(json.dumps(learner.fit(tasks).texts()))
+        print(json.dumps(learner.fit(tasks).library.texts()))
         """)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().startswith('["')

@@ -53,7 +53,7 @@ def finished(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     tasks = [Task.model_validate(t) for t in make_tasks(KINDS)]
     learner = make_learner(run_dir)
-    library = learner.fit(tasks)
+    library = learner.fit(tasks).library
     return learner, tasks, library, run_dir
 
 
@@ -135,7 +135,7 @@ def test_a_second_fit_redoes_nothing(finished, monkeypatch):
     calls = []
     monkeypatch.setattr(learner.reflector.teacher.__class__, "_generate",
                         lambda self, *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError("called")))
-    again = learner.fit(tasks)
+    again = learner.fit(tasks).library
     assert calls == [] and again.texts() == library.texts()
 
 
@@ -167,6 +167,6 @@ def test_resume_reads_the_run_directory_back(finished):
     again = TrainingFreeGRPO.resume(run_dir, teacher=WorldChatModel(), agent_factory=learner.agent_factory,
                                     grader=MathGrader())
     assert again.settings == learner.settings and [t.id for t in again.saved_tasks()] == [t.id for t in tasks]
-    assert again.fit(again.saved_tasks()).texts() == library.texts()
+    assert again.fit(again.saved_tasks()).library.texts() == library.texts()
     with pytest.raises(RunMismatchError, match="holds no run"):
         TrainingFreeGRPO.resume(run_dir / "nowhere", teacher=WorldChatModel())

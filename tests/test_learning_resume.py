@@ -134,7 +134,7 @@ def test_faults_at_a_steady_rate_lose_nothing(tmp_path):
             agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
                                                             max_steps=4),
             teacher=model, run_dir=tmp_path / "run", settings=settings, grader=MathGrader())
-        library = learner.fit(tasks)
+        library = learner.fit(tasks).library
         injected = list(stub.faults)
     assert {"429", "500", "timeout", "malformed"} <= set(injected)
     for step, _, batch in schedule(tasks, settings):

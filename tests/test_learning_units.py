@@ -187,7 +187,7 @@ def test_without_ground_truth_every_group_is_used_and_prompts_say_so(tmp_path):
 def test_group_size_one_reflects_on_single_attempts(tmp_path):
     model = WorldChatModel(teacher_prompts=[])
     learner = _learner(tmp_path, model, group_size=1)
-    library = learner.fit(TASKS)
+    library = learner.fit(TASKS).library
     advantage = [p for p in model.teacher_prompts if "[stage: advantage]" in p]
     assert len(advantage) == 3 and all("There is only one attempt" in p for p in advantage)
     assert library.texts()
@@ -200,7 +200,7 @@ def test_a_failing_stage_is_skipped_and_the_run_goes_on(tmp_path):
     model = WorldChatModel(teacher_prompts=[], teacher_override=broken_advantage)
     tasks = [Task.model_validate(t) for t in make_tasks(["mixed", "mixed", "mixed"])]
     learner = _learner(tmp_path, model, group_size=4)
-    library = learner.fit(tasks)
+    library = learner.fit(tasks).library
     report = json.loads((learner.run_dir.step_dir(1) / "report.json").read_text())
     failures = [f for f in report["stage_failures"] if f["stage"] == "advantages"]
     assert failures and failures[0]["task_id"] == "t1" and "no usable reply after 3 attempts" in failures[0]["error"]

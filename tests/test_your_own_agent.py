@@ -49,7 +49,7 @@ def learn(tmp_path, factory, **kwargs):
     learner = TrainingFreeGRPO(agent_factory=factory, teacher=model, run_dir=tmp_path / "run",
                                settings=kwargs.pop("learn_settings", settings()),
                                grader=kwargs.pop("grader", MathGrader()), **kwargs)
-    return learner, learner.fit(TASKS)
+    return learner, learner.fit(TASKS).library
 
 
 def trajectories(learner, step=1):
@@ -134,7 +134,7 @@ def test_a_structured_answer_is_stored_as_json_and_graded(tmp_path):
     assert all(json.loads(t.final_answer).keys() == {"value"} for t in recorded)
     assert library.texts()
     again = TrainingFreeGRPO(agent_factory=lambda library: custom_graph(model), teacher=model,
-                             run_dir=tmp_path / "run", settings=settings(), grader=grade).fit(TASKS)
+                             run_dir=tmp_path / "run", settings=settings(), grader=grade).fit(TASKS).library
     assert again.texts() == library.texts(), "the run directory resumes"
 
 
@@ -275,6 +275,6 @@ def test_fit_works_inside_a_running_event_loop(tmp_path):
         teacher=model, run_dir=tmp_path / "run", settings=settings(epochs=1, batch_size=6), grader=MathGrader())
 
     async def cell():
-        return learner.fit(TASKS)
+        return learner.fit(TASKS).library
 
     assert asyncio.run(cell()).texts()

@@ -166,9 +166,9 @@ def test_a_teacher_reply_with_a_lone_surrogate_never_leaves_a_run_unresumable(tm
         return None
 
     tasks = [Task.model_validate(t) for t in make_tasks(KINDS)]
-    library = _learner(tmp_path / "run", WorldChatModel(teacher_override=surrogate_lessons)).fit(tasks)
+    library = _learner(tmp_path / "run", WorldChatModel(teacher_override=surrogate_lessons)).fit(tasks).library
     assert library.texts() and all("\ud800" not in text for text in library.texts())
-    again = _learner(tmp_path / "run", WorldChatModel()).fit(tasks)  # resume: everything is cached
+    again = _learner(tmp_path / "run", WorldChatModel()).fit(tasks).library  # resume: everything is cached
     assert again.texts() == library.texts()
     lesson = library.experiences[0]
     assert lesson.sources and all(source.startswith("step") for source in lesson.sources), "provenance is kept"

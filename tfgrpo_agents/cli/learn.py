@@ -165,14 +165,14 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
     try:
         with progress:
             if options.from_trajectories:
-                library = learner.learn_from_trajectories(task_list)
+                result = learner.learn_from_trajectories(task_list)
             else:
-                library = learner.fit(task_list)
+                result = learner.fit(task_list)
     except RolloutsFailedError as exc:
         _fail(f"{exc}; the run can be resumed with --resume {run_dir}", code=1)
     finally:
         experiment.__exit__(None, None, None)
-    summary = learner.write_ledger()
+    library, summary = result.library, result.summary
     if store is not None:
         from langgraph.store.sqlite import SqliteStore
 

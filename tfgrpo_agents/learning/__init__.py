@@ -27,6 +27,7 @@ from tfgrpo_agents.core.trajectory import (
 from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, schedule
 from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
 from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector
+from tfgrpo_agents.learning.results import LearnResult, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
 from tfgrpo_agents.learning.structured import (
     StructuredCallError,
@@ -36,8 +37,8 @@ from tfgrpo_agents.learning.structured import (
 
 __all__ = [
     "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
-    "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RolloutsFailedError", "RunDir", "RunMismatchError",
-    "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
+    "LearnResult", "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RolloutsFailedError", "RunDir", "RunMismatchError",
+    "StepReport", "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
     "TrajectoryCollector", "as_grader", "call_structured", "grader_for", "load_prices", "load_recorded", "load_tasks", "parse_tolerantly",
     "read_trajectories", "schedule", "tool_calls_from_messages", "write_trajectories",
 ]

@@ -48,6 +48,7 @@ from tfgrpo_agents.core.trajectory import (
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
+from tfgrpo_agents.learning.results import StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
 
 logger = logging.getLogger(__name__)
@@ -312,7 +313,7 @@ class StepGraph:
         self.run_dir.write_json(step_dir / "library.json", library.at_step(step).model_dump(mode="json", exclude={"history"}))
         ledger = self.step_ledger(state)
         self.run_dir.write_json(step_dir / "ledger.json", ledger.model_dump(mode="json"))
-        summary = {
+        summary = StepReport.model_validate({
             "step": step, "tasks": len(state["tasks"]), "rollouts": len(state["graded"]),
             "failed_rollouts": sum(1 for t in state["graded"] if t["failed"]),
             "groups_with_signal": len(state["kept"]),
@@ -327,7 +328,7 @@ class StepGraph:
             "rejected": [r.model_dump(mode="json") for r in report.rejected] if report else [],
             "evicted": [e.id for e in report.evicted] if report else [],
             "library_size": len(library),
-        }
+        }).model_dump(mode="json")
         self.run_dir.write_json(step_dir / "report.json", summary)  # written last: marks the step done
         self.on_event("snapshot", summary)
         return {"report": summary}

@@ -31,6 +31,7 @@ from tfgrpo_agents.experience import (
 from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector
+from tfgrpo_agents.learning.results import LearnResult, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,9 @@ class TrainingFreeGRPO:
             self.run_dir.root.mkdir(parents=True, exist_ok=True)
             saved_tasks.write_text("".join(t.model_dump_json() + "\n" for t in tasks), encoding="utf-8")
 
-    async def afit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> ExperienceLibrary:
-        """Run (or resume) every step; returns the learned library (also in ``run_dir/library.json``).
+    async def afit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> LearnResult:
+        """Run (or resume) every step; returns the result: the learned library (also in
+        ``run_dir/library.json``), every step's report and the ledger summary.
 
         ``config`` (callbacks, tags, metadata) is passed on: each step is one run named
         ``tfgrpo step N`` with its rollouts, grading and teacher calls nested under it.
@@ -165,8 +167,7 @@ class TrainingFreeGRPO:
                           library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
         plan = schedule(tasks, self.settings)
         await self._run_steps(steps, [(step, epoch, batch, None) for step, epoch, batch in plan], config)
-        self.write_ledger()
-        return self.load_library()
+        return self.result()
 
     async def _run_steps(self, steps: StepGraph, plan: list[tuple[int, int, list[Task], dict[str, int] | None]],
                          config: RunnableConfig | None) -> None:
@@ -209,7 +210,7 @@ class TrainingFreeGRPO:
                 self._check_sampling(step)
 
     async def alearn_from_trajectories(self, trajectories: Sequence[Trajectory],
-                                       config: RunnableConfig | None = None) -> ExperienceLibrary:
+                                       config: RunnableConfig | None = None) -> LearnResult:
         """Run the reflection stages over recorded rollouts (production traces, a LangSmith export,
         an earlier evaluation) instead of fresh ones: grouped by task, ``batch_size`` groups a step.
 
@@ -244,15 +245,14 @@ class TrainingFreeGRPO:
                           reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
                           library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
         await self._run_steps(steps, plan, config)
-        self.write_ledger()
-        return self.load_library()
+        return self.result()
 
     def learn_from_trajectories(self, trajectories: Sequence[Trajectory],
-                                config: RunnableConfig | None = None) -> ExperienceLibrary:
+                                config: RunnableConfig | None = None) -> LearnResult:
         """:meth:`alearn_from_trajectories` from sync code."""
         return run_sync(self.alearn_from_trajectories(trajectories, config))
 
-    def fit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> ExperienceLibrary:
+    def fit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> LearnResult:
         """:meth:`afit` from sync code; also from inside a running event loop (Jupyter), in a worker thread."""
         return run_sync(self.afit(tasks, config))
 
@@ -272,6 +272,13 @@ class TrainingFreeGRPO:
                        "sampling_settings(config) in a custom graph")
             logger.warning(message)
             self._emit("sampling_ignored", {"step": step, "message": message})
+
+    def result(self) -> LearnResult:
+        """The run as it stands: the library, every finished step's report, the ledger summary."""
+        reports = [StepReport.model_validate(self.run_dir.read_json(self.run_dir.step_dir(step) / "report.json"))
+                   for step in self.run_dir.completed_steps()]
+        return LearnResult(library=self.load_library(), run_dir=str(self.run_dir.root), reports=reports,
+                           summary=self.write_ledger())
 
     def ledger(self) -> Ledger:
         ledger = Ledger(policy_model=self.settings.model_id, teacher_model=self.settings.teacher_model_id)
