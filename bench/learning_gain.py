@@ -102,7 +102,8 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
                              reflection=reflection)
     learner = experiment.learner(
-        settings, run_dir, on_event=lambda kind, info: log(f"{name}: {kind} {info}") if kind != "rollout" else None)
+        settings, run_dir,
+        on_event=lambda event: log(f"{name}: {event.kind} {event.model_dump()}") if event.kind != "rollout" else None)
     started = time.monotonic()
     learner.fit(train)
     ledger = learner.ledger()

@@ -278,3 +278,25 @@ def test_fit_works_inside_a_running_event_loop(tmp_path):
         return learner.fit(TASKS).library
 
     assert asyncio.run(cell()).texts()
+
+
+def test_progress_events_are_typed(tmp_path):
+    from tfgrpo_agents.learning import events
+
+    seen = []
+    model = WorldChatModel()
+    learner = TrainingFreeGRPO(
+        agent_factory=lambda library: create_agent(model, tools=[python_exec], middleware=[ExperienceMiddleware(library)]),
+        teacher=model, run_dir=tmp_path / "run", settings=settings(epochs=1, batch_size=6), grader=MathGrader(),
+        on_event=seen.append)
+    result = learner.fit(TASKS)
+    assert isinstance(seen[0], events.RunStarted) and seen[0].rollouts_per_step == [18]
+    assert sum(isinstance(e, events.RolloutFinished) for e in seen) == 18
+    assert any(isinstance(e, events.TeacherCallFinished) and e.stage == "advantage" for e in seen)
+    finished = [e for e in seen if isinstance(e, events.StepFinished)]
+    assert len(finished) == 1 and finished[0].report == result.reports[0]
+    assert {e.kind for e in seen} >= {"run", "step", "rollout", "select", "teacher", "step_done"}
+    resumed = []
+    TrainingFreeGRPO(agent_factory=learner.agent_factory, teacher=model, run_dir=tmp_path / "run",
+                     settings=learner.settings, grader=MathGrader(), on_event=resumed.append).fit(TASKS)
+    assert [type(e) for e in resumed] == [events.RunStarted, events.StepSkipped]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from pydantic import BaseModel
 
@@ -29,10 +29,31 @@ from tfgrpo_agents.learning import (
     load_tasks,
 )
 from tfgrpo_agents.learning.domains import DOMAINS
+from tfgrpo_agents.learning.events import Event, RolloutFinished
 from tfgrpo_agents.models.local_model import LlamaServer
 from tfgrpo_agents.session import Experiment
 
 REPO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "synthetic_web"
+
+
+class ServerReady(Event):
+    kind: ClassVar[str] = "server"
+    url: str
+    model: str
+    seconds: float
+
+
+class PhaseStarted(Event):
+    """baseline, learning or learned: ``rollouts`` is how many come."""
+
+    kind: ClassVar[str] = "phase"
+    name: str
+    rollouts: int
+
+
+class DemoDone(Event):
+    kind: ClassVar[str] = "done"
+    seconds: float
 
 
 class DemoPlan(BaseModel):
@@ -65,15 +86,20 @@ def synthetic_web_dir(cache: Path) -> Path:
 
 
 def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
-             on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Comparison:
-    emit = on_event or (lambda kind, info: None)
+             on_event: Callable[[Event], None] | None = None) -> Comparison:
+    """Events: :class:`ServerReady`, :class:`PhaseStarted`, a :class:`RolloutFinished` per rollout
+    (evaluation and learning alike), the learner's other events, :class:`DemoDone`."""
+    emit = on_event or (lambda event: None)
+
+    def rollout_done() -> None:
+        emit(RolloutFinished(key="", failed=False))
     data = synthetic_web_dir(out / "data")
     ratio = parse_ratio("4:7:6")
     train = stratified_sample(load_tasks(data / "train.jsonl"), plan.train_tasks, ratio=ratio, seed=seed)
     test = stratified_sample(load_tasks(data / "test.jsonl"), plan.test_tasks, ratio=ratio, seed=seed)
     started = time.monotonic()
     with LlamaServer(model, parallel=2) as server:
-        emit("server", {"url": server.base_url, "model": server.model_id, "seconds": round(time.monotonic() - started, 1)})
+        emit(ServerReady(url=server.base_url, model=server.model_id, seconds=round(time.monotonic() - started, 1)))
         web = DOMAINS["web"]
         experiment = Experiment(web, server.chat_model(temperature=0.7, max_tokens=plan.max_tokens),
                                 server.chat_model(temperature=0.0, max_tokens=700), grader=ShortAnswerGrader(),
@@ -82,22 +108,22 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)
         with experiment:
-            emit("phase", {"name": "baseline", "rollouts": len(test) * plan.k})
+            emit(PhaseStarted(name="baseline", rollouts=len(test) * plan.k))
             run_sync(evaluate(experiment.agent, EvalConfig(name="baseline"), test, experiment.grader, settings,
-                              out / "eval", on_rollout=lambda: emit("rollout", {})))
-            emit("phase", {"name": "learning", "rollouts": len(train) * plan.group_size * plan.epochs})
+                              out / "eval", on_rollout=rollout_done))
+            emit(PhaseStarted(name="learning", rollouts=len(train) * plan.group_size * plan.epochs))
             learner = experiment.learner(
                 LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
                               batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
                               rollout_timeout_s=240, model_id=server.model_id,
                               # the embedded model invents steps when it summarizes; the trace does not
                               reflection=web.reflection(retries=2, summaries="trace")),
-                out / "learn", on_event=lambda kind, info: emit("rollout", {}) if kind == "rollout" else emit(kind, info))
+                out / "learn", on_event=emit)
             learner.fit(train)
-            emit("phase", {"name": "learned", "rollouts": len(test) * plan.k})
+            emit(PhaseStarted(name="learned", rollouts=len(test) * plan.k))
             configs = [EvalConfig(name="baseline"),
                        EvalConfig(name="learned", library=str(out / "learn" / "library.json"))]
             comparison = experiment.compare(configs, test, settings, out / "eval",
-                                            on_rollout=lambda: emit("rollout", {}))
-    emit("done", {"seconds": round(time.monotonic() - started, 1)})
+                                            on_rollout=rollout_done)
+    emit(DemoDone(seconds=round(time.monotonic() - started, 1)))
     return comparison

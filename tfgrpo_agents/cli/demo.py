@@ -28,7 +28,8 @@ def demo(
 ) -> None:
     """Offline, end to end: baseline → Training-Free GRPO → learned library, on the embedded model."""
 
-    from tfgrpo_agents.demo import PLANS, run_demo
+    from tfgrpo_agents.demo import PLANS, PhaseStarted, ServerReady, run_demo
+    from tfgrpo_agents.learning.events import RolloutFinished, StepFinished
     from tfgrpo_agents.models.local_model import LocalModelError
 
     plan = PLANS["quick" if quick else "default"]
@@ -38,16 +39,17 @@ def demo(
     progress = _progress()
     state: dict[str, Any] = {}
 
-    def on_event(kind: str, info: dict[str, Any]) -> None:
-        if kind == "server":
-            console.print(f"llama-server ready in {info['seconds']} s ({info['model']} at {info['url']})")
-        elif kind == "phase":
-            state["bar"] = progress.add_task(info["name"], total=info["rollouts"])
-        elif kind == "rollout" and "bar" in state:
+    def on_event(event) -> None:
+        if isinstance(event, ServerReady):
+            console.print(f"llama-server ready in {event.seconds} s ({event.model} at {event.url})")
+        elif isinstance(event, PhaseStarted):
+            state["bar"] = progress.add_task(event.name, total=event.rollouts)
+        elif isinstance(event, RolloutFinished) and "bar" in state:
             progress.advance(state["bar"])
-        elif kind == "snapshot":
-            console.print(f"learning step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
-                          f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
+        elif isinstance(event, StepFinished):
+            report = event.report
+            console.print(f"learning step {report.step}: mean reward {report.mean_reward}, groups with signal "
+                          f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
 
     try:
         with progress:

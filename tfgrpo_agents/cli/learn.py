@@ -81,6 +81,7 @@ def learn(
 
     from tfgrpo_agents.learning import (
         LearnSettings,
+        RunDir,
         TaskFileError,
         load_prices,
         load_recorded,
@@ -92,8 +93,8 @@ def learn(
     if resume is not None:
         run_dir = resume
         try:
-            saved = LearnOptions.model_validate_json((run_dir / "cli.json").read_text())
-            settings = LearnSettings.model_validate_json((run_dir / "config.json").read_text())
+            saved = LearnOptions.model_validate_json(RunDir(run_dir).cli_options_path.read_text())
+            settings = LearnSettings.model_validate_json(RunDir(run_dir).config_path.read_text())
         except (OSError, ValueError) as exc:
             _fail(f"cannot resume from {run_dir}: {exc}")
         options = saved.model_copy(update={k: v for k, v in {"base_url": base_url, "teacher_base_url": teacher_base_url,
@@ -103,7 +104,7 @@ def learn(
             _fail("--tasks (or --from-trajectories) and --model are required (or --resume a run directory)")
         domain = _domain(agent)
         run_dir = out or Path("runs") / f"{agent}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (run_dir / "config.json").exists():
+        if RunDir(run_dir).config_path.exists():
             _fail(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
         options = LearnOptions(tasks=str(tasks or ""), agent=agent, model=model, base_url=base_url,
                                from_trajectories=str(from_trajectories) if from_trajectories else None,
@@ -128,37 +129,47 @@ def learn(
     if resume is None:
         from tfgrpo_agents._atomic import atomic_write_text
 
-        atomic_write_text(run_dir / "cli.json", options.model_dump_json(indent=2))
+        atomic_write_text(RunDir(run_dir).cli_options_path, options.model_dump_json(indent=2))
     _run_learning(run_dir, settings, options, task_list, price_table, store, json_output)
 
 
 def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None,
                   json_output: bool = False) -> None:
     from tfgrpo_agents.learning import RolloutsFailedError
+    from tfgrpo_agents.learning.events import (
+        Event,
+        RolloutFinished,
+        RunStarted,
+        StepFinished,
+        StepSkipped,
+        StepStarted,
+        TeacherCallFinished,
+    )
 
     experiment = _experiment(options, settings.temperature, settings.max_steps, options.grader, settings.placement)
     progress = _progress()
     bars: dict[str, Any] = {}
 
-    def on_event(kind: str, info: dict[str, Any]) -> None:
-        if kind == "run":
-            bars["rollouts"] = progress.add_task("rollouts", total=sum(info["rollouts_per_step"]))
-            bars["steps"] = progress.add_task("steps", total=info["steps"])
+    def on_event(event: Event) -> None:
+        if isinstance(event, RunStarted):
+            bars["rollouts"] = progress.add_task("rollouts", total=sum(event.rollouts_per_step))
+            bars["steps"] = progress.add_task("steps", total=event.steps)
             bars["teacher"] = progress.add_task("teacher calls", total=None)
-            bars["per_step"] = dict(enumerate(info["rollouts_per_step"], start=1))
-        elif kind == "step_skipped":
+            bars["per_step"] = dict(enumerate(event.rollouts_per_step, start=1))
+        elif isinstance(event, StepSkipped):
             progress.advance(bars["steps"])
-            progress.advance(bars["rollouts"], bars["per_step"][info["step"]])
-        elif kind == "step":
-            progress.update(bars["steps"], description=f"step {info['step']} (epoch {info['epoch']})")
-        elif kind == "rollout":
+            progress.advance(bars["rollouts"], bars["per_step"][event.step])
+        elif isinstance(event, StepStarted):
+            progress.update(bars["steps"], description=f"step {event.step} (epoch {event.epoch})")
+        elif isinstance(event, RolloutFinished):
             progress.advance(bars["rollouts"])
-        elif kind in ("summarize", "advantage", "group_ops", "consolidate", "grade"):
+        elif isinstance(event, TeacherCallFinished):
             progress.advance(bars["teacher"])
-        elif kind == "snapshot":
+        elif isinstance(event, StepFinished):
+            report = event.report
             progress.advance(bars["steps"])
-            console.print(f"step {info['step']}: mean reward {info['mean_reward']}, groups with signal "
-                          f"{info['groups_with_signal']}/{info['tasks']}, library {info['library_size']} experiences")
+            console.print(f"step {report.step}: mean reward {report.mean_reward}, groups with signal "
+                          f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
 
     learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event)
     _opened(experiment)

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from langchain_core.tracers.context import register_configure_hook
 
 from tfgrpo_agents.core.rewards import Grade, Grader, grade_rollout
-from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.rundir import RunDir, rollout_key
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import (
     TokenUsage,
@@ -28,7 +28,7 @@ register_configure_hook(_meter, inheritable=True)
 
 
 def _rollout_key(trajectory: Trajectory) -> str:
-    return f"{trajectory.task_id}-{trajectory.sample}"
+    return rollout_key(trajectory.task_id, trajectory.sample)
 
 
 def grade_trajectories(trajectories: Sequence[Trajectory], tasks: Mapping[str, Task], grader: Grader,

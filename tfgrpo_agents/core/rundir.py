@@ -2,6 +2,8 @@
 
     runs/NAME/
       config.json              the run's settings (a resume reads them back)
+      tasks.jsonl              the tasks it was started with (a resume must bring the same)
+      cli.json                 the command-line options of `tfgrpo learn` (never the API key)
       library.json             the current library, with its per-step history
       ledger.json              tokens and cost per stage, per step and in total
       checkpoints.sqlite       LangGraph checkpoints of the step graphs
@@ -20,6 +22,17 @@ from typing import Any
 from tfgrpo_agents._atomic import atomic_write_text, remove_stale_temps
 
 
+def rollout_key(task_id: str, sample: int, step: int | None = None) -> str:
+    """The one name of a rollout, for its cache file and its place in a step's state:
+    ``step3-task-7-0`` in a learning run, ``task-7-0`` in an evaluation arm (one directory an arm)."""
+    return f"{task_id}-{sample}" if step is None else f"step{step}-{task_id}-{sample}"
+
+
+def group_key(task_id: str, step: int) -> str:
+    """The one name of a task's group in a learning step (its teacher calls' cache files)."""
+    return f"step{step}-{task_id}"
+
+
 class RunDir:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -28,6 +41,14 @@ class RunDir:
     @property
     def config_path(self) -> Path:
         return self.root / "config.json"
+
+    @property
+    def tasks_path(self) -> Path:
+        return self.root / "tasks.jsonl"
+
+    @property
+    def cli_options_path(self) -> Path:
+        return self.root / "cli.json"
 
     @property
     def library_path(self) -> Path:

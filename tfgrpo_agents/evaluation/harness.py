@@ -22,7 +22,7 @@ from tfgrpo_agents.core.rollout import (
     rollout_seed,
     run_rollout,
 )
-from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.rundir import RunDir, rollout_key
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import (
     Trajectory,
@@ -88,7 +88,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step, digest)
 
     async def one(task: Task, sample: int) -> Trajectory:
-        key = f"{task.id}-{sample}"
+        key = rollout_key(task.id, sample)
         cached = run_dir.cached("rollout", key)
         if cached is not None and not _same_library(cached, library.step, digest):
             cached = None  # this arm's name was reused for another library: run it again
@@ -111,7 +111,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     try:
         check_reached_model(list(trajectories), f"arm {config.name!r}")
     except RolloutsFailedError:
-        run_dir.forget("rollout", [f"{t.id}-{s}" for t in tasks for s in range(settings.k)])  # rerun after a fix
+        run_dir.forget("rollout", [rollout_key(t.id, s) for t in tasks for s in range(settings.k)])  # rerun after a fix
         raise
     graded = grade_all(list(trajectories), {t.id: t for t in tasks}, grader, run_dir, settings.concurrency)
     path = write_trajectories(run_dir.root / "trajectories.jsonl", graded)
@@ -147,7 +147,7 @@ def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: floa
         return {}
     questions = {t.id: t.question for t in tasks}
     dumped = (r.model_dump(mode="json") for r in records)
-    usable = {f"{r['task_id']}-{r['sample']}": r for r in dumped
+    usable = {rollout_key(r['task_id'], r['sample']): r for r in dumped
               if questions.get(r["task_id"]) == r["question"] and r["temperature"] == temperature
               and _same_library(r, library_step, digest)}
     if usable:

@@ -24,6 +24,7 @@ from tfgrpo_agents.core.trajectory import (
     tool_calls_from_messages,
     write_trajectories,
 )
+from tfgrpo_agents.learning import events
 from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, schedule
 from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
 from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector
@@ -39,6 +40,6 @@ __all__ = [
     "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
     "LearnResult", "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RolloutsFailedError", "RunDir", "RunMismatchError",
     "StepReport", "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
-    "TrajectoryCollector", "as_grader", "call_structured", "grader_for", "load_prices", "load_recorded", "load_tasks", "parse_tolerantly",
+    "TrajectoryCollector", "as_grader", "events", "call_structured", "grader_for", "load_prices", "load_recorded", "load_tasks", "parse_tolerantly",
     "read_trajectories", "schedule", "tool_calls_from_messages", "write_trajectories",
 ]

@@ -37,7 +37,7 @@ from tfgrpo_agents.core.rollout import (
     run_rollout,
     with_handler,
 )
-from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.rundir import RunDir, group_key, rollout_key
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import (
     TokenUsage,
@@ -46,6 +46,13 @@ from tfgrpo_agents.core.trajectory import (
     write_trajectories,
 )
 from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning.events import (
+    Event,
+    GroupsSelected,
+    RolloutFinished,
+    StepFinished,
+    TeacherCallFinished,
+)
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.results import StepReport
@@ -60,10 +67,6 @@ def merge_by_key(current: dict[str, Any] | None, update: dict[str, Any] | None) 
     """Fan-out results keyed by identity (``task/sample``): a result delivered twice — a resumed
     task whose write had already been saved — replaces itself instead of being counted again."""
     return {**(current or {}), **(update or {})}
-
-
-def _key(task_id: str, sample: int) -> str:
-    return f"{task_id}/{sample}"
 
 
 class StepState(TypedDict, total=False):
@@ -100,7 +103,7 @@ class StepGraph:
         grader: Grader | None,
         library_loader: Callable[[], ExperienceLibrary],
         library_saver: Callable[[ExperienceLibrary], None],
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
         contract: AgentContract | None = None,
     ) -> None:
         self.contract = contract or AgentContract()
@@ -111,7 +114,7 @@ class StepGraph:
         self.grader = grader
         self.load_library = library_loader
         self.save_library = library_saver
-        self.on_event = on_event or (lambda kind, info: None)
+        self.on_event = on_event or (lambda event: None)
         self._agents: dict[int, Any] = {}
         self._libraries: dict[int, ExperienceLibrary] = {}
 
@@ -144,7 +147,7 @@ class StepGraph:
         except Exception as exc:
             logger.warning("%s %s skipped: %s", stage, key, exc)
             payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "usage": meter.usage().model_dump()}
-        self.on_event(stage, {"key": key, "ok": payload["ok"]})
+        self.on_event(TeacherCallFinished(stage=stage, key=key, ok=payload["ok"]))
         return self.run_dir.cache(stage, key, payload)
 
     # -------------------------------------------------------------- nodes
@@ -157,7 +160,7 @@ class StepGraph:
 
     async def rollout(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         step, task, sample = payload["step"], Task.model_validate(payload["task"]), payload["sample"]
-        key = f"step{step}-{task.id}-{sample}"
+        key = rollout_key(task.id, sample, step)
         cached = self.run_dir.cached("rollout", key)
         if cached is not None:
             try:
@@ -166,11 +169,11 @@ class StepGraph:
                 cached = None
         if cached is None:
             trajectory = await self._run_rollout(step, task, sample, config)
-            self.on_event("rollout", {"key": key, "failed": trajectory.failed, "error": trajectory.error})
+            self.on_event(RolloutFinished(key=key, failed=trajectory.failed, error=trajectory.error))
             cached = trajectory.model_dump(mode="json")
             if trajectory.failure not in TRANSIENT_FAILURES:
                 cached = self.run_dir.cache("rollout", key, cached)
-        return {"trajectories": {_key(task.id, sample): cached}}
+        return {"trajectories": {key: cached}}
 
     async def _run_rollout(self, step: int, task: Task, sample: int, config: RunnableConfig | None = None) -> Trajectory:
         s, library = self.settings, self.library_for(step)
@@ -190,7 +193,7 @@ class StepGraph:
             tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
             graded, _ = grade_trajectories(graded, tasks, self.grader, self.run_dir,
                                            concurrency=self.settings.concurrency,
-                                           key=lambda t: f"step{state['step']}-{t.task_id}-{t.sample}")
+                                           key=lambda t: rollout_key(t.task_id, t.sample, state["step"]))
         write_trajectories(self.run_dir.step_dir(state["step"]) / "trajectories.jsonl", graded)
         return {"graded": [t.model_dump(mode="json") for t in graded]}
 
@@ -214,7 +217,7 @@ class StepGraph:
             if keep:
                 kept.append(task_id)
         self.run_dir.write_json(self.run_dir.step_dir(state["step"]) / "groups.json", stats)
-        self.on_event("select", {"kept": len(kept), "groups": len(groups)})
+        self.on_event(GroupsSelected(kept=len(kept), groups=len(groups)))
         return {"kept": kept}
 
     def fan_out_summaries(self, state: StepState) -> list[Send] | str:
@@ -226,11 +229,11 @@ class StepGraph:
     def summarize(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         trajectory = Trajectory.model_validate(payload["trajectory"])
         task = next(Task.model_validate(t) for t in payload["tasks"] if t["id"] == trajectory.task_id)
-        key = f"step{payload['step']}-{trajectory.task_id}-{trajectory.sample}"
+        key = rollout_key(trajectory.task_id, trajectory.sample, payload["step"])
         library = self.library_for(payload["step"])
         result = self._teacher_call("summarize", key,
                                     lambda cfg: self.reflector.summarize(task, trajectory, library, cfg), config)
-        return {"summaries": {_key(trajectory.task_id, trajectory.sample):
+        return {"summaries": {key:
                               {"task_id": trajectory.task_id, "sample": trajectory.sample, **result}}}
 
     def _parallel(self, fn: Callable[[Any], dict[str, Any]], items: list[Any]) -> list[dict[str, Any]]:
@@ -254,7 +257,7 @@ class StepGraph:
 
         def run(group: tuple[str, list]) -> dict[str, Any]:
             task_id, attempts = group
-            result = self._teacher_call("advantage", f"step{step}-{task_id}",
+            result = self._teacher_call("advantage", group_key(task_id, step),
                                         lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg), config)
             return {"task_id": task_id, **result}
 
@@ -266,7 +269,7 @@ class StepGraph:
         with_lessons = [a for a in state.get("advantages", []) if a["ok"] and a["value"]]
 
         def run(advantage: dict[str, Any]) -> dict[str, Any]:
-            result = self._teacher_call("group_ops", f"step{step}-{advantage['task_id']}",
+            result = self._teacher_call("group_ops", group_key(advantage["task_id"], step),
                                         lambda cfg: self.reflector.group_ops(advantage["value"], library, cfg), config)
             return {"task_id": advantage["task_id"], **result}
 
@@ -330,7 +333,7 @@ class StepGraph:
             "library_size": len(library),
         }).model_dump(mode="json")
         self.run_dir.write_json(step_dir / "report.json", summary)  # written last: marks the step done
-        self.on_event("snapshot", summary)
+        self.on_event(StepFinished(report=StepReport.model_validate(summary)))
         return {"report": summary}
 
     def step_ledger(self, state: StepState) -> StepLedger:
@@ -350,7 +353,7 @@ class StepGraph:
         if consolidation:
             ledger.add("consolidate", TokenUsage.model_validate(consolidation["usage"]))
         for trajectory in state["graded"]:
-            cached = self.run_dir.cached("grade", f"step{state['step']}-{trajectory['task_id']}-{trajectory['sample']}")
+            cached = self.run_dir.cached("grade", rollout_key(trajectory["task_id"], trajectory["sample"], state["step"]))
             if cached and cached.get("usage"):
                 ledger.add("grade", TokenUsage.model_validate(cached["usage"]))
         return ledger

@@ -17,7 +17,7 @@ from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.rewards import Grader, as_grader
 from tfgrpo_agents.core.rollout import RolloutsFailedError
-from tfgrpo_agents.core.rundir import RunDir
+from tfgrpo_agents.core.rundir import RunDir, rollout_key
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import Trajectory, read_trajectories
 from tfgrpo_agents.errors import TfgrpoError
@@ -27,6 +27,13 @@ from tfgrpo_agents.experience import (
     LibraryMeta,
     load_library,
     save_library,
+)
+from tfgrpo_agents.learning.events import (
+    Event,
+    RunStarted,
+    SamplingIgnored,
+    StepSkipped,
+    StepStarted,
 )
 from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
@@ -77,7 +84,7 @@ class TrainingFreeGRPO:
         initial_library: ExperienceLibrary | None = None,
         limits: LibraryLimits | None = None,
         prices: dict[str, Price] | str | os.PathLike[str] | None = None,
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
         input_mapper: Callable[[Task], Any] | None = None,
         output_mapper: Callable[[Mapping[str, Any]], Any] | None = None,
         messages_key: str | None = None,
@@ -113,7 +120,7 @@ class TrainingFreeGRPO:
 
     def saved_tasks(self) -> list[Task]:
         """The tasks this run was started with (``tasks.jsonl`` in the run directory)."""
-        path = self.run_dir.root / "tasks.jsonl"
+        path = self.run_dir.tasks_path
         return [Task.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     # -------------------------------------------------------------- library on disk
@@ -132,7 +139,7 @@ class TrainingFreeGRPO:
     # -------------------------------------------------------------- run
     def _check_resume(self, tasks: Sequence[Task]) -> None:
         path = self.run_dir.config_path
-        saved_tasks = self.run_dir.root / "tasks.jsonl"
+        saved_tasks = self.run_dir.tasks_path
         if path.exists():
             saved = LearnSettings.model_validate(self.run_dir.read_json(path))
             keys = ("group_size", "epochs", "batch_size", "seed", "ground_truth")
@@ -172,15 +179,15 @@ class TrainingFreeGRPO:
     async def _run_steps(self, steps: StepGraph, plan: list[tuple[int, int, list[Task], dict[str, int] | None]],
                          config: RunnableConfig | None) -> None:
         """Run (or resume) each planned step through the checkpointed step graph."""
-        self._emit("run", {"steps": len(plan), "rollouts_per_step": [
-            sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]})
+        self._emit(RunStarted(steps=len(plan), rollouts_per_step=[
+            sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]))
         async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
             graph = steps.build(checkpointer)
             for step, epoch, batch, samples in plan:
                 if self.run_dir.is_done(step):
-                    self._emit("step_skipped", {"step": step})
+                    self._emit(StepSkipped(step=step))
                     continue
-                self._emit("step", {"step": step, "epoch": epoch, "tasks": len(batch)})
+                self._emit(StepStarted(step=step, epoch=epoch, tasks=len(batch)))
                 user = dict(config or {})
                 step_config = {**user, "configurable": {**(user.get("configurable") or {}), "thread_id": f"step-{step}"},
                                "max_concurrency": self.settings.concurrency, "recursion_limit": 50,
@@ -203,7 +210,7 @@ class TrainingFreeGRPO:
                     # Forget the step's checkpoint and its failed rollouts, so that a resume (once the
                     # endpoint answers, or the agent is fixed) runs them again instead of replaying failures.
                     await checkpointer.adelete_thread(f"step-{step}")
-                    self.run_dir.forget("rollout", [f"step{step}-{t.id}-{n}" for t in batch
+                    self.run_dir.forget("rollout", [rollout_key(t.id, n, step) for t in batch
                                                     for n in range((samples or {}).get(t.id, self.settings.group_size))]
                                         if not samples else [])
                     raise
@@ -236,7 +243,7 @@ class TrainingFreeGRPO:
             step, batch = index // self.settings.batch_size + 1, tasks[index:index + self.settings.batch_size]
             for task in batch:  # the recorded rollouts stand in the cache where fresh ones would be written
                 for sample, trajectory in enumerate(groups[task.id]):
-                    key = f"step{step}-{task.id}-{sample}"
+                    key = rollout_key(task.id, sample, step)
                     if self.run_dir.cached("rollout", key) is None:
                         self.run_dir.cache("rollout", key, trajectory.model_copy(update={"sample": sample})
                                            .model_dump(mode="json"))
@@ -271,7 +278,7 @@ class TrainingFreeGRPO:
                        "identical; add ExperienceMiddleware or SamplingMiddleware to a create_agent app, or bind "
                        "sampling_settings(config) in a custom graph")
             logger.warning(message)
-            self._emit("sampling_ignored", {"step": step, "message": message})
+            self._emit(SamplingIgnored(step=step, message=message))
 
     def result(self) -> LearnResult:
         """The run as it stands: the library, every finished step's report, the ledger summary."""
@@ -292,7 +299,7 @@ class TrainingFreeGRPO:
         self.run_dir.write_json(self.run_dir.ledger_path, {"summary": summary, **ledger.model_dump(mode="json")})
         return summary
 
-    def _emit(self, kind: str, info: dict[str, Any]) -> None:
+    def _emit(self, event: Event) -> None:
         if self.on_event:
-            self.on_event(kind, info)
+            self.on_event(event)
 
