@@ -2,7 +2,8 @@
 
     python bench/install_size.py [--keep DIR]
 
-Builds this checkout into a fresh virtual environment without extras, prints the venv's size in MB,
+Builds this checkout into a fresh virtual environment (made without pip, as uv makes them; this
+interpreter's pip installs into it) without extras, prints the venv's size in MB,
 then runs ExperienceMiddleware and a two-task learning run against the scripted OpenAI-compatible
 server inside it. The numbers are recorded in BENCHMARKS.md.
 """
@@ -62,14 +63,15 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="tfgrpo-install-"))
     venv = work / "venv"
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # without pip, as uv and most tools make venvs: what is measured is what the package installs
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     bare = size_mb(venv)
     source = work / "source"  # a copy, so the build leaves nothing in the checkout
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "bench", "tests", "build", "*.egg-info",
                                                                 "__pycache__", "runs"))
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                    "--disable-pip-version-check", str(source)], check=True)
     installed = time.monotonic() - start
     total = size_mb(venv)
     done = subprocess.run([str(python), "-c", PROBE, str(work / "run")], cwd=work, capture_output=True, text=True)

@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz
 
 from tfgrpo_agents.core.contract import AgentContract
@@ -55,7 +55,7 @@ from tfgrpo_agents.learning.events import (
 )
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.reflection import Reflector
-from tfgrpo_agents.learning.results import StepReport
+from tfgrpo_agents.learning.results import StageFailure, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
 
 logger = logging.getLogger(__name__)
@@ -69,18 +69,38 @@ def merge_by_key(current: dict[str, Any] | None, update: dict[str, Any] | None) 
     return {**(current or {}), **(update or {})}
 
 
+class StageResult(BaseModel):
+    """One teacher call's outcome (cached as JSON): its value or the error, and the tokens it spent."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    task_id: str | None = None
+    sample: int | None = None
+
+
 class StepState(TypedDict, total=False):
+    """What flows through one step's graph, as models (checkpointed with the types allowed below)."""
+
     step: int
-    tasks: list[dict[str, Any]]
+    tasks: list[Task]
     samples: dict[str, int]  # recorded groups: rollouts per task (default: the group size)
-    trajectories: Annotated[dict[str, dict[str, Any]], merge_by_key]
-    graded: list[dict[str, Any]]
+    trajectories: Annotated[dict[str, Trajectory], merge_by_key]
+    graded: list[Trajectory]
     kept: list[str]
-    summaries: Annotated[dict[str, dict[str, Any]], merge_by_key]
-    advantages: list[dict[str, Any]]
-    group_ops: list[dict[str, Any]]
-    plan: list[dict[str, Any]]
-    report: dict[str, Any]
+    summaries: Annotated[dict[str, StageResult], merge_by_key]
+    advantages: list[StageResult]
+    group_ops: list[StageResult]
+    plan: list[dict[str, Any]]  # ops as the library's apply() takes them
+    report: StepReport
+
+
+# The models a checkpoint may hold (LangGraph deserializes only the types it is told about).
+CHECKPOINT_TYPES = [("tfgrpo_agents.core.tasks", "Task"), ("tfgrpo_agents.core.trajectory", "Trajectory"),
+                    ("tfgrpo_agents.core.trajectory", "ToolCallRecord"), ("tfgrpo_agents.core.trajectory", "TokenUsage"),
+                    ("tfgrpo_agents.learning.graph", "StageResult"), ("tfgrpo_agents.learning.results", "StepReport"),
+                    ("tfgrpo_agents.learning.results", "StageFailure")]
 
 
 class StageMeter(TrajectoryCollector):
@@ -132,23 +152,27 @@ class StepGraph:
         return self._agents[step]
 
     def _teacher_call(self, stage: str, key: str, fn: Callable[[dict], Any],
-                      parent: RunnableConfig | None = None) -> dict[str, Any]:
+                      parent: RunnableConfig | None = None) -> StageResult:
         """Run one teacher call through the cache; failures are recorded, never raised.
 
         The call nests under the step's run (``parent``'s callbacks), named by stage and key.
         """
         cached = self.run_dir.cached(stage, key)
         if cached is not None:
-            return cached
+            try:
+                return StageResult.model_validate(cached)
+            except ValidationError:
+                pass  # damaged: ask again
         meter = StageMeter()
         try:
             value = fn(_child_config(parent, meter, f"{stage} {key}", {"stage": stage, "key": key}))
-            payload = {"ok": True, "value": value, "usage": meter.usage().model_dump()}
+            result = StageResult(ok=True, value=value, usage=meter.usage())
         except Exception as exc:
             logger.warning("%s %s skipped: %s", stage, key, exc)
-            payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "usage": meter.usage().model_dump()}
-        self.on_event(TeacherCallFinished(stage=stage, key=key, ok=payload["ok"]))
-        return self.run_dir.cache(stage, key, payload)
+            result = StageResult(ok=False, error=f"{type(exc).__name__}: {exc}", usage=meter.usage())
+        self.on_event(TeacherCallFinished(stage=stage, key=key, ok=result.ok))
+        self.run_dir.cache(stage, key, result.model_dump(mode="json"))
+        return result
 
     # -------------------------------------------------------------- nodes
     def fan_out_rollouts(self, state: StepState) -> list[Send]:
@@ -156,24 +180,24 @@ class StepGraph:
             self.run_dir.cache("started", f"step{state['step']}", {"at": time.time()})
         counts = state.get("samples") or {}
         return [Send("rollout", {"step": state["step"], "task": task, "sample": sample})
-                for task in state["tasks"] for sample in range(counts.get(task["id"], self.settings.group_size))]
+                for task in state["tasks"] for sample in range(counts.get(task.id, self.settings.group_size))]
 
     async def rollout(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        step, task, sample = payload["step"], Task.model_validate(payload["task"]), payload["sample"]
+        step, task, sample = payload["step"], payload["task"], payload["sample"]
         key = rollout_key(task.id, sample, step)
+        trajectory = None
         cached = self.run_dir.cached("rollout", key)
         if cached is not None:
             try:
-                Trajectory.model_validate(cached)
+                trajectory = Trajectory.model_validate(cached)
             except ValidationError:  # written by an older version, or damaged: run it again
-                cached = None
-        if cached is None:
+                trajectory = None
+        if trajectory is None:
             trajectory = await self._run_rollout(step, task, sample, config)
             self.on_event(RolloutFinished(key=key, failed=trajectory.failed, error=trajectory.error))
-            cached = trajectory.model_dump(mode="json")
             if trajectory.failure not in TRANSIENT_FAILURES:
-                cached = self.run_dir.cache("rollout", key, cached)
-        return {"trajectories": {key: cached}}
+                self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
+        return {"trajectories": {key: trajectory}}
 
     async def _run_rollout(self, step: int, task: Task, sample: int, config: RunnableConfig | None = None) -> Trajectory:
         s, library = self.settings, self.library_for(step)
@@ -185,28 +209,27 @@ class StepGraph:
             config=_child_config(config, None, None, {"step": step}))
 
     def grade(self, state: StepState) -> dict[str, Any]:
-        order = {task["id"]: index for index, task in enumerate(state["tasks"])}
-        graded = sorted((Trajectory.model_validate(t) for t in state["trajectories"].values()),
-                        key=lambda t: (order[t.task_id], t.sample))
+        order = {task.id: index for index, task in enumerate(state["tasks"])}
+        graded = sorted(state["trajectories"].values(), key=lambda t: (order[t.task_id], t.sample))
         check_reached_model(graded, f"step {state['step']}")
         if self.grader is not None and self.settings.ground_truth:
-            tasks = {task["id"]: Task.model_validate(task) for task in state["tasks"]}
+            tasks = {task.id: task for task in state["tasks"]}
             graded, _ = grade_trajectories(graded, tasks, self.grader, self.run_dir,
                                            concurrency=self.settings.concurrency,
                                            key=lambda t: rollout_key(t.task_id, t.sample, state["step"]))
         write_trajectories(self.run_dir.step_dir(state["step"]) / "trajectories.jsonl", graded)
-        return {"graded": [t.model_dump(mode="json") for t in graded]}
+        return {"graded": graded}
 
     def select_groups(self, state: StepState) -> dict[str, Any]:
-        groups: dict[str, list[dict]] = {}
+        groups: dict[str, list[Trajectory]] = {}
         for trajectory in state["graded"]:
-            groups.setdefault(trajectory["task_id"], []).append(trajectory)
+            groups.setdefault(trajectory.task_id, []).append(trajectory)
         kept, stats = [], []
         for task_id, members in groups.items():
-            usable = [t for t in members if not t["failed"]]
-            rewards = [t["reward"] or 0.0 for t in members]
+            usable = [t for t in members if not t.failed]
+            rewards = [t.reward or 0.0 for t in members]
             mean = sum(rewards) / len(rewards) if rewards else 0.0
-            rewarded = self.grader is not None or all(t["reward"] is not None for t in members)  # recorded rewards
+            rewarded = self.grader is not None or all(t.reward is not None for t in members)  # recorded rewards
             if len(members) == 1 or not self.settings.ground_truth or not rewarded:
                 keep = bool(usable)
                 reason = "kept" if keep else "every rollout failed"
@@ -223,18 +246,18 @@ class StepGraph:
     def fan_out_summaries(self, state: StepState) -> list[Send] | str:
         kept = set(state["kept"])
         sends = [Send("summarize", {"step": state["step"], "tasks": state["tasks"], "trajectory": t})
-                 for t in state["graded"] if t["task_id"] in kept]
+                 for t in state["graded"] if t.task_id in kept]
         return sends or "group_advantage"
 
     def summarize(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        trajectory = Trajectory.model_validate(payload["trajectory"])
-        task = next(Task.model_validate(t) for t in payload["tasks"] if t["id"] == trajectory.task_id)
+        trajectory = payload["trajectory"]
+        task = next(t for t in payload["tasks"] if t.id == trajectory.task_id)
         key = rollout_key(trajectory.task_id, trajectory.sample, payload["step"])
         library = self.library_for(payload["step"])
         result = self._teacher_call("summarize", key,
                                     lambda cfg: self.reflector.summarize(task, trajectory, library, cfg), config)
-        return {"summaries": {key:
-                              {"task_id": trajectory.task_id, "sample": trajectory.sample, **result}}}
+        return {"summaries": {key: result.model_copy(update={"task_id": trajectory.task_id,
+                                                             "sample": trajectory.sample})}}
 
     def _parallel(self, fn: Callable[[Any], dict[str, Any]], items: list[Any]) -> list[dict[str, Any]]:
         if not items:
@@ -244,62 +267,62 @@ class StepGraph:
 
     def group_advantage(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
-        tasks = {t["id"]: Task.model_validate(t) for t in state["tasks"]}
+        tasks = {t.id: t for t in state["tasks"]}
         groups = []
         for task_id in state["kept"]:
-            summaries = sorted((s for s in state.get("summaries", {}).values() if s["task_id"] == task_id and s["ok"]),
-                               key=lambda s: s["sample"])
+            summaries = sorted((s for s in state.get("summaries", {}).values() if s.task_id == task_id and s.ok),
+                               key=lambda s: s.sample)
             if not summaries:
                 logger.warning("group %s skipped: no usable summaries", task_id)
                 continue
-            by_sample = {t["sample"]: Trajectory.model_validate(t) for t in state["graded"] if t["task_id"] == task_id}
-            groups.append((task_id, [(by_sample[s["sample"]], s["value"]) for s in summaries]))
+            by_sample = {t.sample: t for t in state["graded"] if t.task_id == task_id}
+            groups.append((task_id, [(by_sample[s.sample], s.value) for s in summaries]))
 
-        def run(group: tuple[str, list]) -> dict[str, Any]:
+        def run(group: tuple[str, list]) -> StageResult:
             task_id, attempts = group
             result = self._teacher_call("advantage", group_key(task_id, step),
                                         lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg), config)
-            return {"task_id": task_id, **result}
+            return result.model_copy(update={"task_id": task_id})
 
         return {"advantages": self._parallel(run, groups)}
 
     def group_ops(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
         library = self.library_for(step)
-        with_lessons = [a for a in state.get("advantages", []) if a["ok"] and a["value"]]
+        with_lessons = [a for a in state.get("advantages", []) if a.ok and a.value]
 
-        def run(advantage: dict[str, Any]) -> dict[str, Any]:
-            result = self._teacher_call("group_ops", group_key(advantage["task_id"], step),
-                                        lambda cfg: self.reflector.group_ops(advantage["value"], library, cfg), config)
-            return {"task_id": advantage["task_id"], **result}
+        def run(advantage: StageResult) -> StageResult:
+            result = self._teacher_call("group_ops", group_key(advantage.task_id, step),
+                                        lambda cfg: self.reflector.group_ops(advantage.value, library, cfg), config)
+            return result.model_copy(update={"task_id": advantage.task_id})
 
         return {"group_ops": self._parallel(run, with_lessons)}
 
     def consolidate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
-        order = {task["id"]: index for index, task in enumerate(state["tasks"])}
-        proposals = [{**op, "sources": [f"step{step}:{group['task_id']}"]}
-                     for group in sorted(state.get("group_ops", []), key=lambda g: order[g["task_id"]])
-                     if group["ok"] for op in group["value"] if str(op.get("op", "")).upper() != "NONE"]
+        order = {task.id: index for index, task in enumerate(state["tasks"])}
+        proposals = [{**op, "sources": [f"step{step}:{group.task_id}"]}
+                     for group in sorted(state.get("group_ops", []), key=lambda g: order[g.task_id])
+                     if group.ok for op in group.value if str(op.get("op", "")).upper() != "NONE"]
         library = self.library_for(step)
         step_dir = self.run_dir.step_dir(step)
-        summaries = sorted(state.get("summaries", {}).values(), key=lambda s: (order[s["task_id"]], s["sample"]))
+        summaries = sorted(state.get("summaries", {}).values(), key=lambda s: (order[s.task_id], s.sample))
         for name, items in (("summaries", summaries), ("advantages", state.get("advantages", [])),
                             ("group_ops", state.get("group_ops", []))):
-            self.run_dir.write_json(step_dir / f"{name}.json", items)
+            self.run_dir.write_json(step_dir / f"{name}.json", [item.model_dump(mode="json") for item in items])
         if not proposals:
             self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": [], "plan": []})
             return {"plan": []}
         result = self._teacher_call("consolidate", f"step{step}",
                                     lambda cfg: self.reflector.consolidate(proposals, library, cfg), config)
-        if result["ok"]:
-            plan = result["value"]
+        if result.ok:
+            plan = result.value
         else:  # fall back to the groups' own proposals; the library engine drops what is invalid
-            logger.warning("consolidation failed (%s); applying the groups' proposals directly", result["error"])
+            logger.warning("consolidation failed (%s); applying the groups' proposals directly", result.error)
             plan = proposals
         plan = [{**op, "sources": op.get("sources") or provenance(op, proposals)} for op in plan]
         self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": proposals, "plan": plan,
-                                                                  "fallback": not result["ok"]})
+                                                                  "fallback": not result.ok})
         return {"plan": plan}
 
     def snapshot(self, state: StepState) -> dict[str, Any]:
@@ -316,36 +339,36 @@ class StepGraph:
         self.run_dir.write_json(step_dir / "library.json", library.at_step(step).model_dump(mode="json", exclude={"history"}))
         ledger = self.step_ledger(state)
         self.run_dir.write_json(step_dir / "ledger.json", ledger.model_dump(mode="json"))
-        summary = StepReport.model_validate({
-            "step": step, "tasks": len(state["tasks"]), "rollouts": len(state["graded"]),
-            "failed_rollouts": sum(1 for t in state["graded"] if t["failed"]),
-            "groups_with_signal": len(state["kept"]),
-            "mean_reward": _mean([t["reward"] for t in state["graded"] if t["reward"] is not None]),
-            "mean_tool_calls": _mean([len(t["tool_calls"]) for t in state["graded"]]),
-            "stage_failures": [{"stage": stage, "task_id": item["task_id"], "error": item["error"]}
-                               for stage, items in (("summaries", list(state.get("summaries", {}).values())),
-                                                    ("advantages", state.get("advantages", [])),
-                                                    ("group_ops", state.get("group_ops", [])))
-                               for item in items if not item["ok"]],
-            "applied": [a.model_dump(mode="json") for a in report.applied] if report else "applied before resume",
-            "rejected": [r.model_dump(mode="json") for r in report.rejected] if report else [],
-            "evicted": [e.id for e in report.evicted] if report else [],
-            "library_size": len(library),
-        }).model_dump(mode="json")
-        self.run_dir.write_json(step_dir / "report.json", summary)  # written last: marks the step done
-        self.on_event(StepFinished(report=StepReport.model_validate(summary)))
+        graded = state["graded"]
+        summary = StepReport(
+            step=step, tasks=len(state["tasks"]), rollouts=len(graded),
+            failed_rollouts=sum(1 for t in graded if t.failed), groups_with_signal=len(state["kept"]),
+            mean_reward=_mean([t.reward for t in graded if t.reward is not None]),
+            mean_tool_calls=_mean([len(t.tool_calls) for t in graded]),
+            stage_failures=[StageFailure(stage=stage, task_id=item.task_id or "", error=item.error or "")
+                            for stage, items in (("summaries", list(state.get("summaries", {}).values())),
+                                                 ("advantages", state.get("advantages", [])),
+                                                 ("group_ops", state.get("group_ops", [])))
+                            for item in items if not item.ok],
+            applied=[a.model_dump(mode="json") for a in report.applied] if report else "applied before resume",
+            rejected=[r.model_dump(mode="json") for r in report.rejected] if report else [],
+            evicted=[e.id for e in report.evicted] if report else [],
+            library_size=len(library))
+        # written last: marks the step done
+        self.run_dir.write_json(step_dir / "report.json", summary.model_dump(mode="json"))
+        self.on_event(StepFinished(report=summary))
         return {"report": summary}
 
     def step_ledger(self, state: StepState) -> StepLedger:
         ledger = StepLedger(step=state["step"])
         for trajectory in state["graded"]:
-            ledger.add("rollout", TokenUsage.sum(TokenUsage.model_validate(u) for u in trajectory["llm_calls"]))
-            ledger.rollout_time_s += trajectory["wall_time_s"]
+            ledger.add("rollout", TokenUsage.sum(trajectory.llm_calls))
+            ledger.rollout_time_s += trajectory.wall_time_s
         for stage, items in (("summarize", list(state.get("summaries", {}).values())),
                              ("advantage", state.get("advantages", [])),
                              ("group_ops", state.get("group_ops", []))):
             for item in items:
-                ledger.add(stage, TokenUsage.model_validate(item["usage"]))
+                ledger.add(stage, item.usage)
         started = self.run_dir.cached("started", f"step{state['step']}")
         if started:
             ledger.wall_time_s = round(time.time() - started["at"], 2)
@@ -353,7 +376,7 @@ class StepGraph:
         if consolidation:
             ledger.add("consolidate", TokenUsage.model_validate(consolidation["usage"]))
         for trajectory in state["graded"]:
-            cached = self.run_dir.cached("grade", rollout_key(trajectory["task_id"], trajectory["sample"], state["step"]))
+            cached = self.run_dir.cached("grade", rollout_key(trajectory.task_id, trajectory.sample, state["step"]))
             if cached and cached.get("usage"):
                 ledger.add("grade", TokenUsage.model_validate(cached["usage"]))
         return ledger

@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from tfgrpo_agents._async import run_sync
@@ -35,7 +36,7 @@ from tfgrpo_agents.learning.events import (
     StepSkipped,
     StepStarted,
 )
-from tfgrpo_agents.learning.graph import AgentFactory, StepGraph
+from tfgrpo_agents.learning.graph import CHECKPOINT_TYPES, AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.results import LearnResult, StepReport
@@ -182,6 +183,7 @@ class TrainingFreeGRPO:
         self._emit(RunStarted(steps=len(plan), rollouts_per_step=[
             sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]))
         async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
+            checkpointer.serde = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
             graph = steps.build(checkpointer)
             for step, epoch, batch, samples in plan:
                 if self.run_dir.is_done(step):
@@ -202,7 +204,7 @@ class TrainingFreeGRPO:
                     if snapshot.next:
                         await graph.ainvoke(None, step_config, durability="sync")  # resume where it stopped
                     else:
-                        payload = {"step": step, "tasks": [t.model_dump(mode="json") for t in batch]}
+                        payload = {"step": step, "tasks": list(batch)}
                         if samples:
                             payload["samples"] = samples
                         await graph.ainvoke(payload, step_config, durability="sync")
