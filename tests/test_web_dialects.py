@@ -102,3 +102,15 @@ def test_a_guessed_address_that_404s_steers_to_search(release_site, tmp_path, mo
     with LocalWeb(release_site) as web:
         text = web.tools()[1].invoke({"url": web.url + "3.32.3.html", "goal": "release date"})
     assert "HTTP 404" in text and "Search for it" in text and "do not answer" in text
+
+
+def test_walk_mode_browses_from_the_root_without_search(release_site, tmp_path, monkeypatch):
+    from tfgrpo_agents.learning.domains import domain_for
+
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    tools, close = domain_for("web-walk").make_tools({"site": str(release_site)})
+    try:
+        assert [t.name for t in tools] == ["web_browse"]
+        assert not (tmp_path / "cache").exists(), "no search index is built in walk mode"
+    finally:
+        close()

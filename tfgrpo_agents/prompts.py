@@ -157,6 +157,8 @@ Reply with one line: Final answer: <short answer>"""
 
 MATH_AGENT_OBJECTIVE = "It solves math word problems, using a Python tool for computation."
 WEB_AGENT_OBJECTIVE = "It answers questions about websites by searching and browsing their pages."
+WALK_AGENT_OBJECTIVE = ("It answers questions about websites by opening their pages and following links from the "
+                        "site's root, without a search tool.")
 QA_AGENT_OBJECTIVE = "It answers questions directly, without tools."
 DEFAULT_LEARNING_OBJECTIVE = ("Good experiences help the agent reach the correct answer reliably "
                               "and with fewer tool calls.")

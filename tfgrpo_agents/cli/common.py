@@ -190,7 +190,8 @@ def _progress():
 
 
 TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
-AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web, qa, or package.module:factory (your own).")]
+AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, web, web-walk (browse only), qa, or "
+                                            "package.module:factory (your own).")]
 ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint, or local / local-0.5b (embedded).")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]
 KOpt = Annotated[int, typer.Option("--k", help="Samples per task.", callback=_at_least(1))]

@@ -34,7 +34,8 @@ from tfgrpo_agents.cli.common import (
 @app.command("learn")
 def learn(
     tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
-    agent: Annotated[str, typer.Option(help="Agent set-up: math, web, qa, or package.module:factory for your own "
+    agent: Annotated[str, typer.Option(help="Agent set-up: math, web, web-walk (browse only), qa, or "
+                                            "package.module:factory for your own "
                                             "agent (factory(library) returns it).")] = "math",
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint, or local / local-0.5b.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,

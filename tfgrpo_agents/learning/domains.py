@@ -58,8 +58,9 @@ def _math_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], N
     return [python_exec_tool()], lambda: None
 
 
-def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
-    """A local site (``site``) served on 127.0.0.1 with its index, or the live web through ddgs."""
+def _web_tools(options: dict[str, Any], search: bool = True) -> tuple[list[BaseTool], Callable[[], None]]:
+    """A local site (``site``) served on 127.0.0.1 with its index, or the live web through ddgs;
+    without ``search``, browsing alone (the walk mode)."""
     from tfgrpo_agents.tools import (
         Browser,
         DDGSBackend,
@@ -70,9 +71,14 @@ def _web_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], No
 
     site = options.get("site")
     if site:
-        web = LocalWeb(site, public_url=options.get("public_url")).start()
+        web = LocalWeb(site, public_url=options.get("public_url"), search=search).start()
         return web.tools(), web.stop
-    return [web_search_tool(DDGSBackend()), web_browse_tool(Browser())], lambda: None
+    browse = web_browse_tool(Browser())
+    return ([web_search_tool(DDGSBackend()), browse] if search else [browse]), lambda: None
+
+
+def _walk_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
+    return _web_tools(options, search=False)
 
 
 DOMAINS: dict[str, Domain] = {
@@ -80,6 +86,10 @@ DOMAINS: dict[str, Domain] = {
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
                   forget_guess=True),
+    # WebWalkerQA's own setting: the root URL and web_browse only, so pages opened are the cost
+    "web-walk": Domain("web-walk", prompts.WEB_SYSTEM_PROMPT, prompts.WALK_AGENT_OBJECTIVE, "judge", _walk_tools,
+                       learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
+                       forget_guess=True),
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }

@@ -37,7 +37,9 @@ class LocalWeb:
         text_budget: int = 900,
         max_links: int = 25,
         max_results: int = 5,
+        search: bool = True,
     ) -> None:
+        self.search = search  # off: browse only, from the root (WebWalkerQA's own setting); no index is built
         self.files = SiteFiles(source)
         self.server = LocalSiteServer(self.files)
         self.public_url = public_url
@@ -55,16 +57,21 @@ class LocalWeb:
 
     def start(self) -> LocalWeb:
         self.server.start()
-        self.index = LocalSearchIndex.for_site(self.files, base_url=self.server.url, cache_dir=self.cache_dir)
+        if self.search:
+            self.index = LocalSearchIndex.for_site(self.files, base_url=self.server.url, cache_dir=self.cache_dir)
         rewrites = {self.public_url: self.server.url} if self.public_url else {}
         fetcher = PageFetcher(policy=UrlPolicy().allowing(self.server.url), timeout=self.fetch_timeout)
         self.browser = Browser(fetcher, text_budget=self.text_budget, max_links=self.max_links, url_rewrites=rewrites)
         return self
 
     def tools(self) -> list[BaseTool]:
-        if self.index is None or self.browser is None:
+        """``web_search`` and ``web_browse`` over the site; only ``web_browse`` when ``search`` is off."""
+        if self.browser is None or (self.search and self.index is None):
             raise RuntimeError("start the LocalWeb (or use it as a context manager) before asking for its tools")
-        return [web_search_tool(LocalBackend(self.index), max_results=self.max_results), web_browse_tool(self.browser)]
+        browse = web_browse_tool(self.browser)
+        if not self.search:
+            return [browse]
+        return [web_search_tool(LocalBackend(self.index), max_results=self.max_results), browse]
 
     def stop(self) -> None:
         if self.browser is not None:
