@@ -109,6 +109,15 @@ def dropped_main_text(extracted: str, tree: lxml_html.HtmlElement) -> bool:
     return len(extracted.split()) < MAIN_TEXT_SHARE * prose
 
 
+def main_text(markup: str, tree: lxml_html.HtmlElement | None, **extract_options: bool) -> str:
+    """trafilatura's main text; the visible text when it keeps too little of the page; its plain text
+    when the page does not parse as HTML."""
+    text = trafilatura.extract(markup, fast=True, favor_recall=True, include_tables=True, **extract_options) or ""
+    if tree is None:
+        return text or trafilatura.html2txt(markup) or ""
+    return visible_text(tree) if dropped_main_text(text, tree) else text
+
+
 def parse_html(markup: str, url: str) -> Page:
     """Main text via trafilatura, title and links via lxml; the page's visible text when trafilatura
     keeps too little of it; never the markup itself."""
@@ -121,9 +130,7 @@ def parse_html(markup: str, url: str) -> Page:
     if not title:
         heading = tree.find(".//h1")
         title = _clean_title(heading.text_content()) if heading is not None else ""
-    text = trafilatura.extract(markup, fast=True, favor_recall=True, include_tables=True, include_links=False) or ""
-    if dropped_main_text(text, tree):
-        text = visible_text(tree)
+    text = main_text(markup, tree, include_links=False)
     metadata = trafilatura.extract_metadata(markup)
     meta = {}
     if metadata is not None:

@@ -20,14 +20,10 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel
 
-try:
-    from trafilatura import extract, html2txt
-except ImportError as error:  # pragma: no cover - exercised by the lean-install test
-    from tfgrpo_agents._extras import missing_extra
-
-    raise missing_extra("web", error) from error
-
-from tfgrpo_agents.tools.page import dropped_main_text, html_tree, visible_text
+from tfgrpo_agents.tools.page import (  # raises MissingExtraError without [web]
+    html_tree,
+    main_text,
+)
 from tfgrpo_agents.tools.site_files import SiteFiles
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -161,13 +157,7 @@ def page_text(document: bytes) -> str:
     """Main text of a page (navigation and boilerplate dropped), or all its visible text when the
     extraction keeps too little (table layouts) or fails (XHTML it cannot read)."""
     markup = document.decode("utf-8", errors="replace")
-    tree = html_tree(markup)
-    text = extract(markup, fast=True, favor_recall=True, include_tables=True) or ""
-    if tree is None:
-        text = text or html2txt(markup) or ""
-    elif dropped_main_text(text, tree):
-        text = visible_text(tree)
-    return text.replace("¶", "")
+    return main_text(markup, html_tree(markup)).replace("¶", "")
 
 
 def common_title_suffix(titles: Iterable[str]) -> str:
