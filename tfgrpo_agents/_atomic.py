@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from tfgrpo_agents._process import pid_alive
@@ -63,8 +64,6 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
     Each temporary name carries its writer's pid (``.<name>.<pid>.<random>.tmp``); a file is stale
     when that process no longer runs. Older names without a pid are stale after an hour.
     """
-    import time
-
     removed = 0
     folder = Path(directory)
     if not folder.is_dir():

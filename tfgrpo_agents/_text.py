@@ -7,6 +7,7 @@ import re
 # Scripts written without spaces (CJK ideographs, kana, hangul): one token a character.
 _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN_PATTERN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+|[^\w\s]", re.UNICODE)
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _CHARS_PER_TOKEN = 6  # a run of letters longer than this costs one token per this many characters
 
 
@@ -40,7 +41,7 @@ def word_count(text: str) -> int:
     """Words, counting each unspaced character and each 15 letters of an over-long word as one."""
     total = 0
     for word in text.split():
-        unspaced = len(re.findall(rf"[{_UNSPACED}]", word))
+        unspaced = len(_UNSPACED_CHAR.findall(word))
         rest = len(word) - unspaced
         total += unspaced + (max(1, -(-rest // 15)) if rest else 0)
     return total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -94,10 +95,8 @@ class ExperienceMiddleware(AgentMiddleware):
         request = with_sampling(request)
         blocks = (*getattr(request, "blocks", ()), (block, self.placement))
         system, messages = _reinject(request.system_message, request.messages, blocks)
-        injected = _InjectedRequest(
-            model=request.model, messages=messages, system_message=system, tool_choice=request.tool_choice,
-            tools=request.tools, response_format=request.response_format, state=request.state,
-            runtime=request.runtime, model_settings=request.model_settings)
+        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.init}
+        injected = _InjectedRequest(**{**fields, "system_message": system, "messages": messages})
         object.__setattr__(injected, "blocks", blocks)
         return injected
 

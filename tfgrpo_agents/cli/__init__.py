@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from tfgrpo_agents.cli import demo as _demo  # noqa: F401  (each module registers its commands)
 from tfgrpo_agents.cli import learn as _learn  # noqa: F401
@@ -14,7 +13,7 @@ from tfgrpo_agents.cli import library as _library  # noqa: F401
 from tfgrpo_agents.cli import measure as _measure  # noqa: F401
 from tfgrpo_agents.cli import site as _site  # noqa: F401
 from tfgrpo_agents.cli import tasks as _tasks  # noqa: F401
-from tfgrpo_agents.cli.common import LearnOptions, app
+from tfgrpo_agents.cli.common import LearnOptions, app, print_error
 
 __all__ = ["LearnOptions", "app", "main"]
 
@@ -53,9 +52,7 @@ def main() -> None:
     try:
         app()
     except MissingExtraError as exc:  # a feature whose optional stack is not installed
-        from rich.markup import escape
-
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        print_error(str(exc))
         raise SystemExit(1) from None
     except SystemExit as done:  # typer turns Ctrl-C into exit code 130
         if done.code != 130:

@@ -19,11 +19,16 @@ console = Console(soft_wrap=True)
 LibraryPath = Annotated[Path, typer.Argument(help="Experience library JSON file.")]
 
 
-def _fail(message: str, code: int = 2) -> None:
-    """One line on stderr and a non-zero exit: 2 for bad input, 1 for a run that could not do its work."""
+def print_error(message: str) -> None:
+    """``error: <message>`` as one line on stderr (the message printed as it is, never read as markup)."""
     from rich.markup import escape
 
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    """One line on stderr and a non-zero exit: 2 for bad input, 1 for a run that could not do its work."""
+    print_error(message)
     raise typer.Exit(code=code)
 
 

@@ -195,7 +195,7 @@ def as_grader(grader: Grader | Callable[..., float | Grade] | None) -> Grader | 
 
 def grade_rollout(grader: Grader, task: Task, trajectory: Any) -> Grade:
     """Ask ``grader`` about one rollout, passing the trajectory to graders that take it."""
-    if isinstance(grader, CallableGrader) or takes_trajectory(grader.grade):
+    if takes_trajectory(grader.grade):  # CallableGrader.grade takes it, and passes it on only if its function does
         return as_grade(grader.grade(task, trajectory.final_answer, trajectory))
     return as_grade(grader.grade(task, trajectory.final_answer))
 

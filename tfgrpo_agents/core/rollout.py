@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -53,7 +54,12 @@ class RolloutsFailedError(TfgrpoError, RuntimeError):
 TRANSIENT_FAILURES = ("api_error",)  # not cached: a resume after the endpoint is fixed runs them again
 
 
-def check_reached_model(trajectories: list[Trajectory], what: str) -> None:
+def worth_caching(trajectory: Trajectory) -> bool:
+    """A finished rollout is cached; one that never reached the model is run again on resume."""
+    return trajectory.failure not in TRANSIENT_FAILURES
+
+
+def check_not_all_failed(trajectories: list[Trajectory], what: str) -> None:
     """Raise :class:`RolloutsFailedError` when every one of ``trajectories`` failed: nothing to learn or measure.
 
     The message says whether the endpoint never answered or the agent itself failed (a state shape
@@ -115,16 +121,24 @@ def with_handler(callbacks: Any, handler: Any) -> Any:
     return manager
 
 
+def child_config(parent: RunnableConfig | None, handler: Any, run_name: str | None,
+                 metadata: dict[str, Any], tags: Sequence[str] = ()) -> dict[str, Any]:
+    """A config whose runs nest under ``parent``'s run, with ``handler`` added and tags and metadata merged."""
+    parent = parent or {}
+    child: dict[str, Any] = {"callbacks": with_handler(parent.get("callbacks"), handler),
+                             "tags": [*(parent.get("tags") or []), *tags],
+                             "metadata": {**(parent.get("metadata") or {}), **metadata}}
+    if run_name:
+        child["run_name"] = run_name
+    return child
+
+
 def rollout_config(collector: TrajectoryCollector, settings: RolloutSettings, seed: int, task: Task, sample: int,
                    parent: RunnableConfig | None, metadata: dict[str, Any]) -> dict[str, Any]:
     """The agent's config: the parent's callbacks (one trace tree), the collector, sampling, names."""
-    parent = parent or {}
-    return {"callbacks": with_handler(parent.get("callbacks"), collector),
+    return {**child_config(parent, collector, f"rollout {task.id}/{sample}",
+                           {"task_id": task.id, "sample": sample, "seed": seed, **metadata}, tags=["tfgrpo:rollout"]),
             "recursion_limit": 4 * settings.max_steps + 10,
-            "run_name": f"rollout {task.id}/{sample}",
-            "tags": [*(parent.get("tags") or []), "tfgrpo:rollout"],
-            "metadata": {**(parent.get("metadata") or {}), "task_id": task.id, "sample": sample, "seed": seed,
-                         **metadata},
             "configurable": sampling_configurable(settings.temperature, seed)}
 
 

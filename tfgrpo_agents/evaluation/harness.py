@@ -15,12 +15,12 @@ from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.grading import grade_trajectories
 from tfgrpo_agents.core.rewards import Grader, as_grader
 from tfgrpo_agents.core.rollout import (
-    TRANSIENT_FAILURES,
     RolloutSettings,
     RolloutsFailedError,
-    check_reached_model,
+    check_not_all_failed,
     rollout_seed,
     run_rollout,
+    worth_caching,
 )
 from tfgrpo_agents.core.rundir import RunDir, rollout_key
 from tfgrpo_agents.core.tasks import Task
@@ -100,7 +100,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                                                settings=rollout, library_step=library.step,
                                                library_digest=digest, contract=contract)
             cached = trajectory.model_dump(mode="json")
-            if trajectory.failure not in TRANSIENT_FAILURES:
+            if worth_caching(trajectory):
                 # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
                 cached = await asyncio.to_thread(run_dir.cache, "rollout", key, cached)
         if on_rollout:
@@ -109,7 +109,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
 
     trajectories = await asyncio.gather(*(one(t, s) for t in tasks for s in range(settings.k)))
     try:
-        check_reached_model(list(trajectories), f"arm {config.name!r}")
+        check_not_all_failed(list(trajectories), f"arm {config.name!r}")
     except RolloutsFailedError:
         run_dir.forget("rollout", [rollout_key(t.id, s) for t in tasks for s in range(settings.k)])  # rerun after a fix
         raise

@@ -30,12 +30,12 @@ from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.grading import grade_trajectories
 from tfgrpo_agents.core.rewards import Grader
 from tfgrpo_agents.core.rollout import (
-    TRANSIENT_FAILURES,
     RolloutSettings,
-    check_reached_model,
+    check_not_all_failed,
+    child_config,
     rollout_seed,
     run_rollout,
-    with_handler,
+    worth_caching,
 )
 from tfgrpo_agents.core.rundir import RunDir, group_key, rollout_key
 from tfgrpo_agents.core.tasks import Task
@@ -165,7 +165,7 @@ class StepGraph:
                 pass  # damaged: ask again
         meter = StageMeter()
         try:
-            value = fn(_child_config(parent, meter, f"{stage} {key}", {"stage": stage, "key": key}))
+            value = fn(child_config(parent, meter, f"{stage} {key}", {"stage": stage, "key": key}))
             result = StageResult(ok=True, value=value, usage=meter.usage())
         except Exception as exc:
             logger.warning("%s %s skipped: %s", stage, key, exc)
@@ -195,7 +195,7 @@ class StepGraph:
         if trajectory is None:
             trajectory = await self._run_rollout(step, task, sample, config)
             self.on_event(RolloutFinished(key=key, failed=trajectory.failed, error=trajectory.error))
-            if trajectory.failure not in TRANSIENT_FAILURES:
+            if worth_caching(trajectory):
                 self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
         return {"trajectories": {key: trajectory}}
 
@@ -206,12 +206,12 @@ class StepGraph:
             settings=RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
                                      retries=s.rollout_retries, retry_wait_s=s.retry_wait_s, model_id=s.model_id),
             library_step=library.step, library_digest=library.digest(), contract=self.contract,
-            config=_child_config(config, None, None, {"step": step}))
+            config=child_config(config, None, None, {"step": step}))
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task.id: index for index, task in enumerate(state["tasks"])}
         graded = sorted(state["trajectories"].values(), key=lambda t: (order[t.task_id], t.sample))
-        check_reached_model(graded, f"step {state['step']}")
+        check_not_all_failed(graded, f"step {state['step']}")
         if self.grader is not None and self.settings.ground_truth:
             tasks = {task.id: task for task in state["tasks"]}
             graded, _ = grade_trajectories(graded, tasks, self.grader, self.run_dir,
@@ -402,18 +402,6 @@ class StepGraph:
         graph.add_edge("consolidate", "snapshot")
         graph.add_edge("snapshot", END)
         return graph.compile(checkpointer=checkpointer, name="training_free_grpo_step")
-
-
-def _child_config(parent: RunnableConfig | None, handler: Any, run_name: str | None,
-                  metadata: dict[str, Any]) -> dict[str, Any]:
-    """A config whose runs nest under ``parent``'s run, with ``handler`` added and metadata merged."""
-    parent = parent or {}
-    child: dict[str, Any] = {"callbacks": with_handler(parent.get("callbacks"), handler),
-                             "tags": list(parent.get("tags") or []),
-                             "metadata": {**(parent.get("metadata") or {}), **metadata}}
-    if run_name:
-        child["run_name"] = run_name
-    return child
 
 
 def provenance(op: dict[str, Any], proposals: list[dict[str, Any]]) -> list[str]:

@@ -166,20 +166,25 @@ class TrainingFreeGRPO:
         """
         if not tasks:
             raise ValueError("no tasks to learn from")
+        self._prepare(tasks)
+        plan = schedule(tasks, self.settings)
+        await self._run_steps([(step, epoch, batch, None) for step, epoch, batch in plan], config)
+        return self.result()
+
+    def _prepare(self, tasks: Sequence[Task]) -> None:
+        """Before any step: the run directory matches (or is started), the teacher knows the tasks,
+        the initial library is on disk."""
         self._check_resume(tasks)
         self.reflector.learn_vocabulary(tasks)
         if not self.run_dir.library_path.exists():
             self.save_library(self.load_library())
+
+    async def _run_steps(self, plan: list[tuple[int, int, list[Task], dict[str, int] | None]],
+                         config: RunnableConfig | None) -> None:
+        """Run (or resume) each planned step through the checkpointed step graph."""
         steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
                           reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
                           library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
-        plan = schedule(tasks, self.settings)
-        await self._run_steps(steps, [(step, epoch, batch, None) for step, epoch, batch in plan], config)
-        return self.result()
-
-    async def _run_steps(self, steps: StepGraph, plan: list[tuple[int, int, list[Task], dict[str, int] | None]],
-                         config: RunnableConfig | None) -> None:
-        """Run (or resume) each planned step through the checkpointed step graph."""
         self._emit(RunStarted(steps=len(plan), rollouts_per_step=[
             sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]))
         async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
@@ -236,10 +241,7 @@ class TrainingFreeGRPO:
         rewarded = all(t.reward is not None and t.reference is not None for t in trajectories)
         if self.grader is None and rewarded and self.settings.ground_truth:  # the recorded rewards stand in
             self.reflector.settings = self.reflector.settings.model_copy(update={"ground_truth": True})
-        self._check_resume(tasks)
-        self.reflector.learn_vocabulary(tasks)
-        if not self.run_dir.library_path.exists():
-            self.save_library(self.load_library())
+        self._prepare(tasks)  # before the recorded rollouts are written into the run directory
         plan = []
         for index in range(0, len(tasks), self.settings.batch_size):
             step, batch = index // self.settings.batch_size + 1, tasks[index:index + self.settings.batch_size]
@@ -250,10 +252,7 @@ class TrainingFreeGRPO:
                         self.run_dir.cache("rollout", key, trajectory.model_copy(update={"sample": sample})
                                            .model_dump(mode="json"))
             plan.append((step, 1, batch, {task.id: len(groups[task.id]) for task in batch}))
-        steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
-                          reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
-                          library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
-        await self._run_steps(steps, plan, config)
+        await self._run_steps(plan, config)
         return self.result()
 
     def learn_from_trajectories(self, trajectories: Sequence[Trajectory],

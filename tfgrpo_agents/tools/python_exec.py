@@ -34,6 +34,7 @@ from tfgrpo_agents.tools.sandbox import (
     SANDBOX_HOME,
     Isolation,
     SandboxPlan,
+    as_user,
     bwrap_args,
     detect_sandbox,
     die_with_parent,
@@ -241,7 +242,7 @@ class SubprocessExecutor:
         cgroup = self._cgroups.acquire()
         command = self._command(workdir, env, cgroup, bootstrap)
         drop_user = plan.user is not None and not plan.staged
-        user_kwargs = {"user": plan.user, "group": plan.user, "extra_groups": []} if drop_user else {}
+        user_kwargs = as_user(plan.user) if drop_user else {}
         start = time.monotonic()
         try:
             if drop_user:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -219,10 +220,14 @@ def clean_leftovers() -> int:
     return removed
 
 
+def as_user(uid: int | None) -> dict[str, Any]:
+    """``subprocess`` arguments that run a child as ``uid`` (its own group, no supplementary ones)."""
+    return {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+
+
 def _works(command: list[str], user: int | None) -> bool:
     try:
-        kwargs = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-        done = subprocess.run(command, capture_output=True, timeout=20, **kwargs)
+        done = subprocess.run(command, capture_output=True, timeout=20, **as_user(user))
     except (OSError, subprocess.SubprocessError):
         return False
     if done.returncode != 0:
@@ -245,9 +250,9 @@ def _probe(plan: SandboxPlan) -> bool:
         if plan.user is not None:
             os.chown(scratch, plan.user, plan.user)
         wrapper = unshare_args() if plan.isolation is Isolation.UNSHARE else []
-        kwargs = {"user": plan.user, "group": plan.user, "extra_groups": []} if plan.user is not None else {}
         try:
-            done = subprocess.run([*wrapper, *code], capture_output=True, timeout=20, cwd=scratch, env=env, **kwargs)
+            done = subprocess.run([*wrapper, *code], capture_output=True, timeout=20, cwd=scratch, env=env,
+                                  **as_user(plan.user))
         except (OSError, subprocess.SubprocessError):
             return False
         return done.returncode == 0
