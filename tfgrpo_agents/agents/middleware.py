@@ -14,8 +14,10 @@ from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.sampling import with_sampling
 from tfgrpo_agents.experience import (
     DEFAULT_HEADER,
+    ExperienceLibrary,
     SourceLike,
     as_source,
+    read_source,
     render_experiences,
 )
 
@@ -90,8 +92,8 @@ class ExperienceMiddleware(AgentMiddleware):
     def name(self) -> str:
         return self._name
 
-    def _with_experiences(self, request: ModelRequest) -> ModelRequest:
-        block = render_experiences(self.source.current(), header=self.header)
+    def _with_experiences(self, request: ModelRequest, library: ExperienceLibrary) -> ModelRequest:
+        block = render_experiences(library, header=self.header)
         request = with_sampling(request)
         blocks = (*getattr(request, "blocks", ()), (block, self.placement))
         system, messages = _reinject(request.system_message, request.messages, blocks)
@@ -103,9 +105,11 @@ class ExperienceMiddleware(AgentMiddleware):
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
     ) -> ModelResponse:
-        return handler(self._with_experiences(request))
+        return handler(self._with_experiences(request, self.source.current()))
 
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> Any:
-        return await handler(self._with_experiences(request))
+        # The async path of the source: an async store (AsyncPostgresStore, the server's) cannot be read
+        # synchronously from inside its own event loop.
+        return await handler(self._with_experiences(request, await read_source(self.source)))

@@ -28,6 +28,7 @@ from tfgrpo_agents.experience import (
     DEFAULT_HEADER,
     SourceLike,
     as_source,
+    read_source,
     render_experiences,
 )
 from tfgrpo_agents.prompts import (
@@ -47,18 +48,26 @@ class ReActState(TypedDict, total=False):
     final_answer: str
 
 
-Step = Generator[tuple[Runnable, Any, dict[str, Any]], Any, dict[str, Any]]
+Step = Generator[tuple[Runnable | None, Any, dict[str, Any]], Any, dict[str, Any]]
+"""A node's body: yields ``(runnable, input, kwargs)`` to have it called, or ``(None, source, {})`` to
+have an experience source read, and gets the result back."""
 
 
 def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> RunnableLambda:
     """A graph node running ``step`` with ``invoke`` when the graph is invoked, ``ainvoke`` when awaited."""
+
+    def call(runnable: Runnable | None, value: Any, config: RunnableConfig, kwargs: dict[str, Any]) -> Any:
+        return value.current() if runnable is None else runnable.invoke(value, config, **kwargs)
+
+    async def acall(runnable: Runnable | None, value: Any, config: RunnableConfig, kwargs: dict[str, Any]) -> Any:
+        return await read_source(value) if runnable is None else await runnable.ainvoke(value, config, **kwargs)
 
     def run(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
         steps = step(state, config)
         try:
             runnable, value, kwargs = next(steps)
             while True:
-                runnable, value, kwargs = steps.send(runnable.invoke(value, config, **kwargs))
+                runnable, value, kwargs = steps.send(call(runnable, value, config, kwargs))
         except StopIteration as done:
             return done.value
 
@@ -67,7 +76,7 @@ def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> Runn
         try:
             runnable, value, kwargs = next(steps)
             while True:
-                runnable, value, kwargs = steps.send(await runnable.ainvoke(value, config, **kwargs))
+                runnable, value, kwargs = steps.send(await acall(runnable, value, config, kwargs))
         except StopIteration as done:
             return done.value
 
@@ -139,7 +148,8 @@ def build_react_agent(
         # Per-run model arguments (temperature, seed…) travel in the config, so one compiled agent
         # serves every rollout of a group.
         model_kwargs = sampling_settings(config)
-        block = render_experiences(source.current(), header=header)
+        library = yield None, source, {}
+        block = render_experiences(library, header=header)
         visible = [m for m in state["messages"] if not is_set_aside(m)]
         system, messages = inject_experiences(base_system, visible, block, placement)
         prompt = ([system] if system else []) + messages

@@ -164,15 +164,15 @@ def library_import(
     """Copy a library out of a LangGraph SqliteStore into a JSON file."""
     from langgraph.store.sqlite import SqliteStore
 
-    from tfgrpo_agents.experience import load_from_store, save_library
-    from tfgrpo_agents.experience.store import META_KEY, meta_namespace
+    from tfgrpo_agents.experience import StoreLibrary, save_library
 
     if not sqlite.exists():
         _fail(f"no SQLite store at {sqlite}")
     with SqliteStore.from_conn_string(str(sqlite)) as store:
-        library = load_from_store(store, domain=domain)
-        if not library.experiences and store.get(meta_namespace(domain), META_KEY) is None:
+        stored = StoreLibrary(store, domain=domain).read()
+        if stored is None:
             found = sorted({ns[1] for ns in store.list_namespaces(prefix=("tfgrpo",)) if len(ns) > 1})
             _fail(f"{sqlite} holds no library for domain {domain!r}; it has: {', '.join(found) or 'none'}")
+    library = stored.library
     save_library(library, path)
     _print_library(library)

@@ -42,3 +42,12 @@ class ModelMismatchWarning(UserWarning):
 
     Experiences are model-specific: lessons that helped one model may not help another.
     """
+
+
+class LibraryConflictError(ExperienceError):
+    """A write expected one version of a stored library and found another; nothing was written."""
+
+    def __init__(self, namespace: tuple[str, ...], expected: int, found: int) -> None:
+        self.namespace, self.expected, self.found = namespace, expected, found
+        super().__init__(f"the library in store namespace {namespace} is at revision {found}, not {expected}: "
+                         "another writer changed it; re-read it and apply your ops again (StoreLibrary.apply does)")
