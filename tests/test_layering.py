@@ -17,6 +17,7 @@ LAYERS = [
     {"evaluation"},
     {"datasets"},
     {"session"},
+    {"serving"},
     {"demo"},
     {"cli", "__init__"},
 ]

@@ -129,7 +129,8 @@ class LearnOptions(BaseModel):
     limit: int | None = None
     requests_per_second: float | None = None
     from_trajectories: str | None = None
-
+    store: str | None = None  # without a password: libpq reads PGPASSWORD or ~/.pgpass
+    store_namespace: list[str] | None = None
 
 
 
@@ -168,6 +169,16 @@ def _opened(experiment):
         return experiment.__enter__()
     except SandboxUnavailable as exc:
         _fail(str(exc), code=1)
+
+
+def _namespace_labels(text: str | None, option: str) -> list[str] | None:
+    """A store namespace written as labels separated by ``/`` (LangGraph forbids dots and empty labels)."""
+    if text is None:
+        return None
+    labels = text.strip("/").split("/")
+    if not all(labels) or any("." in label for label in labels):
+        _fail(f"{option} {text!r}: labels separated by /, none empty and none with a dot")
+    return labels
 
 
 def _domain(agent: str):

@@ -20,6 +20,7 @@ from tfgrpo_agents.cli.common import (
     _experiment,
     _fail,
     _json_mode,
+    _namespace_labels,
     _one_of,
     _opened,
     _positive,
@@ -67,7 +68,11 @@ def learn(
                                            callback=_one_of("teacher", "trace"))] = "teacher",
     prices: Annotated[Path | None, typer.Option(help="JSON price table overriding the built-in one.",
                                                 callback=_existing)] = None,
-    store: Annotated[Path | None, typer.Option(help="Also save the learned library into this SqliteStore file.")] = None,
+    store: Annotated[str | None, typer.Option(help="Also publish each step's library to this store, where deployed "
+                                                   "agents read it: postgresql://user@host/db, sqlite:///file.db or "
+                                                   "a file path (a password is never saved: use PGPASSWORD).")] = None,
+    store_namespace: Annotated[str | None, typer.Option(help="Namespace in the store, labels separated by / "
+                                                             "(default: tfgrpo/<agent>).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<agent>-<time>).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Resume the run in this directory.")] = None,
     from_trajectories: Annotated[Path | None, typer.Option(
@@ -80,6 +85,7 @@ def learn(
     import logging
     import time
 
+    from tfgrpo_agents.experience.connect import store_kind, without_password
     from tfgrpo_agents.learning import (
         LearnSettings,
         RunDir,
@@ -99,7 +105,8 @@ def learn(
         except (OSError, ValueError) as exc:
             _fail(f"cannot resume from {run_dir}: {exc}")
         options = saved.model_copy(update={k: v for k, v in {"base_url": base_url, "teacher_base_url": teacher_base_url,
-                                                              "requests_per_second": requests_per_second}.items() if v})
+                                                              "requests_per_second": requests_per_second,
+                                                              "store": store}.items() if v})
     else:
         if (tasks is None and from_trajectories is None) or model is None:
             _fail("--tasks (or --from-trajectories) and --model are required (or --resume a run directory)")
@@ -112,7 +119,8 @@ def learn(
                                teacher_model=teacher_model, teacher_base_url=teacher_base_url, grader=grader,
                                site=str(site) if site else None, public_url=public_url,
                                structured_method=structured_method, limit=limit,
-                               requests_per_second=requests_per_second)
+                               requests_per_second=requests_per_second, store=store,
+                               store_namespace=_namespace_labels(store_namespace, "--store-namespace"))
         settings = LearnSettings(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
@@ -125,20 +133,25 @@ def learn(
         else:
             task_list = load_tasks(options.tasks)[: options.limit]
         price_table = load_prices(prices)
+        if options.store:
+            store_kind(options.store)
     except (TaskFileError, ValueError, OSError) as exc:
         _fail(str(exc))
     if resume is None:
         from tfgrpo_agents._atomic import atomic_write_text
 
-        atomic_write_text(RunDir(run_dir).cli_options_path, options.model_dump_json(indent=2))
-    _run_learning(run_dir, settings, options, task_list, price_table, store, json_output)
+        saved_options = options.model_copy(update={"store": without_password(options.store) if options.store else None})
+        atomic_write_text(RunDir(run_dir).cli_options_path, saved_options.model_dump_json(indent=2))
+    _run_learning(run_dir, settings, options, task_list, price_table, json_output)
 
 
-def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices, store: Path | None,
+def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices,
                   json_output: bool = False) -> None:
+    from tfgrpo_agents.experience.connect import StoreUrlError
     from tfgrpo_agents.learning import RolloutsFailedError
     from tfgrpo_agents.learning.events import (
         Event,
+        LibraryPublished,
         RolloutFinished,
         RunStarted,
         StepFinished,
@@ -166,13 +179,17 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             progress.advance(bars["rollouts"])
         elif isinstance(event, TeacherCallFinished):
             progress.advance(bars["teacher"])
+        elif isinstance(event, LibraryPublished):
+            console.print(f"step {event.step}: library {event.outcome} in the store at {'/'.join(event.namespace)} "
+                          f"(revision {event.revision})")
         elif isinstance(event, StepFinished):
             report = event.report
             progress.advance(bars["steps"])
             console.print(f"step {report.step}: mean reward {report.mean_reward}, groups with signal "
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
 
-    learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event)
+    learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event, store=options.store,
+                                 store_namespace=options.store_namespace)
     _opened(experiment)
     try:
         with progress:
@@ -182,17 +199,11 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                 result = learner.fit(task_list)
     except RolloutsFailedError as exc:
         _fail(f"{exc}; the run can be resumed with --resume {run_dir}", code=1)
+    except StoreUrlError as exc:
+        _fail(f"{exc}; the run can be resumed with --resume {run_dir} (and --store)", code=1)
     finally:
         experiment.__exit__(None, None, None)
     library, summary = result.library, result.summary
-    if store is not None:
-        from langgraph.store.sqlite import SqliteStore
-
-        from tfgrpo_agents.experience import save_to_store
-
-        with SqliteStore.from_conn_string(str(store)) as sqlite_store:
-            sqlite_store.setup()
-            save_to_store(library, sqlite_store)
     if json_output:
         _print_json({"run_dir": str(run_dir), "library_path": str(run_dir / "library.json"), "step": library.step,
                      "experiences": [e.model_dump(mode="json") for e in library.experiences], "cost": summary})

@@ -13,6 +13,7 @@ from tfgrpo_agents.cli.common import (
     LibraryPath,
     _fail,
     _load,
+    _namespace_labels,
     _print_library,
     app,
     console,
@@ -137,42 +138,68 @@ def library_rollback(path: LibraryPath, step: Annotated[int, typer.Argument(help
     _print_library(library)
 
 
+StoreOpt = Annotated[str, typer.Option("--store", "--sqlite", help="The store: postgresql://user@host/db, "
+                                                                  "sqlite:///file.db or a SQLite file path.")]
+NamespaceOpt = Annotated[str | None, typer.Option(help="Namespace in the store, labels separated by / "
+                                                       "(default: tfgrpo/<domain>).")]
+
+
 @library_app.command("export")
 def library_export(
     path: LibraryPath,
-    sqlite: Annotated[Path, typer.Option(help="SQLite file of a LangGraph SqliteStore.")],
+    store: StoreOpt,
     domain: Annotated[str | None, typer.Option(help="Namespace domain (default: the library's).")] = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
-    """Copy a library file into a LangGraph SqliteStore."""
-    from langgraph.store.sqlite import SqliteStore
-
-    from tfgrpo_agents.experience import experiences_namespace, save_to_store
+    """Copy a library file into a LangGraph store, as its current library (history kept there)."""
+    from tfgrpo_agents.experience import StoreLibrary
+    from tfgrpo_agents.experience.connect import (
+        StoreUrlError,
+        describe_store,
+        open_store,
+    )
 
     library = _load(path)
-    with SqliteStore.from_conn_string(str(sqlite)) as store:
-        store.setup()
-        save_to_store(library, store, domain=domain)
-    console.print(f"saved {len(library)} experiences to {sqlite} under {experiences_namespace(domain or library.meta.domain)}")
+    domain = domain or library.meta.domain
+    try:
+        with open_store(store) as opened:
+            target = StoreLibrary(opened, _namespace_labels(namespace, "--namespace"), domain=domain)
+            stored = target.write(library, writer="tfgrpo library export")
+    except StoreUrlError as exc:
+        _fail(str(exc))
+    console.print(f"saved {len(library)} experiences to {describe_store(store)} under {'/'.join(target.namespace)} "
+                  f"(revision {stored.revision})")
 
 
 @library_app.command("import")
 def library_import(
     path: LibraryPath,
-    sqlite: Annotated[Path, typer.Option(help="SQLite file of a LangGraph SqliteStore.")],
+    store: StoreOpt,
     domain: Annotated[str | None, typer.Option(help="Namespace domain.")] = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
-    """Copy a library out of a LangGraph SqliteStore into a JSON file."""
-    from langgraph.store.sqlite import SqliteStore
-
+    """Copy a store's current library into a JSON file."""
     from tfgrpo_agents.experience import StoreLibrary, save_library
+    from tfgrpo_agents.experience.connect import (
+        StoreUrlError,
+        describe_store,
+        open_store,
+        store_kind,
+    )
 
-    if not sqlite.exists():
-        _fail(f"no SQLite store at {sqlite}")
-    with SqliteStore.from_conn_string(str(sqlite)) as store:
-        stored = StoreLibrary(store, domain=domain).read()
-        if stored is None:
-            found = sorted({ns[1] for ns in store.list_namespaces(prefix=("tfgrpo",)) if len(ns) > 1})
-            _fail(f"{sqlite} holds no library for domain {domain!r}; it has: {', '.join(found) or 'none'}")
-    library = stored.library
-    save_library(library, path)
-    _print_library(library)
+    try:
+        kind, target = store_kind(store)
+        if kind == "sqlite" and target != ":memory:" and not Path(target).exists():
+            _fail(f"no SQLite store at {target}")
+        with open_store(store) as opened:
+            source = StoreLibrary(opened, _namespace_labels(namespace, "--namespace"), domain=domain)
+            stored = source.read()
+            if stored is None:
+                found = sorted("/".join(ns[:-1]) for ns in opened.list_namespaces(suffix=("library",)))
+                _fail(f"{describe_store(store)} holds no library under {'/'.join(source.namespace)}; "
+                      f"it has: {', '.join(found) or 'none'}")
+    except StoreUrlError as exc:
+        _fail(str(exc))
+    save_library(stored.library, path)
+    _print_library(stored.library)
+

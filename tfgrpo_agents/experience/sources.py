@@ -24,7 +24,12 @@ from langgraph.store.base import BaseStore
 from tfgrpo_agents.experience.errors import ExperienceError, LibraryFileError
 from tfgrpo_agents.experience.files import load_library
 from tfgrpo_agents.experience.library import ExperienceLibrary
-from tfgrpo_agents.experience.store import LibraryVersion, StoredLibrary, StoreLibrary, library_namespace
+from tfgrpo_agents.experience.store import (
+    LibraryVersion,
+    StoredLibrary,
+    StoreLibrary,
+    library_namespace,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -189,8 +189,12 @@ class StoreLibrary:
         decide: Callable[[StoredLibrary | None], tuple[ExperienceLibrary | None, T]],
         *,
         writer: str,
+        writer_step: int | None = None,
     ) -> Plan[tuple[StoredLibrary | None, T]]:
-        """Read the current library, let ``decide`` make the next one (``None``: write nothing), write it."""
+        """Read the current library, let ``decide`` make the next one (``None``: write nothing), write it.
+
+        ``writers`` records, per writer, the last step of its own it wrote (``writer_step``, default
+        the written library's step; a rebased publish writes a merged library at another step)."""
         before = yield from self._read_plan()
         library, result = decide(before)
         if library is None:
@@ -198,7 +202,7 @@ class StoreLibrary:
         revision = (before.revision if before else 0) + 1
         writers = dict(before.writers) if before else {}
         if writer:
-            writers[writer] = library.step
+            writers[writer] = library.step if writer_step is None else writer_step
         after = StoredLibrary(revision=revision, digest=library.digest(), writers=writers,
                               library=library.model_copy(update={"history": []}))
         current = after.model_dump(mode="json")
@@ -327,7 +331,9 @@ class StoreLibrary:
     def publish(self, library: ExperienceLibrary, *, writer: str, base_digest: str | None = None,
                 ops: Iterable[ExperienceOp] = ()) -> str:
         """A learner's step: see :meth:`apublish`."""
-        return self._locked(self._change_plan(self._publish(library, writer, base_digest, ops), writer=writer))[1]
+        plan = self._change_plan(self._publish(library, writer, base_digest, ops), writer=writer,
+                                 writer_step=library.step)
+        return self._locked(plan)[1]
 
     async def apublish(self, library: ExperienceLibrary, *, writer: str, base_digest: str | None = None,
                        ops: Iterable[ExperienceOp] = ()) -> str:
@@ -338,7 +344,8 @@ class StoreLibrary:
         applied on top instead, so neither loses lessons. Publishing a step again (a resumed run)
         writes nothing. Returns ``"replaced"``, ``"rebased"``, ``"unchanged"`` or ``"already published"``.
         """
-        plan = self._change_plan(self._publish(library, writer, base_digest, ops), writer=writer)
+        plan = self._change_plan(self._publish(library, writer, base_digest, ops), writer=writer,
+                                 writer_step=library.step)
         return (await self._alocked(plan))[1]
 
 

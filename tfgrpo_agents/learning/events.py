@@ -70,3 +70,13 @@ class SamplingIgnored(Event):
     kind: ClassVar[str] = "sampling_ignored"
     step: int
     message: str
+
+
+class LibraryPublished(Event):
+    """A step's library was written to the run's store (``outcome``: see ``StoreLibrary.apublish``)."""
+
+    kind: ClassVar[str] = "published"
+    step: int
+    outcome: str
+    namespace: tuple[str, ...]
+    revision: int

@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.base import BaseStore
 
 from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.core.contract import AgentContract
@@ -38,6 +39,7 @@ from tfgrpo_agents.learning.events import (
 )
 from tfgrpo_agents.learning.graph import CHECKPOINT_TYPES, AgentFactory, StepGraph
 from tfgrpo_agents.learning.ledger import Ledger, Price, StepLedger, load_prices
+from tfgrpo_agents.learning.publish import StepPublisher, open_publisher
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.results import LearnResult, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
@@ -69,7 +71,10 @@ class TrainingFreeGRPO:
     LangGraph graph (``create_agent`` with :class:`~tfgrpo_agents.agents.ExperienceMiddleware`,
     a custom ``StateGraph``, :func:`~tfgrpo_agents.agents.build_react_agent`) or any Runnable.
     ``input_mapper(task)``, ``output_mapper(state)`` and ``messages_key`` adapt other state
-    shapes (see :mod:`tfgrpo_agents.core.contract`). Each rollout's temperature and seed
+    shapes (see :mod:`tfgrpo_agents.core.contract`). With ``store`` (a ``BaseStore`` or a URL:
+    ``postgresql://…``, ``sqlite:///…``) every finished step's library is also published to that
+    store (namespace ``store_namespace``, default ``("tfgrpo", <domain>)``), where deployed agents
+    read it through :class:`~tfgrpo_agents.experience.StoreSource`. Each rollout's temperature and seed
     reach the agent through its config (see :mod:`tfgrpo_agents.agents.sampling`); a run whose
     model calls do not receive them is warned about, because identical rollouts teach nothing.
     """
@@ -89,6 +94,8 @@ class TrainingFreeGRPO:
         input_mapper: Callable[[Task], Any] | None = None,
         output_mapper: Callable[[Mapping[str, Any]], Any] | None = None,
         messages_key: str | None = None,
+        store: BaseStore | str | None = None,
+        store_namespace: Sequence[str] | None = None,
     ) -> None:
         self.settings = settings or LearnSettings()
         self.contract = AgentContract(input_mapper=input_mapper, output_mapper=output_mapper,
@@ -101,6 +108,7 @@ class TrainingFreeGRPO:
         self.limits = limits
         self.prices = prices if isinstance(prices, dict) else load_prices(prices)
         self.on_event = on_event
+        self.store, self.store_namespace = store, store_namespace
         reflection = self.settings.reflection.model_copy(update={"ground_truth": self.settings.ground_truth and self.grader is not None})
         bounds = limits or LibraryLimits()  # the one source of the word cap and the library size
         reflection = reflection.model_copy(update={"word_cap": bounds.word_cap,
@@ -187,9 +195,15 @@ class TrainingFreeGRPO:
                           library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
         self._emit(RunStarted(steps=len(plan), rollouts_per_step=[
             sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]))
-        async with AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
+        publishing = open_publisher(self.store, namespace=self.store_namespace, domain=self.settings.domain,
+                                    model_id=self.settings.model_id, run_dir=self.run_dir.root)
+        async with publishing as publisher, \
+                AsyncSqliteSaver.from_conn_string(str(self.run_dir.checkpoints_path)) as checkpointer:
             checkpointer.serde = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
             graph = steps.build(checkpointer)
+            finished = self.run_dir.completed_steps()
+            if publisher and finished:  # a run killed between a step and its publishing catches up
+                await self._publish(publisher, max(finished))
             for step, epoch, batch, samples in plan:
                 if self.run_dir.is_done(step):
                     self._emit(StepSkipped(step=step))
@@ -222,6 +236,8 @@ class TrainingFreeGRPO:
                                         if not samples else [])
                     raise
                 self._check_sampling(step)
+                if publisher:
+                    await self._publish(publisher, step)
 
     async def alearn_from_trajectories(self, trajectories: Sequence[Trajectory],
                                        config: RunnableConfig | None = None) -> LearnResult:
@@ -263,6 +279,9 @@ class TrainingFreeGRPO:
     def fit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> LearnResult:
         """:meth:`afit` from sync code; also from inside a running event loop (Jupyter), in a worker thread."""
         return run_sync(self.afit(tasks, config))
+
+    async def _publish(self, publisher: StepPublisher, step: int) -> None:
+        self._emit(await publisher.publish(self.load_library(), step))
 
     def _check_sampling(self, step: int) -> None:
         """Warn when the agent's model calls did not get the rollouts' temperature: the group is then
