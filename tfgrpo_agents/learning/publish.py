@@ -21,7 +21,7 @@ from tfgrpo_agents.learning.events import LibraryPublished
 
 def writer_id(run_dir: Path) -> str:
     """Who publishes: this host and run directory, so two runs never pass for one."""
-    return f"{socket.gethostname()}:{run_dir.resolve()}"
+    return f"{socket.gethostname()}:{run_dir if run_dir.is_absolute() else run_dir.resolve()}"
 
 
 class StepPublisher:

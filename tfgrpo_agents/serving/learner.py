@@ -25,12 +25,14 @@ from pydantic import BaseModel, Field
 from tfgrpo_agents.core.rundir import RunDir
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.errors import TfgrpoError
-from tfgrpo_agents.experience import StoreLibrary, load_library
+from tfgrpo_agents.experience import ExperienceLibrary, StoreLibrary, load_library
 from tfgrpo_agents.learning.publish import StepPublisher, writer_id
 
 
-class LearnerError(TfgrpoError):
-    """The learning process failed; the message is its last error line, the log is in the run directory."""
+class LearnerError(TfgrpoError, RuntimeError):
+    """The learning process failed; the message is its last error line, the log is in the run directory.
+
+    A RuntimeError, so LangGraph Server shows clients the message (it masks unknown exception types)."""
 
 
 class LearnRequest(BaseModel):
@@ -107,13 +109,13 @@ def build_learner_graph(*, namespace: tuple[str, ...] | None = None, runs_root: 
     ``("tfgrpo", <agent>)``); ``python_path`` is prepended to the child's ``PYTHONPATH`` (where the
     agent factory's module is). Each published step is also sent on the ``custom`` stream.
     """
-    root = Path(runs_root)
+    root = Path(runs_root).resolve()  # here, not in the node: resolving a relative path blocks on os.getcwd
     paths = [str(Path(p).resolve()) for p in python_path or []]
 
     async def learn(state: LearnerState, config: RunnableConfig) -> dict[str, Any]:
         request = state.request
         name = request.run_name or str((config.get("configurable") or {}).get("thread_id") or "learner")
-        run_dir = (root / name).resolve()
+        run_dir = root / name
         target = StoreLibrary(get_store(), request.namespace or namespace, domain=request.agent,
                               model_id=request.model)
         publisher = StepPublisher(target, writer_id(run_dir), "the server's store")
@@ -123,10 +125,8 @@ def build_learner_graph(*, namespace: tuple[str, ...] | None = None, runs_root: 
         try:
             while True:
                 code = await asyncio.to_thread(_wait, process, poll_s)
-                steps = await asyncio.to_thread(RunDir(run_dir).completed_steps)
-                fresh = [step for step in steps if step not in published]
+                fresh, library = await asyncio.to_thread(_finished_since, run_dir, published)
                 if fresh:
-                    library = await asyncio.to_thread(load_library, RunDir(run_dir).library_path)
                     for step in fresh:
                         event = await publisher.publish(library, step)
                         published.append(step)
@@ -151,6 +151,13 @@ def build_learner_graph(*, namespace: tuple[str, ...] | None = None, runs_root: 
     graph.add_edge(START, "learn")
     graph.add_edge("learn", END)
     return graph.compile(name="tfgrpo-learner")
+
+
+def _finished_since(run_dir: Path, published: list[int]) -> tuple[list[int], ExperienceLibrary | None]:
+    """Steps finished and not yet published, with the run's library (file I/O: in a worker thread)."""
+    directory = RunDir(run_dir)
+    fresh = [step for step in directory.completed_steps() if step not in published]
+    return fresh, load_library(directory.library_path) if fresh else None
 
 
 def _wait(process: subprocess.Popen, seconds: float) -> int | None:

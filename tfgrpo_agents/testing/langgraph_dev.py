@@ -1,11 +1,14 @@
 """``langgraph dev`` (the in-memory LangGraph Server) on 127.0.0.1, for tests and benchmarks.
 
 Starts the server for a ``langgraph.json`` on a free port, waits until it answers ``/ok``, and stops
-it (and its workers) on exit. Its ``.langgraph_api`` state goes into ``workdir``.
+it (and its workers) on exit. It runs in ``workdir``, where its ``.langgraph_api`` state goes, from
+a copy of the config whose relative paths (which the server resolves against its working
+directory) are made absolute, so every start begins with an empty store.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -40,6 +43,22 @@ class LangGraphDev:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _config_copy(self) -> Path:
+        config = json.loads(self.config.read_text())
+        base = self.config.parent
+
+        def absolute(spec: str) -> str:
+            return str((base / spec).resolve()) if spec.startswith(".") else spec
+
+        config["graphs"] = {name: absolute(spec) if isinstance(spec, str) else spec
+                            for name, spec in config.get("graphs", {}).items()}
+        config["dependencies"] = [absolute(dep) for dep in config.get("dependencies", [])]
+        if isinstance(config.get("env"), str):
+            config["env"] = absolute(config["env"])
+        path = self.workdir / "langgraph.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
     @property
     def log(self) -> str:
         path = self.workdir / "langgraph-dev.log"
@@ -58,7 +77,7 @@ class LangGraphDev:
         env = {**self.env, "LANGSMITH_TRACING": "false", "LANGCHAIN_TRACING_V2": "false"}
         with open(self.workdir / "langgraph-dev.log", "ab") as log:
             self.process = subprocess.Popen(
-                [binary, "dev", "--config", str(self.config), "--host", "127.0.0.1", "--port", str(self.port),
+                [binary, "dev", "--config", str(self._config_copy()), "--host", "127.0.0.1", "--port", str(self.port),
                  "--no-browser", "--no-reload"],
                 cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
