@@ -80,3 +80,38 @@ def test_a_failing_learn_request_reports_the_reason(served):
     assert status["status"] == "error"
     state = client.threads.get(thread["thread_id"])
     assert "no_such_module" in json.dumps(state.get("error") or state), json.dumps(state)[-2000:]
+
+
+def test_a_local_learner_drives_the_served_agent_through_remote_graph(served, tmp_path):
+    from langchain_openai import ChatOpenAI
+
+    from tfgrpo_agents.learning import (
+        LearnSettings,
+        Task,
+        TrainingFreeGRPO,
+        read_trajectories,
+    )
+    from tfgrpo_agents.serving import remote_agent_factory
+
+    stub, client, server = served
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from your_own_agent import reward
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    teacher = ChatOpenAI(model="m", base_url=stub.base_url, api_key="test", temperature=0)
+    learner = TrainingFreeGRPO(agent_factory=remote_agent_factory(server.url, "agent_rollouts"), teacher=teacher,
+                               grader=reward, run_dir=tmp_path / "run",
+                               settings=LearnSettings(group_size=3, epochs=1, batch_size=2, concurrency=3,
+                                                      domain="shop", model_id="m"))
+    result = learner.fit([Task.model_validate(t) for t in shop_tasks()])
+    assert [r.step for r in result.reports] == [1, 2] and result.library.experiences
+    first = read_trajectories(tmp_path / "run" / "steps" / "step-0001" / "trajectories.jsonl")
+    assert len(first) == 6 and not any(t.failed for t in first)
+    assert all(t.tool_calls and t.tool_calls[0].name == "lookup_price" for t in first)
+    assert len({t.reward for t in first}) > 1  # the group's rollouts differ: the sampling reached the server
+    step_one = result.library.at_step(1).texts()
+    second = read_trajectories(tmp_path / "run" / "steps" / "step-0002" / "trajectories.jsonl")
+    served_prompts = [next(m["content"] for m in r["messages"] if m["role"] == "system") for r in stub.requests
+                      if any(m.get("content") in {t.question for t in second} for m in r["messages"])]
+    assert served_prompts and all(text in prompt for prompt in served_prompts for text in step_one)

@@ -30,10 +30,12 @@ from tfgrpo_agents.experience.render import (
 from tfgrpo_agents.experience.sources import (
     ExperienceSource,
     JsonFileSource,
+    RequestSource,
     SourceLike,
     StaticSource,
     StoreSource,
     as_source,
+    library_request,
     read_source,
     resolve_namespace,
 )
@@ -70,6 +72,7 @@ __all__ = [
     "ModelMismatchWarning",
     "OpKind",
     "RejectedOp",
+    "RequestSource",
     "StaticSource",
     "SourceLike",
     "StoreLibrary",
@@ -80,6 +83,7 @@ __all__ = [
     "estimate_tokens",
     "eviction_order",
     "experiences_namespace",
+    "library_request",
     "load_from_store",
     "load_library",
     "library_namespace",

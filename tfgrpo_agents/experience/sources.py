@@ -219,6 +219,48 @@ class StoreSource:
         return self._cached(namespace, version) or self._remember(namespace, await target.aread())
 
 
+REQUEST_KEY = "tfgrpo_library"
+
+
+def library_request(library: ExperienceLibrary) -> dict[str, Any]:
+    """The ``configurable`` entry that makes a :class:`RequestSource` agent use ``library`` for one run."""
+    return {REQUEST_KEY: library.model_dump(mode="json", exclude={"history"})}
+
+
+class RequestSource:
+    """The library a run's config carries (``configurable["tfgrpo_library"]``), else ``fallback``'s.
+
+    For an agent that a learner drives remotely (``RemoteGraph`` rollouts): each rollout must see
+    the library of its learning step, whatever the store holds. It lets a caller set the lessons
+    block of the prompt, so serve it as a graph of its own for the learner, not to end users.
+    """
+
+    def __init__(self, fallback: SourceLike = None, *, cache_size: int = 32) -> None:
+        self.fallback = as_source(fallback)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, ExperienceLibrary] = OrderedDict()
+
+    def _carried(self) -> ExperienceLibrary | None:
+        carried = ((_run_config() or {}).get("configurable") or {}).get(REQUEST_KEY)
+        if not carried:
+            return None
+        key = repr(sorted((e.get("id"), e.get("text")) for e in carried.get("experiences", [])))
+        if key not in self._cache:
+            self._cache[key] = ExperienceLibrary.model_validate(carried)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def current(self) -> ExperienceLibrary:
+        carried = self._carried()
+        return carried if carried is not None else self.fallback.current()
+
+    async def acurrent(self) -> ExperienceLibrary:
+        carried = self._carried()
+        return carried if carried is not None else await read_source(self.fallback)
+
+
 async def read_source(source: ExperienceSource) -> ExperienceLibrary:
     """``await source.acurrent()``, or ``current()`` in a worker thread for a source that has no async path."""
     acurrent = getattr(source, "acurrent", None)

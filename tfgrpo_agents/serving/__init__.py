@@ -8,5 +8,7 @@ from tfgrpo_agents.serving.learner import (
     LearnRequest,
     build_learner_graph,
 )
+from tfgrpo_agents.serving.remote import RemoteAgent, remote_agent_factory
 
-__all__ = ["LearnOutcome", "LearnRequest", "LearnerError", "LearnerState", "build_learner_graph"]
+__all__ = ["LearnOutcome", "LearnRequest", "LearnerError", "LearnerState", "RemoteAgent", "build_learner_graph",
+           "remote_agent_factory"]
