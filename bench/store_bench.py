@@ -1,6 +1,6 @@
 """The shared library in a store: read cost per model call, concurrent writers, torn reads.
 
-    python bench/store_bench.py [--steps 200] [--reads 2000] [--writers 2 --adds 40] [--out bench/results/store.json]
+    python bench/store_bench.py [--steps 200] [--reads 2000] [--writers 2 --adds 40] [--step-pause 0.02]
 
 Runs against an InMemoryStore and a throwaway PostgreSQL server on 127.0.0.1 (Debian's binaries,
 started by ``tfgrpo_agents.testing.postgres``):
@@ -12,7 +12,7 @@ started by ``tfgrpo_agents.testing.postgres``):
 * writers: ``--writers`` processes each apply ``--adds`` ADDs, one op per write, to one
   PostgreSQL library at once; every lesson must survive;
 * torn reads: a reader reads the library over and over while a learner publishes ``--steps``
-  steps; a read is torn when its experiences are not those of the history entry with its revision,
+  steps (``--step-pause`` apart; only reads made while it publishes count); a read is torn when its experiences are not those of the history entry with its revision,
   or its digest does not match its experiences.
 """
 
@@ -59,30 +59,38 @@ def step_ops(library: ExperienceLibrary, step: int) -> list[dict]:
     return ops
 
 
-def learn(target: StoreLibrary, steps: int) -> None:
+def learn(target: StoreLibrary, steps: int, pause_s: float = 0.0) -> None:
     """``steps`` publishes, as a learner makes them (the run's library with its history)."""
     library = ExperienceLibrary(limits=LIMITS)
     for step in range(1, steps + 1):
+        time.sleep(pause_s)
         base = library.digest()
         ops = step_ops(library, step)
         library.apply(ops, step=step, strict=False)
         target.publish(library, writer="bench", base_digest=base, ops=ops)
 
 
-def timed_reads(opener, reads: int, write_between: bool) -> dict:
-    """``StoreSource.acurrent()`` timed ``reads`` times, through the async store ``opener()`` yields."""
+def timed_reads(opener, reads: int, write_between: bool = False, refresh_every: float = 0.0,
+                raw: bool = False) -> dict:
+    """``StoreSource.acurrent()`` timed ``reads`` times, through the async store ``opener()`` yields
+    (``raw``: the store's own ``aget`` of the version item instead, the floor of a version check)."""
 
     async def run() -> list[float]:
         async with opener() as store:
-            source, target = StoreSource(store, namespace=NAMESPACE), StoreLibrary(store, NAMESPACE)
+            source = StoreSource(store, namespace=NAMESPACE, refresh_every=refresh_every)
+            target = StoreLibrary(store, NAMESPACE)
             first = (await target.aread()).library.experiences[0].id
-            await source.acurrent()  # warm: the first read fills the cache
+
+            def read():
+                return store.aget((*NAMESPACE, "library"), "version") if raw else source.acurrent()
+
+            await read()  # warm: the first read fills the cache
             times = []
             for number in range(reads):
                 if write_between:
                     await target.aapply([{"op": "UPDATE", "id": first, "text": lesson("reread", number)}])
                 start = time.perf_counter()
-                await source.acurrent()
+                await read()
                 times.append((time.perf_counter() - start) * 1000)
             return times
 
@@ -102,10 +110,14 @@ def read_cost(store, opener, label: str, steps: int, reads: int) -> dict:
     current_bytes = len(json.dumps(stored.model_dump(mode="json")))
     result = {"store": label, "steps": steps, "experiences": len(stored.library), "history_entries": len(history),
               "current_item_bytes": current_bytes, "publish_s_per_step": round(learn_s / steps, 4),
-              "unchanged": timed_reads(opener, reads, write_between=False),
+              "unchanged": timed_reads(opener, reads),
+              "unchanged_refresh_every_1s": timed_reads(opener, reads, refresh_every=1.0),
+              "store_aget_floor": timed_reads(opener, reads, raw=True),
               "changed": timed_reads(opener, max(reads // 10, 20), write_between=True)}
-    print(f"{label}: cached read {result['unchanged']['median_ms']} ms median, re-read "
-          f"{result['changed']['median_ms']} ms ({result['experiences']} experiences, {len(history)} history items)")
+    print(f"{label}: cached read {result['unchanged']['median_ms']} ms median (the store's own aget: "
+          f"{result['store_aget_floor']['median_ms']} ms; refresh_every=1s: "
+          f"{result['unchanged_refresh_every_1s']['median_ms']} ms), re-read {result['changed']['median_ms']} ms "
+          f"({result['experiences']} experiences, {len(history)} history items)")
     return result
 
 
@@ -145,7 +157,7 @@ def writers(url: str, count: int, adds: int) -> dict:
             "present": present, "revision": stored.revision, "wall_s": round(wall, 2)}
 
 
-def torn_reads(url: str, steps: int, minimum_reads: int) -> dict:
+def torn_reads(url: str, steps: int, pause_s: float) -> dict:
     from langgraph.store.postgres import PostgresStore
 
     namespace = ("tfgrpo", "torn")
@@ -155,13 +167,13 @@ def torn_reads(url: str, steps: int, minimum_reads: int) -> dict:
         done = threading.Event()
 
         def learner() -> None:
-            learn(target, steps)
+            learn(target, steps, pause_s)
             done.set()
 
         thread = threading.Thread(target=learner)
         thread.start()
         reader = StoreLibrary(reader_store, namespace)
-        while not done.is_set() or len(seen) < minimum_reads:
+        while not done.is_set():
             stored = reader.read()
             if stored is not None:
                 seen.append((stored.revision, stored.digest, [e.id + e.text for e in stored.library.experiences],
@@ -173,6 +185,8 @@ def torn_reads(url: str, steps: int, minimum_reads: int) -> dict:
             or [e.id + e.text for e in history[revision].snapshot.experiences] != shown]
     distinct = len({revision for revision, *_ in seen})
     print(f"torn reads: {len(torn)} of {len(seen)} reads ({distinct} distinct revisions seen) during {steps} steps")
+    if len(seen) < 1000:
+        print("note: fewer than 1,000 reads during the steps; raise --step-pause")
     return {"steps": steps, "reads": len(seen), "distinct_revisions_seen": distinct, "torn": len(torn)}
 
 
@@ -182,7 +196,8 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--adds", type=int, default=40)
-    parser.add_argument("--torn-reads", type=int, default=1000, help="at least this many reads during the steps")
+    parser.add_argument("--step-pause", type=float, default=0.02,
+                        help="seconds between the torn-read learner's steps (a real step takes minutes)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/store.json"))
     args = parser.parse_args()
 
@@ -207,7 +222,7 @@ def main() -> None:
             results["read_cost"].append(read_cost(store, lambda: AsyncPostgresStore.from_conn_string(server.url),
                                                   "AsyncPostgresStore", args.steps, args.reads))
         results["writers"] = writers(server.url, args.writers, args.adds)
-        results["torn"] = torn_reads(server.url, args.steps, args.torn_reads)
+        results["torn"] = torn_reads(server.url, args.steps, args.step_pause)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
