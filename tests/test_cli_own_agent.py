@@ -83,7 +83,7 @@ def test_library_import_of_an_unknown_domain_fails(tmp_path):
         save_to_store(library, store)
     result = runner.invoke(app, ["library", "import", str(tmp_path / "out.json"), "--sqlite", str(store_path),
                                  "--domain", "wbe"])
-    assert result.exit_code == 2 and "no library for domain 'wbe'" in result.output and "web" in result.output
+    assert result.exit_code == 2 and "holds no library under tfgrpo/wbe; it has: tfgrpo/web" in result.output
     assert not (tmp_path / "out.json").exists()
 
 
