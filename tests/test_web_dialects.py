@@ -66,6 +66,20 @@ def test_each_dialect_yields_title_text_and_links_never_markup(markup, title, fa
     assert any(found.url.endswith(link) for found in page.links)
 
 
+@pytest.mark.parametrize("head,author", [
+    ('<meta name="Author" content="  Rosa   Lindqvist ">', "Rosa Lindqvist"),
+    ('<meta property="article:author" content="Tomas Berg">', "Tomas Berg"),
+    ('<meta name="DC.creator" content="Ama Owusu">', "Ama Owusu"),
+    ('<meta name="generator" content="DocBook">', None),
+])
+def test_the_declared_author_is_read_from_the_head(head, author):
+    page = parse_html(f"<html><head><title>T</title>{head}</head><body><p>{'Words here. ' * 20}</p></body></html>",
+                      "http://docs.test/a.html")
+    assert page.metadata.get("author") == author
+    assert ("Author: " + author in render_page(page, goal="", text_budget=900)) if author else "Author" not in \
+        render_page(page, goal="", text_budget=900)
+
+
 def test_markup_that_is_not_html_is_read_as_text_not_echoed():
     page = parse_html("<<<>>> <b>bold claim</b> &&& <", "http://docs.test/odd")
     assert "bold claim" in " ".join(page.passages) and "<b>" not in " ".join(page.passages)

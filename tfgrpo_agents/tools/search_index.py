@@ -232,12 +232,17 @@ class LocalSearchIndex:
         base_url: str = "",
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> LocalSearchIndex:
-        """Open (building or refreshing as needed) the cached index of a site."""
+        """Open (building or refreshing as needed) the cached index of a site; an unchanged site
+        (its fingerprint: the archive's size and time, or each file's) is not read at all."""
         files = source if isinstance(source, SiteFiles) else SiteFiles(source)
         key = hashlib.sha1(str(files.source.resolve()).encode()).hexdigest()[:16]
         directory = Path(cache_dir) if cache_dir else default_cache_dir() / "index"
         index = cls(directory / f"{files.source.name}-{key}.sqlite", base_url=base_url)
-        index.update(files)
+        fingerprint = files.fingerprint()
+        if index._meta("source") != fingerprint:  # else nothing changed: no page is read or hashed
+            index.update(files)
+            with index._conn:
+                index._conn.execute("INSERT OR REPLACE INTO meta VALUES ('source', ?)", (fingerprint,))
         return index
 
     def update(self, files: SiteFiles, paths: Iterable[str] | None = None) -> IndexStats:
@@ -304,15 +309,18 @@ class LocalSearchIndex:
         match = fts_query(query)
         if not match:
             return []
+        # no snippet() here: FTS5 would compute it for every matching row before the LIMIT
         sql = f"""
-            SELECT pages.path, docs.title, snippet(pages, 1, '', '', ' … ', 24)
+            SELECT pages.path, docs.title
             FROM pages JOIN docs ON docs.path = pages.path WHERE pages MATCH ?
             ORDER BY bm25(pages, {TITLE_WEIGHT}, 1.0) LIMIT ?
         """
         limit = max(CANDIDATES, max_results)
+        title_match = f"title : ({match})"
         overall = self._conn.execute(sql, (match, limit)).fetchall()
-        by_title = self._conn.execute(sql, (f"title : ({match})", limit)).fetchall()
+        by_title = self._conn.execute(sql, (title_match, limit)).fetchall()
         rows = {row[0]: row for row in by_title} | {row[0]: row for row in overall}
+        matched_by = {row[0]: title_match for row in by_title} | {row[0]: match for row in overall}
         wanted = title_terms(query) - STOPWORDS or title_terms(query)
         weight = self._title_term_weights()
 
@@ -348,6 +356,7 @@ class LocalSearchIndex:
             defining = {p for p, body in bodies.items() if any(e.search(body) for e in entries)}
             ranked = [p for p in ranked if p in defining] + [p for p in ranked if p not in defining]
         best = ranked[:max_results]
+        windows = self._windows(best, matched_by)
         words = {w.lower() for w in _WORD.findall(query)}
         hits = []
         for p in best:
@@ -357,8 +366,20 @@ class LocalSearchIndex:
             members = [f"{subject}.{w}" for w in sorted(words - STOPWORDS) if subject and w != subject.lower()]
             body = bodies.get(p) or (self._bodies([p]).get(p) if subject else None)
             hits.append(SearchHit(title=title, url=urljoin(self.base_url, p),
-                                  snippet=self._snippet(body, names + members, rows[p][2], head_first=bool(subject))))
+                                  snippet=self._snippet(body, names + members, windows.get(p, ""),
+                                                        head_first=bool(subject))))
         return hits
+
+    def _windows(self, paths: list[str], matched_by: dict[str, str]) -> dict[str, str]:
+        """FTS5's best-matching window of each returned page, under the match that found it."""
+        windows: dict[str, str] = {}
+        for expression in set(matched_by[p] for p in paths):
+            chosen = [p for p in paths if matched_by[p] == expression]
+            marks = ",".join("?" * len(chosen))
+            windows.update(self._conn.execute(
+                f"SELECT path, snippet(pages, 1, '', '', ' … ', 24) FROM pages WHERE pages MATCH ? "
+                f"AND path IN ({marks})", [expression, *chosen]))
+        return windows
 
     def _bodies(self, paths: list[str]) -> dict[str, str]:
         marks = ",".join("?" * len(paths))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import os
 import posixpath
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,17 +25,44 @@ class SiteFiles:
         self.source = Path(source)
         if not self.source.exists():
             raise FileNotFoundError(f"no site at {self.source} (expected a folder or a .tar.gz of HTML)")
-        self._members: dict[str, bytes] | None = None
-        if self.source.is_file():
-            if not tarfile.is_tarfile(self.source):
-                raise ValueError(f"{self.source} is a file but not a tar archive")
-            self._members = {}
-            with tarfile.open(self.source) as archive:
-                for member in archive:
-                    if member.isfile():
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            self._members[_clean(member.name)] = handle.read()
+        self._archive = self.source.is_file()
+        if self._archive and not tarfile.is_tarfile(self.source):
+            raise ValueError(f"{self.source} is a file but not a tar archive")
+        self._loaded: dict[str, bytes] | None = None
+        self._loading = threading.Lock()  # the site server's threads may ask first at once
+
+    @property
+    def _members(self) -> dict[str, bytes] | None:
+        """A tarball's files, read on first use (a process that only searches a built index never reads them)."""
+        if not self._archive:
+            return None
+        with self._loading:
+            if self._loaded is None:
+                self._loaded = self._read_archive()
+        return self._loaded
+
+    def _read_archive(self) -> dict[str, bytes]:
+        members = {}
+        with tarfile.open(self.source) as archive:
+            for member in archive:
+                if member.isfile():
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        members[_clean(member.name)] = handle.read()
+        return members
+
+    def fingerprint(self) -> str:
+        """Changes whenever a file of the site may have: the archive's size and time, or every file's."""
+        if self._archive:
+            stat = self.source.stat()
+            return f"tar:{self.source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        digest = hashlib.sha1()
+        for path in sorted(self.source.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(self.source).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                              .encode())
+        return f"dir:{digest.hexdigest()}"
 
     def paths(self) -> Iterator[str]:
         if self._members is not None:
