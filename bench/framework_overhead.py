@@ -16,6 +16,8 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
 * serial model: with a fixed latency every in-flight reply lands at once, and the one event loop
   handles them one after another, so a step takes ``latency + concurrency × t``. ``t`` (event-loop
   CPU per model step) is fitted to the scale table; it says how far one process can scale;
+* workers: 64 rollouts in flight through the multi-process runner (``--workers``), 1 vs 2 worker
+  processes, with ±``--jitter`` latency spread (a fixed latency puts every rollout in lockstep);
 * faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
   answer or as a recorded failure, and the retries are counted.
 
@@ -32,6 +34,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -58,7 +61,8 @@ def reply(body: dict) -> dict:
                       completion_tokens=12)
 
 
-def serve(latency: float, fault_rates: dict[str, float], hang_s: float, port_queue, stop_event) -> None:
+def serve(latency: float, fault_rates: dict[str, float], hang_s: float, port_queue, stop_event,
+          jitter_s: float = 0.0) -> None:
     rng = random.Random(0)
 
     def fault(number: int, body: dict) -> str | None:
@@ -69,17 +73,19 @@ def serve(latency: float, fault_rates: dict[str, float], hang_s: float, port_que
             draw -= rate
         return None
 
-    with OpenAIStub(reply_fn=reply, delay_s=latency, fault_fn=fault if fault_rates else None, hang_s=hang_s) as stub:
+    with OpenAIStub(reply_fn=reply, delay_s=latency, fault_fn=fault if fault_rates else None, hang_s=hang_s,
+                    jitter_s=jitter_s) as stub:
         port_queue.put((stub.base_url, os.getpid()))
         stop_event.wait()
         port_queue.put(len(stub.requests))
 
 
 class Server:
-    def __init__(self, latency: float, fault_rates: dict[str, float] | None = None, hang_s: float = 3.0):
+    def __init__(self, latency: float, fault_rates: dict[str, float] | None = None, hang_s: float = 3.0,
+                 jitter_s: float = 0.0):
         self.queue, self.stop = multiprocessing.Queue(), multiprocessing.Event()
         self.process = multiprocessing.Process(target=serve, args=(latency, fault_rates or {}, hang_s, self.queue,
-                                                                   self.stop), daemon=True)
+                                                                   self.stop, jitter_s), daemon=True)
 
     def __enter__(self) -> Server:
         self.process.start()
@@ -98,16 +104,20 @@ def lookup(key: str) -> str:
     return "42"
 
 
+def bench_agent(library, base_url: str | None = None, timeout: float = 30.0, retries: int = 3):
+    """The benchmark's agent (also what worker processes build, from ``TFGRPO_BENCH_URL``)."""
+    model = ChatOpenAI(model="stub-model", base_url=base_url or os.environ["TFGRPO_BENCH_URL"], api_key="not-needed",
+                       timeout=timeout, max_retries=retries)
+    return build_react_agent(model, [lookup], system_prompt="Answer with the tool.", experiences=library, max_steps=4)
+
+
 def run(base_url: str, concurrency: int, rollouts: int, *, timeout: float = 30.0, retries: int = 3,
         rollout_retries: int = 0, profile=None) -> tuple[float, float, list]:
     """Wall seconds, CPU seconds of this process, and the trajectories of one evaluation."""
-    model = ChatOpenAI(model="stub-model", base_url=base_url, api_key="not-needed", timeout=timeout,
-                       max_retries=retries)
     tasks = [Task(id=f"t{i}", question=f"What is the answer {i}?", answer="42") for i in range(rollouts)]
 
     def build(library, placement):
-        return build_react_agent(model, [lookup], system_prompt="Answer with the tool.", experiences=library,
-                                 placement=placement, max_steps=4)
+        return bench_agent(library, base_url, timeout, retries)
 
     settings = EvalSettings(k=1, concurrency=concurrency, max_steps=4, timeout_s=120, retries=rollout_retries)
     with tempfile.TemporaryDirectory() as out:  # its clean-up is not timed
@@ -118,6 +128,42 @@ def run(base_url: str, concurrency: int, rollouts: int, *, timeout: float = 30.0
         if profile:
             profile.disable()
         return time.perf_counter() - start, time.process_time() - cpu, trajectories
+
+
+def run_workers(base_url: str, concurrency: int, rollouts: int, workers: int) -> tuple[float, list]:
+    """Wall seconds and trajectories of one evaluation whose rollouts run in ``workers`` processes
+    (started and warmed up before the clock starts: a long evaluation pays that once)."""
+    from tfgrpo_agents.core.rollout import RolloutSettings
+    from tfgrpo_agents.core.runner import RolloutBatch, RolloutJob
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.session import ExperimentSpec, ModelRecipe
+
+    os.environ["TFGRPO_BENCH_URL"] = base_url
+    if str(ROOT) not in sys.path:  # the workers import this file as bench.framework_overhead
+        sys.path.insert(0, str(ROOT))
+    spec = ExperimentSpec(domain="bench.framework_overhead:bench_agent",
+                          policy=ModelRecipe(model="stub-model", base_url=base_url))
+    from tfgrpo_agents.sharding import ProcessRunner
+
+    experiment = spec.build()
+    runner = ProcessRunner(spec, workers) if workers > 1 else None
+    tasks = [Task(id=f"t{i}", question=f"What is the answer {i}?", answer="42") for i in range(rollouts)]
+    settings = EvalSettings(k=1, concurrency=concurrency, max_steps=4, timeout_s=120, retries=0)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            if runner is not None:  # spawn the workers and build their agents
+                warm = [RolloutJob(task=Task(id=f"w{i}", question="warm?", answer="42"), sample=0, seed=i, key=f"w{i}")
+                        for i in range(2 * workers)]
+                run_sync(runner.fill(RolloutBatch(jobs=warm, library=ExperienceLibrary(), settings=RolloutSettings(),
+                                                  run_dir=str(Path(out) / "warm"), concurrency=2 * workers)))
+            start = time.perf_counter()
+            _, trajectories = run_sync(evaluate(experiment.agent, EvalConfig(name="bench"), tasks, ExactMatchGrader(),
+                                                settings, out, runner=runner))
+            return time.perf_counter() - start, trajectories
+    finally:
+        if runner is not None:
+            runner.close()
+        experiment.__exit__(None, None, None)
 
 
 def _owner(filename: str) -> str:
@@ -167,12 +213,32 @@ def fit_serial_step(scale: list[dict]) -> dict:
     }
 
 
+def workers_arm(args) -> list[dict]:
+    """64 rollouts in flight over 1 and 2 worker processes, at each latency, with latency jitter."""
+    workers_rows = []
+    for latency in (float(x) for x in args.scale_latencies.split(",")):
+        with Server(latency, jitter_s=args.jitter * latency) as server:
+            for workers in (1, 2):
+                wall, trajectories = run_workers(server.base_url, 64, args.worker_rollouts, workers)
+                assert len(trajectories) == args.worker_rollouts and all(t.reward == 1.0 for t in trajectories)
+                ideal = 64 / (2 * latency)
+                row = {"latency_s": latency, "jitter": f"±{args.jitter:.0%}", "workers": workers, "concurrency": 64,
+                       "rollouts": args.worker_rollouts, "rollouts_per_s": round(args.worker_rollouts / wall, 2),
+                       "share_of_ideal": round(args.worker_rollouts / wall / ideal, 3)}
+                workers_rows.append(row)
+                print("workers", row, flush=True)
+    return workers_rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--scale-latencies", default="0.2,1.0")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "framework_overhead.json")
+    parser.add_argument("--jitter", type=float, default=0.25, help="latency spread of the workers arm (share)")
+    parser.add_argument("--worker-rollouts", type=int, default=512)
+    parser.add_argument("--only-workers", action="store_true", help="run the workers arm alone")
     parser.add_argument("--fit-only", action="store_true", help="refit the serial model to --out's scale table")
     args = parser.parse_args()
     if args.fit_only:
@@ -184,6 +250,12 @@ def main() -> None:
     ideal_rollout = 2 * args.latency
     results: dict = {"latency_s": args.latency, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                      "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    if args.only_workers:
+        results = json.loads(args.out.read_text()) if args.out.exists() else results
+        results["workers"] = workers_arm(args)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
 
     with Server(args.latency) as server:
         run(server.base_url, 1, 2)  # warm-up: imports, connection pool
@@ -221,6 +293,8 @@ def main() -> None:
     results["scale"] = scale
     results["serial_model"] = fit_serial_step(scale)
     print("serial model", results["serial_model"], flush=True)
+
+    results["workers"] = workers_arm(args)
 
     fault_rates = {"429": 0.05, "500": 0.05, "timeout": 0.02}
     with Server(args.latency, fault_rates, hang_s=3.0) as server:

@@ -17,7 +17,7 @@ LAYERS = [
     {"evaluation"},
     {"datasets"},
     {"session"},
-    {"serving"},
+    {"sharding", "serving"},
     {"demo"},
     {"cli", "__init__"},
 ]

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field
 
 from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import Placement
+from tfgrpo_agents.core.runner import RolloutRunner
 from tfgrpo_agents.learning import (
     Grader,
     LearnSettings,
@@ -29,7 +31,47 @@ from tfgrpo_agents.learning import (
 from tfgrpo_agents.learning.domains import Domain, domain_for
 from tfgrpo_agents.models.factory import chat_model, stop_local_models
 
-__all__ = ["Experiment", "chat_model", "stop_local_models"]
+__all__ = ["Experiment", "ExperimentSpec", "ModelRecipe", "chat_model", "stop_local_models"]
+
+
+class ModelRecipe(BaseModel):
+    """How to make a chat model (see :func:`chat_model`): a recipe, so a worker process can make it too."""
+
+    model: str
+    base_url: str | None = None
+    temperature: float = 0.0
+    timeout: float = 120.0
+    max_retries: int = 3
+    requests_per_second: float | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """The embedded model, started by (and serving) this process only."""
+        from tfgrpo_agents.models.local_model import LOCAL_MODELS
+
+        return self.model in LOCAL_MODELS and self.base_url is None
+
+    def build(self) -> BaseChatModel:
+        return chat_model(self.model, self.base_url, temperature=self.temperature, timeout=self.timeout,
+                          max_retries=self.max_retries, requests_per_second=self.requests_per_second)
+
+
+class ExperimentSpec(BaseModel):
+    """An :class:`Experiment` as data: what the CLI builds, and what rollout worker processes rebuild."""
+
+    domain: str
+    policy: ModelRecipe
+    teacher: ModelRecipe | None = None
+    grader: str | None = None
+    tool_options: dict[str, Any] = Field(default_factory=dict)
+    max_steps: int = 8
+    placement: Placement = Placement.SYSTEM
+
+    def build(self) -> Experiment:
+        policy = self.policy.build()
+        teacher = self.teacher.build() if self.teacher else None
+        return Experiment(self.domain, policy, teacher, grader=self.grader, tool_options=self.tool_options,
+                          max_steps=self.max_steps, placement=self.placement, spec=self)
 
 class Experiment:
     """A domain preset (``math``, ``web``, ``qa`` or ``package.module:factory``) with its models,
@@ -42,7 +84,8 @@ class Experiment:
 
     def __init__(self, domain: Domain | str, policy: BaseChatModel, teacher: BaseChatModel | None = None, *,
                  grader: Grader | Callable[..., Any] | str | None = None, tool_options: dict[str, Any] | None = None,
-                 max_steps: int = 8, placement: Placement | str = Placement.SYSTEM) -> None:
+                 max_steps: int = 8, placement: Placement | str = Placement.SYSTEM,
+                 spec: ExperimentSpec | None = None) -> None:
         self.domain = domain_for(domain) if isinstance(domain, str) else domain
         self.policy = policy
         self.teacher = teacher or policy
@@ -53,6 +96,8 @@ class Experiment:
         self.grader = grader_for(chosen, judge=self.teacher) if isinstance(chosen, str) else as_grader(chosen)
         self.tools: list[Any] = []
         self._close: Callable[[], None] = lambda: None
+        self.spec = spec  # set when built from a spec: then its rollouts can run in worker processes
+        self._closers: list[Callable[[], None]] = []
 
     def __enter__(self) -> Experiment:
         self.tools, self._close = self.domain.make_tools(self.tool_options)
@@ -61,6 +106,13 @@ class Experiment:
     def __exit__(self, *exc: Any) -> None:
         self._close()
         self.tools, self._close = [], (lambda: None)
+        for close in self._closers:
+            close()
+        self._closers.clear()
+
+    def closing(self, close: Callable[[], None]) -> None:
+        """Run ``close`` when the experiment closes (a rollout runner's worker processes)."""
+        self._closers.append(close)
 
     def agent(self, library: Any = None, placement: Placement | str | None = None) -> Any:
         """The one agent builder: this domain's agent with ``library`` injected."""
@@ -74,18 +126,19 @@ class Experiment:
                                 run_dir=run_dir, settings=settings, **options)
 
     async def acompare(self, configs: Sequence[Any], tasks: Sequence[Task], settings: Any, out_dir: str | Path,
-                       on_rollout: Callable[[], None] | None = None) -> Any:
+                       on_rollout: Callable[[], None] | None = None, runner: RolloutRunner | None = None) -> Any:
         """Every configuration on the same tasks, the first as the baseline (see :func:`~tfgrpo_agents.evaluation.compare`)."""
         from tfgrpo_agents.evaluation import compare
 
-        return await compare(self.agent, configs, tasks, self.grader, settings, out_dir, on_rollout)
+        return await compare(self.agent, configs, tasks, self.grader, settings, out_dir, on_rollout, runner=runner)
 
     def compare(self, *args: Any, **kwargs: Any) -> Any:
         return run_sync(self.acompare(*args, **kwargs))
 
     async def acurve(self, library_path: str | Path, tasks: Sequence[Task], settings: Any, out_dir: str | Path,
-                     steps: Sequence[int] | None = None, on_rollout: Callable[[], None] | None = None) -> Any:
+                     steps: Sequence[int] | None = None, on_rollout: Callable[[], None] | None = None,
+                     runner: RolloutRunner | None = None) -> Any:
         from tfgrpo_agents.evaluation import learning_curve
 
         return await learning_curve(self.agent, library_path, tasks, self.grader, settings, out_dir, steps=steps,
-                                    on_rollout=on_rollout)
+                                    on_rollout=on_rollout, runner=runner)

@@ -47,6 +47,9 @@ def _print_json(payload: Any) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (progress on stderr).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    help="Worker processes for the rollouts (default: more than one only for an endpoint with 32 or more "
+         "rollouts in flight).", min=1)]
 RpsOpt = Annotated[float | None, typer.Option(help="Cap requests per second to the endpoint (metered APIs).",
                                               callback=lambda v: _positive(v))]
 
@@ -134,31 +137,66 @@ class LearnOptions(BaseModel):
 
 
 
+def _recipe(model: str, base_url: str | None, temperature: float, options: LearnOptions):
+    from tfgrpo_agents.session import ModelRecipe
+
+    return ModelRecipe(model=model, base_url=base_url, temperature=temperature, timeout=options.request_timeout,
+                       max_retries=options.max_retries, requests_per_second=options.requests_per_second)
+
+
 def _chat_model(model: str, base_url: str | None, temperature: float, options: LearnOptions):
     """A chat model from the command's options; an embedded model that cannot start is a one-line error."""
     from tfgrpo_agents.models.local_model import LocalModelError
-    from tfgrpo_agents.session import chat_model
 
     try:
-        return chat_model(model, base_url, temperature=temperature, timeout=options.request_timeout,
-                          max_retries=options.max_retries, requests_per_second=options.requests_per_second)
+        return _recipe(model, base_url, temperature, options).build()
     except LocalModelError as exc:
         _fail(str(exc))
 
 
-def _experiment(options: LearnOptions, temperature: float, max_steps: int, grader: str | None, placement: str):
-    """The command's experiment: domain, policy and teacher models, tools options and grader."""
-    from tfgrpo_agents.session import Experiment
+def _experiment(options: LearnOptions, temperature: float, max_steps: int, grader: str | None, placement: str,
+                workers: int | None = None):
+    """The command's experiment (domain, policy and teacher models, tool options, grader), built from a
+    spec, so that its rollouts can also run in worker processes (``--workers``)."""
+    from tfgrpo_agents.models.local_model import LocalModelError
+    from tfgrpo_agents.session import ExperimentSpec
 
-    domain = _domain(options.agent)
-    policy = _chat_model(options.model, options.base_url, temperature, options)
-    teacher = _chat_model(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0,
-                          options)
+    spec = ExperimentSpec(
+        domain=options.agent, policy=_recipe(options.model, options.base_url, temperature, options),
+        teacher=_recipe(options.teacher_model or options.model, options.teacher_base_url or options.base_url, 0.0,
+                        options),
+        grader=grader, max_steps=max_steps, placement=placement,
+        tool_options={"site": str(Path(options.site).resolve()) if options.site else None,
+                      "public_url": options.public_url})
+    if workers and workers > 1 and spec.policy.embedded:  # before the model starts
+        _fail(f"--workers {workers}: more than one worker needs an endpoint (--base-url): the embedded model "
+              "serves the process that started it")
     try:
-        return Experiment(domain, policy, teacher, grader=grader, max_steps=max_steps, placement=placement,
-                          tool_options={"site": options.site, "public_url": options.public_url})
+        return spec.build()
+    except LocalModelError as exc:
+        _fail(str(exc))
     except ValueError as exc:  # an unknown or unimportable grader
         _fail(str(exc))
+
+
+def _runner(experiment, workers: int | None, concurrency: int):
+    """The rollout runner for ``--workers`` (``None``: in this process), closed with the experiment; auto
+    picks more than one only for an endpoint with enough rollouts in flight to keep a second event loop busy."""
+    import os
+
+    from tfgrpo_agents.sharding import ProcessRunner
+
+    if workers is None:  # auto
+        workers = 1 if experiment.spec.policy.embedded or concurrency < 32 else \
+            min(os.cpu_count() or 1, concurrency // 32 + 1, 4)
+    if workers <= 1:
+        return None
+    try:
+        runner = ProcessRunner(experiment.spec, workers)
+    except ValueError as exc:
+        _fail(f"--workers {workers}: {exc}")
+    experiment.closing(runner.close)
+    return runner
 
 
 def _opened(experiment):

@@ -14,6 +14,7 @@ from tfgrpo_agents.cli.common import (
     JsonOpt,
     LearnOptions,
     RpsOpt,
+    WorkersOpt,
     _at_least,
     _domain,
     _existing,
@@ -27,6 +28,7 @@ from tfgrpo_agents.cli.common import (
     _print_json,
     _print_library,
     _progress,
+    _runner,
     app,
     console,
 )
@@ -79,6 +81,7 @@ def learn(
         help="Learn from recorded rollouts (trajectories.jsonl, or a JSON list of runs with messages and rewards) "
              "instead of running the agent.", callback=_existing)] = None,
     requests_per_second: RpsOpt = None,
+    workers: WorkersOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Learn an experience library with Training-Free GRPO (resumable: rerun with --resume DIR)."""
@@ -142,11 +145,11 @@ def learn(
 
         saved_options = options.model_copy(update={"store": without_password(options.store) if options.store else None})
         atomic_write_text(RunDir(run_dir).cli_options_path, saved_options.model_dump_json(indent=2))
-    _run_learning(run_dir, settings, options, task_list, price_table, json_output)
+    _run_learning(run_dir, settings, options, task_list, price_table, json_output, workers)
 
 
 def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, prices,
-                  json_output: bool = False) -> None:
+                  json_output: bool = False, workers: int | None = None) -> None:
     from tfgrpo_agents.experience.connect import StoreUrlError
     from tfgrpo_agents.learning import RolloutsFailedError
     from tfgrpo_agents.learning.events import (
@@ -160,7 +163,8 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
         TeacherCallFinished,
     )
 
-    experiment = _experiment(options, settings.temperature, settings.max_steps, options.grader, settings.placement)
+    experiment = _experiment(options, settings.temperature, settings.max_steps, options.grader, settings.placement,
+                             workers)
     progress = _progress()
     bars: dict[str, Any] = {}
 
@@ -189,7 +193,9 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
 
     learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event, store=options.store,
-                                 store_namespace=options.store_namespace)
+                                 store_namespace=options.store_namespace,
+                                 runner=None if options.from_trajectories else _runner(experiment, workers,
+                                                                                       settings.concurrency))
     _opened(experiment)
     try:
         with progress:

@@ -26,6 +26,7 @@ from tfgrpo_agents.cli.common import (
     SiteOpt,
     TasksOpt,
     TemperatureOpt,
+    WorkersOpt,
     _domain,
     _existing,
     _experiment,
@@ -34,6 +35,7 @@ from tfgrpo_agents.cli.common import (
     _opened,
     _print_json,
     _progress,
+    _runner,
     app,
     console,
 )
@@ -41,7 +43,7 @@ from tfgrpo_agents.cli.common import (
 
 def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: int, temperature: float, seed: int,
                 concurrency: int, max_steps: int, grader: str | None, site: Path | None, public_url: str | None,
-                limit: int | None, requests_per_second: float | None = None):
+                limit: int | None, requests_per_second: float | None = None, workers: int | None = None):
     """Everything an evaluation command needs: its tasks, its experiment (models, tools, grader) and settings."""
     from tfgrpo_agents.evaluation import EvalSettings
     from tfgrpo_agents.learning import TaskFileError, load_tasks
@@ -54,7 +56,7 @@ def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: in
     options = LearnOptions(tasks=str(tasks), agent=agent, model=model, base_url=base_url,
                            requests_per_second=requests_per_second, site=str(site) if site else None,
                            public_url=public_url)
-    experiment = _experiment(options, temperature, max_steps, grader, "system")
+    experiment = _experiment(options, temperature, max_steps, grader, "system", workers)
     settings = EvalSettings(k=k, temperature=temperature, seed=seed, concurrency=concurrency, max_steps=max_steps,
                             model_id=model)
     return task_list, experiment, settings
@@ -88,7 +90,8 @@ def eval_command(
     placement: PlacementOpt = "system",
     k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
-    limit: LimitOpt = None, requests_per_second: RpsOpt = None, json_output: JsonOpt = False,
+    limit: LimitOpt = None, requests_per_second: RpsOpt = None, workers: WorkersOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Evaluate one configuration: Mean@k with its CI, Pass@k, tool calls, tokens, failures."""
     from tfgrpo_agents.evaluation import EvalConfig, comparison_markdown
@@ -96,11 +99,12 @@ def eval_command(
     _json_mode(json_output)
     task_list, experiment, settings = _evaluation(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
-        requests_per_second)
+        requests_per_second, workers)
     config = EvalConfig(name="with-library" if experiences else "baseline",
                         library=str(experiences) if experiences else None, placement=placement)
+    runner = _runner(experiment, workers, concurrency)
     result = _run_with_progress(len(task_list) * k, experiment, lambda tick: experiment.acompare(
-        [config], task_list, settings, out, on_rollout=tick))
+        [config], task_list, settings, out, on_rollout=tick, runner=runner))
     if json_output:
         _print_json(result.model_dump(mode="json"))
         return
@@ -116,7 +120,8 @@ def compare_command(
     user_placement: Annotated[bool, typer.Option(help="Add each library again, injected in the user message.")] = False,
     k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
-    limit: LimitOpt = None, requests_per_second: RpsOpt = None, json_output: JsonOpt = False,
+    limit: LimitOpt = None, requests_per_second: RpsOpt = None, workers: WorkersOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Run the baseline and each library arm on the same tasks; paired bootstrap CIs against the baseline."""
     from tfgrpo_agents.evaluation import (
@@ -129,7 +134,7 @@ def compare_command(
     _json_mode(json_output)
     task_list, experiment, settings = _evaluation(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
-        requests_per_second)
+        requests_per_second, workers)
     configs = [EvalConfig(name="baseline")]
     for item in library or []:
         name, sep, path = item.partition("=")
@@ -145,8 +150,9 @@ def compare_command(
         configs.append(EvalConfig(name="direct-tips", library=str(tips_path)))
     if user_placement:
         configs += [c.model_copy(update={"name": f"{c.name}@user", "placement": "user"}) for c in configs if c.library]
+    runner = _runner(experiment, workers, concurrency)
     result = _run_with_progress(len(task_list) * k * len(configs), experiment, lambda tick: experiment.acompare(
-        configs, task_list, settings, out, on_rollout=tick))
+        configs, task_list, settings, out, on_rollout=tick, runner=runner))
     if json_output:
         _print_json(result.model_dump(mode="json"))
         return
@@ -161,14 +167,16 @@ def curve_command(
     steps: Annotated[str | None, typer.Option(help="Comma-separated steps (default: all).")] = None,
     k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
-    limit: LimitOpt = None,
+    limit: LimitOpt = None, workers: WorkersOpt = None,
 ) -> None:
     """Evaluate each snapshot of a library: accuracy and tool calls per learning step, with plots."""
     from tfgrpo_agents.experience import load_library
 
     task_list, experiment, settings = _evaluation(
-        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit)
+        tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
+        workers=workers)
     chosen = [int(x) for x in steps.split(",")] if steps else load_library(library).steps
+    runner = _runner(experiment, workers, concurrency)
     _run_with_progress(len(task_list) * k * len(chosen), experiment, lambda tick: experiment.acurve(
-        library, task_list, settings, out, steps=chosen, on_rollout=tick))
+        library, task_list, settings, out, steps=chosen, on_rollout=tick, runner=runner))
     console.print((out / "curve.md").read_text(), markup=False, highlight=False)

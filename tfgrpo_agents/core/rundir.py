@@ -73,13 +73,13 @@ class RunDir:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
 
-    def _cache_path(self, stage: str, key: str) -> Path:
+    def cache_path(self, stage: str, key: str) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
         return self.root / "cache" / stage / f"{safe}.json"
 
     def cached(self, stage: str, key: str) -> Any | None:
         """A finished stage result, or ``None``. A file that does not parse is treated as absent."""
-        path = self._cache_path(stage, key)
+        path = self.cache_path(stage, key)
         try:
             return self.read_json(path)
         except (OSError, ValueError, RecursionError):  # missing, torn, binary or absurd: redo the work
@@ -88,12 +88,12 @@ class RunDir:
     def forget(self, stage: str, keys: list[str]) -> None:
         """Drop cached results, so that they are computed again (rollouts of an agent that was broken)."""
         for key in keys:
-            self._cache_path(stage, key).unlink(missing_ok=True)
+            self.cache_path(stage, key).unlink(missing_ok=True)
 
     def cache(self, stage: str, key: str, payload: Any) -> Any:
         # Atomic but not fsynced: a kill leaves the file whole; a power loss may leave it empty, which
         # ``cached`` reads as absent, so the work is redone. An fsync per rollout stalls many in flight.
-        self.write_json(self._cache_path(stage, key), payload, durable=False)
+        self.write_json(self.cache_path(stage, key), payload, durable=False)
         return payload
 
     def is_done(self, step: int) -> bool:

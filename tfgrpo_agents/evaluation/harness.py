@@ -23,6 +23,12 @@ from tfgrpo_agents.core.rollout import (
     worth_caching,
 )
 from tfgrpo_agents.core.rundir import RunDir, rollout_key
+from tfgrpo_agents.core.runner import (
+    RolloutBatch,
+    RolloutJob,
+    RolloutRunner,
+    missing_jobs,
+)
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import (
     Trajectory,
@@ -72,10 +78,12 @@ class EvalRun(BaseModel):
 async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Task], grader: Grader | None,
                    settings: EvalSettings, out_dir: str | Path,
                    on_rollout: Callable[[], None] | None = None,
-                   contract: AgentContract | None = None) -> tuple[EvalRun, list[Trajectory]]:
+                   contract: AgentContract | None = None,
+                   runner: RolloutRunner | None = None) -> tuple[EvalRun, list[Trajectory]]:
     """Evaluate one configuration; rollouts are cached under ``out_dir/<name>/`` (a rerun resumes).
 
-    ``contract`` adapts an agent with another state shape (see :mod:`tfgrpo_agents.core.contract`).
+    ``contract`` adapts an agent with another state shape (see :mod:`tfgrpo_agents.core.contract`);
+    ``runner`` runs the rollouts that are not cached elsewhere first (see :mod:`tfgrpo_agents.core.runner`).
     """
     contract = contract or AgentContract()
     run_dir = RunDir(Path(out_dir) / config.name)
@@ -86,6 +94,19 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     gate = asyncio.Semaphore(settings.concurrency)
     digest = library.digest()
     recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step, digest)
+    counted: set[str] = set()
+    if runner is not None:
+        jobs = [RolloutJob(task=t, sample=s, seed=rollout_seed(settings.seed, 0, t.id, s), key=rollout_key(t.id, s))
+                for t in tasks for s in range(settings.k) if rollout_key(t.id, s) not in recorded]
+        todo = missing_jobs(jobs, run_dir.root, lambda record: _same_library(record, library.step, digest))
+        if todo:
+            def finished(key: str, failed: bool) -> None:
+                counted.add(key)
+                if on_rollout:
+                    on_rollout()
+
+            await runner.fill(RolloutBatch(jobs=todo, library=library, placement=config.placement, settings=rollout,
+                                           run_dir=str(run_dir.root), concurrency=settings.concurrency), finished)
 
     async def one(task: Task, sample: int) -> Trajectory:
         key = rollout_key(task.id, sample)
@@ -103,7 +124,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
             if worth_caching(trajectory):
                 # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
                 cached = await asyncio.to_thread(run_dir.cache, "rollout", key, cached)
-        if on_rollout:
+        if on_rollout and key not in counted:
             on_rollout()
         return Trajectory.model_validate(cached)
 

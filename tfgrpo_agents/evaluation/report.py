@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from tfgrpo_agents._atomic import atomic_write_text
 from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.rewards import Grader
+from tfgrpo_agents.core.runner import RolloutRunner
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import Trajectory
 from tfgrpo_agents.evaluation.harness import (
@@ -87,14 +88,16 @@ def _flips(base: Sequence[Trajectory], arm: Sequence[Trajectory], base_path: str
 
 async def compare(builder: AgentBuilder, configs: Sequence[EvalConfig], tasks: Sequence[Task], grader: Grader | None,
                   settings: EvalSettings, out_dir: str | Path,
-                  on_rollout: Callable[[], None] | None = None, contract: AgentContract | None = None) -> Comparison:
+                  on_rollout: Callable[[], None] | None = None, contract: AgentContract | None = None,
+                  runner: RolloutRunner | None = None) -> Comparison:
     """Run every configuration on the same tasks; the first one is the baseline."""
     if not configs:
         raise ValueError("nothing to compare")
     out = Path(out_dir)
     runs: list[tuple[EvalRun, list[Trajectory]]] = []
     for config in configs:
-        runs.append(await evaluate(builder, config, tasks, grader, settings, out, on_rollout, contract=contract))
+        runs.append(await evaluate(builder, config, tasks, grader, settings, out, on_rollout, contract=contract,
+                                   runner=runner))
     (base_run, base_traj), questions = runs[0], {t.id: t.question for t in tasks}
     arms = [ArmResult(summary=base_run.summary, trajectories_path=base_run.trajectories_path)]
     for run, trajectories in runs[1:]:
@@ -176,7 +179,8 @@ async def learning_curve(builder: AgentBuilder, library_path: str | Path, tasks:
                          grader: Grader | None, settings: EvalSettings, out_dir: str | Path,
                          steps: Sequence[int] | None = None,
                          on_rollout: Callable[[], None] | None = None,
-                         contract: AgentContract | None = None) -> list[CurvePoint]:
+                         contract: AgentContract | None = None,
+                         runner: RolloutRunner | None = None) -> list[CurvePoint]:
     """Evaluate the library as it stood after each learning step (all steps unless ``steps``)."""
     out = Path(out_dir)
     library = load_library(library_path)
@@ -184,7 +188,8 @@ async def learning_curve(builder: AgentBuilder, library_path: str | Path, tasks:
     points, runs = [], []
     for step in chosen:
         config = EvalConfig(name=f"step-{step}", library=str(library_path), step=step)
-        run, trajectories = await evaluate(builder, config, tasks, grader, settings, out, on_rollout, contract=contract)
+        run, trajectories = await evaluate(builder, config, tasks, grader, settings, out, on_rollout, contract=contract,
+                                           runner=runner)
         points.append(CurvePoint(step=step, summary=run.summary))
         runs.append(trajectories)
     summaries = [p.summary for p in points]

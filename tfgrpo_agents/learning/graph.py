@@ -199,14 +199,17 @@ class StepGraph:
                 self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
         return {"trajectories": {key: trajectory}}
 
+    def rollout_settings(self) -> RolloutSettings:
+        s = self.settings
+        return RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
+                               retries=s.rollout_retries, retry_wait_s=s.retry_wait_s, model_id=s.model_id)
+
     async def _run_rollout(self, step: int, task: Task, sample: int, config: RunnableConfig | None = None) -> Trajectory:
-        s, library = self.settings, self.library_for(step)
+        library = self.library_for(step)
         return await run_rollout(
-            self.agent_for(step), task, sample, seed=rollout_seed(s.seed, step, task.id, sample),
-            settings=RolloutSettings(temperature=s.temperature, max_steps=s.max_steps, timeout_s=s.rollout_timeout_s,
-                                     retries=s.rollout_retries, retry_wait_s=s.retry_wait_s, model_id=s.model_id),
-            library_step=library.step, library_digest=library.digest(), contract=self.contract,
-            config=child_config(config, None, None, {"step": step}))
+            self.agent_for(step), task, sample, seed=rollout_seed(self.settings.seed, step, task.id, sample),
+            settings=self.rollout_settings(), library_step=library.step, library_digest=library.digest(),
+            contract=self.contract, config=child_config(config, None, None, {"step": step}))
 
     def grade(self, state: StepState) -> dict[str, Any]:
         order = {task.id: index for index, task in enumerate(state["tasks"])}

@@ -18,8 +18,14 @@ from langgraph.store.base import BaseStore
 from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.rewards import Grader, as_grader
-from tfgrpo_agents.core.rollout import RolloutsFailedError
+from tfgrpo_agents.core.rollout import RolloutsFailedError, rollout_seed
 from tfgrpo_agents.core.rundir import RunDir, rollout_key
+from tfgrpo_agents.core.runner import (
+    RolloutBatch,
+    RolloutJob,
+    RolloutRunner,
+    missing_jobs,
+)
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import Trajectory, read_trajectories
 from tfgrpo_agents.errors import TfgrpoError
@@ -32,6 +38,7 @@ from tfgrpo_agents.experience import (
 )
 from tfgrpo_agents.learning.events import (
     Event,
+    RolloutFinished,
     RunStarted,
     SamplingIgnored,
     StepSkipped,
@@ -49,6 +56,14 @@ logger = logging.getLogger(__name__)
 
 class RunMismatchError(TfgrpoError, ValueError):
     """A resume was asked for with tasks or settings that differ from the saved run."""
+
+
+def _is_trajectory(record: dict[str, Any]) -> bool:
+    try:
+        Trajectory.model_validate(record)
+    except ValueError:
+        return False
+    return True
 
 
 def schedule(tasks: Sequence[Task], settings: LearnSettings) -> list[tuple[int, int, list[Task]]]:
@@ -74,7 +89,9 @@ class TrainingFreeGRPO:
     shapes (see :mod:`tfgrpo_agents.core.contract`). With ``store`` (a ``BaseStore`` or a URL:
     ``postgresql://…``, ``sqlite:///…``) every finished step's library is also published to that
     store (namespace ``store_namespace``, default ``("tfgrpo", <domain>)``), where deployed agents
-    read it through :class:`~tfgrpo_agents.experience.StoreSource`. Each rollout's temperature and seed
+    read it through :class:`~tfgrpo_agents.experience.StoreSource`. With ``runner`` (see
+    :mod:`tfgrpo_agents.core.runner`) each step's fresh rollouts run there first, e.g. in worker
+    processes. Each rollout's temperature and seed
     reach the agent through its config (see :mod:`tfgrpo_agents.agents.sampling`); a run whose
     model calls do not receive them is warned about, because identical rollouts teach nothing.
     """
@@ -96,6 +113,7 @@ class TrainingFreeGRPO:
         messages_key: str | None = None,
         store: BaseStore | str | None = None,
         store_namespace: Sequence[str] | None = None,
+        runner: RolloutRunner | None = None,
     ) -> None:
         self.settings = settings or LearnSettings()
         self.contract = AgentContract(input_mapper=input_mapper, output_mapper=output_mapper,
@@ -109,6 +127,7 @@ class TrainingFreeGRPO:
         self.prices = prices if isinstance(prices, dict) else load_prices(prices)
         self.on_event = on_event
         self.store, self.store_namespace = store, store_namespace
+        self.runner = runner
         reflection = self.settings.reflection.model_copy(update={"ground_truth": self.settings.ground_truth and self.grader is not None})
         bounds = limits or LibraryLimits()  # the one source of the word cap and the library size
         reflection = reflection.model_copy(update={"word_cap": bounds.word_cap,
@@ -209,6 +228,8 @@ class TrainingFreeGRPO:
                     self._emit(StepSkipped(step=step))
                     continue
                 self._emit(StepStarted(step=step, epoch=epoch, tasks=len(batch)))
+                if self.runner is not None and not samples:
+                    await self._run_elsewhere(steps, step, batch)
                 user = dict(config or {})
                 step_config = {**user, "configurable": {**(user.get("configurable") or {}), "thread_id": f"step-{step}"},
                                "max_concurrency": self.settings.concurrency, "recursion_limit": 50,
@@ -279,6 +300,19 @@ class TrainingFreeGRPO:
     def fit(self, tasks: Sequence[Task], config: RunnableConfig | None = None) -> LearnResult:
         """:meth:`afit` from sync code; also from inside a running event loop (Jupyter), in a worker thread."""
         return run_sync(self.afit(tasks, config))
+
+    async def _run_elsewhere(self, steps: StepGraph, step: int, batch: list[Task]) -> None:
+        """The step's rollouts that are not cached yet, through the runner (into the same cache)."""
+        jobs = [RolloutJob(task=task, sample=sample, seed=rollout_seed(self.settings.seed, step, task.id, sample),
+                           key=rollout_key(task.id, sample, step))
+                for task in batch for sample in range(self.settings.group_size)]
+        todo = missing_jobs(jobs, self.run_dir.root, _is_trajectory)
+        if todo:
+            await self.runner.fill(
+                RolloutBatch(jobs=todo, library=steps.library_for(step), placement=self.settings.placement,
+                             settings=steps.rollout_settings(), run_dir=str(self.run_dir.root),
+                             concurrency=self.settings.concurrency),
+                lambda key, failed: self._emit(RolloutFinished(key=key, failed=failed)))
 
     async def _publish(self, publisher: StepPublisher, step: int) -> None:
         self._emit(await publisher.publish(self.load_library(), step))

@@ -4,6 +4,7 @@ same HTTP path real users take (langchain-openai with ``base_url``)."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -42,15 +43,19 @@ class OpenAIStub:
     """Serves ``replies`` in order (a string is plain content); or calls ``reply_fn(request)``.
 
     Every request body is kept in ``requests``. Use as a context manager; ``base_url`` ends in ``/v1``.
-    ``delay_s`` adds latency to every reply; ``fault_fn`` injects faults: ``"429"``, ``"500"``,
+    ``delay_s`` adds latency to every reply, spread by ``jitter_s`` either way (seeded by the request's
+    number, so a rerun sees the same latencies; a fixed latency makes every rollout in flight step in
+    lockstep, which real endpoints do not); ``fault_fn`` injects faults: ``"429"``, ``"500"``,
     ``"timeout"`` (no reply for ``hang_s``) or ``"malformed"`` (the content is cut mid-JSON).
     """
 
     def __init__(self, replies: list[Reply] | None = None, reply_fn: ReplyFn | None = None,
-                 delay_s: float = 0.0, fault_fn: FaultFn | None = None, hang_s: float = 5.0) -> None:
+                 delay_s: float = 0.0, fault_fn: FaultFn | None = None, hang_s: float = 5.0,
+                 jitter_s: float = 0.0) -> None:
         self.replies = list(replies or [])
         self.reply_fn = reply_fn
         self.delay_s = delay_s
+        self.jitter_s = jitter_s
         self.fault_fn = fault_fn
         self.hang_s = hang_s
         self.faults: list[str] = []
@@ -77,8 +82,9 @@ class OpenAIStub:
                         stub.faults.append(fault)
                     reply = None if fault in ("429", "500", "timeout") else (
                         stub.reply_fn(body) if stub.reply_fn else (stub.replies.pop(0) if stub.replies else "out of script"))
-                if stub.delay_s:
-                    time.sleep(stub.delay_s)
+                if stub.delay_s or stub.jitter_s:
+                    spread = random.Random(number).uniform(-stub.jitter_s, stub.jitter_s)
+                    time.sleep(max(0.0, stub.delay_s + spread))
                 if fault in ("429", "500"):
                     error = json.dumps({"error": {"message": f"injected {fault}", "type": "server_error"}}).encode()
                     self.send_response(int(fault))
