@@ -18,6 +18,7 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
   CPU per model step) is fitted to the scale table; it says how far one process can scale;
 * workers: 64 rollouts in flight through the multi-process runner (``--workers``), 1 vs 2 worker
   processes, with ±``--jitter`` latency spread (a fixed latency puts every rollout in lockstep);
+* client A/B: CPU per rollout with ``ChatOpenAI`` and with ``LeanChatOpenAI`` (no SDK request transform);
 * faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
   answer or as a recorded failure, and the retries are counted.
 
@@ -47,6 +48,7 @@ from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate
 from tfgrpo_agents.learning import ExactMatchGrader, Task
+from tfgrpo_agents.models.lean_openai import LeanChatOpenAI
 from tfgrpo_agents.testing import OpenAIStub, completion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +106,12 @@ def lookup(key: str) -> str:
     return "42"
 
 
+CLIENT = {"class": LeanChatOpenAI}  # the client the agent uses; the A/B arm swaps it
+
+
 def bench_agent(library, base_url: str | None = None, timeout: float = 30.0, retries: int = 3):
     """The benchmark's agent (also what worker processes build, from ``TFGRPO_BENCH_URL``)."""
-    model = ChatOpenAI(model="stub-model", base_url=base_url or os.environ["TFGRPO_BENCH_URL"], api_key="not-needed",
+    model = CLIENT["class"](model="stub-model", base_url=base_url or os.environ["TFGRPO_BENCH_URL"], api_key="not-needed",
                        timeout=timeout, max_retries=retries)
     return build_react_agent(model, [lookup], system_prompt="Answer with the tool.", experiences=library, max_steps=4)
 
@@ -213,6 +218,21 @@ def fit_serial_step(scale: list[dict]) -> dict:
     }
 
 
+def client_ab(pairs: int = 4, rollouts: int = 128) -> dict:
+    """CPU per rollout with ChatOpenAI vs LeanChatOpenAI, alternating pairs, 16 in flight at 200 ± 50 ms."""
+    samples: dict[str, list[float]] = {"ChatOpenAI": [], "LeanChatOpenAI": []}
+    with Server(0.2, jitter_s=0.05) as server:
+        run(server.base_url, 4, 8)  # warm-up
+        for _ in range(pairs):
+            for name, cls in (("ChatOpenAI", ChatOpenAI), ("LeanChatOpenAI", LeanChatOpenAI)):
+                CLIENT["class"] = cls
+                _, cpu, trajectories = run(server.base_url, 16, rollouts)
+                assert all(t.reward == 1.0 for t in trajectories)
+                samples[name].append(round(cpu / rollouts * 1000, 2))
+    CLIENT["class"] = LeanChatOpenAI
+    return {name: {"cpu_ms_per_rollout_median": statistics.median(v), "runs": v} for name, v in samples.items()}
+
+
 def workers_arm(args) -> list[dict]:
     """64 rollouts in flight over 1 and 2 worker processes, at each latency, with latency jitter."""
     workers_rows = []
@@ -239,6 +259,7 @@ def main() -> None:
     parser.add_argument("--jitter", type=float, default=0.25, help="latency spread of the workers arm (share)")
     parser.add_argument("--worker-rollouts", type=int, default=512)
     parser.add_argument("--only-workers", action="store_true", help="run the workers arm alone")
+    parser.add_argument("--only-client-ab", action="store_true", help="run the ChatOpenAI / LeanChatOpenAI A/B alone")
     parser.add_argument("--fit-only", action="store_true", help="refit the serial model to --out's scale table")
     args = parser.parse_args()
     if args.fit_only:
@@ -250,9 +271,13 @@ def main() -> None:
     ideal_rollout = 2 * args.latency
     results: dict = {"latency_s": args.latency, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                      "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
-    if args.only_workers:
+    if args.only_workers or args.only_client_ab:
         results = json.loads(args.out.read_text()) if args.out.exists() else results
-        results["workers"] = workers_arm(args)
+        if args.only_workers:
+            results["workers"] = workers_arm(args)
+        if args.only_client_ab:
+            results["client_ab"] = client_ab()
+            print("client A/B", results["client_ab"], flush=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}")
         return
@@ -295,6 +320,7 @@ def main() -> None:
     print("serial model", results["serial_model"], flush=True)
 
     results["workers"] = workers_arm(args)
+    results["client_ab"] = client_ab()
 
     fault_rates = {"429": 0.05, "500": 0.05, "timeout": 0.02}
     with Server(args.latency, fault_rates, hang_s=3.0) as server:

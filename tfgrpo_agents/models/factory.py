@@ -21,8 +21,7 @@ def chat_model(model: str, base_url: str | None = None, *, temperature: float = 
     Raises :class:`~tfgrpo_agents.models.local_model.LocalModelError` when the embedded model
     cannot start.
     """
-    from langchain_openai import ChatOpenAI
-
+    from tfgrpo_agents.models.lean_openai import LeanChatOpenAI
     from tfgrpo_agents.models.local_model import LOCAL_MODELS, LlamaServer
 
     if model in LOCAL_MODELS and base_url is None:
@@ -36,9 +35,9 @@ def chat_model(model: str, base_url: str | None = None, *, temperature: float = 
 
         limiter = _LIMITERS.setdefault(base_url or "", InMemoryRateLimiter(
             requests_per_second=requests_per_second, max_bucket_size=max(1.0, requests_per_second)))
-    return ChatOpenAI(model=model, base_url=base_url, temperature=temperature,
-                      api_key=os.environ.get("OPENAI_API_KEY") or "not-needed", timeout=timeout,
-                      max_retries=max_retries, rate_limiter=limiter, max_tokens=max_tokens)
+    return LeanChatOpenAI(model=model, base_url=base_url, temperature=temperature,
+                          api_key=os.environ.get("OPENAI_API_KEY") or "not-needed", timeout=timeout,
+                          max_retries=max_retries, rate_limiter=limiter, max_tokens=max_tokens)
 
 
 def stop_local_models() -> None:

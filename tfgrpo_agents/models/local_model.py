@@ -229,12 +229,11 @@ class LlamaServer:
 
     def chat_model(self, *, temperature: float = 0.7, timeout: float = 300.0, max_tokens: int = 512):
         """An OpenAI-compatible chat model on this server, with text tool-call recovery."""
-        from langchain_openai import ChatOpenAI
-
+        from tfgrpo_agents.models.lean_openai import LeanChatOpenAI
         from tfgrpo_agents.models.text_tools import TextToolCallingModel
 
-        inner = ChatOpenAI(model=self.model_id, base_url=self.base_url, api_key="local", temperature=temperature,
-                           timeout=timeout, max_retries=1, max_tokens=max_tokens)
+        inner = LeanChatOpenAI(model=self.model_id, base_url=self.base_url, api_key="local",
+                               temperature=temperature, timeout=timeout, max_retries=1, max_tokens=max_tokens)
         return TextToolCallingModel(inner=inner)
 
     def __enter__(self) -> LlamaServer:
