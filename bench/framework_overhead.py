@@ -18,7 +18,8 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
   CPU per model step) is fitted to the scale table; it says how far one process can scale;
 * workers: 64 rollouts in flight through the multi-process runner (``--workers``), 1 vs 2 worker
   processes, with ±``--jitter`` latency spread (a fixed latency puts every rollout in lockstep);
-* client A/B: CPU per rollout with ``ChatOpenAI`` and with ``LeanChatOpenAI`` (no SDK request transform);
+* client A/B: CPU per rollout with ``ChatOpenAI`` and with ``LeanChatOpenAI`` (no SDK request transform),
+  and the reference arms: the same rollout through the raw openai SDK and a plain ``create_agent`` app;
 * faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
   answer or as a recorded failure, and the retries are counted.
 
@@ -28,6 +29,7 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import multiprocessing
@@ -233,6 +235,52 @@ def client_ab(pairs: int = 4, rollouts: int = 128) -> dict:
     return {name: {"cpu_ms_per_rollout_median": statistics.median(v), "runs": v} for name, v in samples.items()}
 
 
+def reference_arms(rollouts: int = 128, concurrency: int = 16) -> dict:
+    """CPU per rollout of the same two-call rollout through the raw openai SDK, a plain
+    ``create_agent`` app (ChatOpenAI, no harness), and ours (``build_react_agent`` + collector +
+    ``evaluate``), at 200 ± 50 ms, in one run."""
+    import openai
+    from langchain.agents import create_agent
+
+    results: dict[str, float] = {}
+    tools_param = [{"type": "function", "function": {"name": "lookup", "description": "Look a key up.",
+                                                      "parameters": {"type": "object", "properties": {
+                                                          "key": {"type": "string"}}, "required": ["key"]}}}]
+    with Server(0.2, jitter_s=0.05) as server:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="not-needed")
+
+        async def raw_rollout(number: int, gate: asyncio.Semaphore) -> None:
+            async with gate:
+                messages = [{"role": "system", "content": "Answer with the tool."},
+                            {"role": "user", "content": f"What is the answer {number}?"}]
+                first = await client.chat.completions.create(model="stub-model", messages=messages, tools=tools_param)
+                call = first.choices[0].message.tool_calls[0]
+                messages += [first.choices[0].message.model_dump(exclude_none=True),
+                             {"role": "tool", "tool_call_id": call.id, "content": "42"}]
+                await client.chat.completions.create(model="stub-model", messages=messages, tools=tools_param)
+
+        agent = create_agent(ChatOpenAI(model="stub-model", base_url=server.base_url, api_key="not-needed"),
+                             [lookup], system_prompt="Answer with the tool.")
+
+        async def app_rollout(number: int, gate: asyncio.Semaphore) -> None:
+            async with gate:
+                await agent.ainvoke({"messages": [("user", f"What is the answer {number}?")]})
+
+        for name, one in (("raw openai SDK", raw_rollout), ("plain create_agent", app_rollout)):
+            async def all_of(one=one) -> None:
+                gate = asyncio.Semaphore(concurrency)
+                await asyncio.gather(*(one(i, gate) for i in range(rollouts)))
+
+            run_sync(all_of())  # warm-up
+            cpu = time.process_time()
+            run_sync(all_of())
+            results[name] = round((time.process_time() - cpu) / rollouts * 1000, 2)
+        run(server.base_url, concurrency, 16)
+        _, cpu_s, _ = run(server.base_url, concurrency, rollouts)
+        results["ours: build_react_agent + collector + evaluate"] = round(cpu_s / rollouts * 1000, 2)
+    return {"cpu_ms_per_rollout": results, "rollouts": rollouts, "concurrency": concurrency}
+
+
 def workers_arm(args) -> list[dict]:
     """64 rollouts in flight over 1 and 2 worker processes, at each latency, with latency jitter."""
     workers_rows = []
@@ -259,7 +307,8 @@ def main() -> None:
     parser.add_argument("--jitter", type=float, default=0.25, help="latency spread of the workers arm (share)")
     parser.add_argument("--worker-rollouts", type=int, default=512)
     parser.add_argument("--only-workers", action="store_true", help="run the workers arm alone")
-    parser.add_argument("--only-client-ab", action="store_true", help="run the ChatOpenAI / LeanChatOpenAI A/B alone")
+    parser.add_argument("--only-client-ab", action="store_true",
+                        help="run the ChatOpenAI / LeanChatOpenAI A/B and the reference arms alone")
     parser.add_argument("--fit-only", action="store_true", help="refit the serial model to --out's scale table")
     args = parser.parse_args()
     if args.fit_only:
@@ -278,6 +327,8 @@ def main() -> None:
         if args.only_client_ab:
             results["client_ab"] = client_ab()
             print("client A/B", results["client_ab"], flush=True)
+            results["reference_arms"] = reference_arms()
+            print("reference arms", results["reference_arms"], flush=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}")
         return
@@ -321,6 +372,7 @@ def main() -> None:
 
     results["workers"] = workers_arm(args)
     results["client_ab"] = client_ab()
+    results["reference_arms"] = reference_arms()
 
     fault_rates = {"429": 0.05, "500": 0.05, "timeout": 0.02}
     with Server(args.latency, fault_rates, hang_s=3.0) as server:

@@ -86,6 +86,10 @@ def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> Runn
 SET_ASIDE = "tfgrpo_set_aside"  # additional_kwargs flag: kept in the trace, left out of later prompts
 
 
+def _answer_of(reply: AIMessage) -> str:
+    return extract_final_answer(message_text(reply))
+
+
 def set_aside(message: AnyMessage) -> AnyMessage:
     return message.model_copy(update={"additional_kwargs": {**message.additional_kwargs, SET_ASIDE: True}})
 
@@ -114,7 +118,8 @@ def build_react_agent(
     checkpointer: Checkpointer = None,
     name: str = "react_agent",
 ):
-    """Compile a ReAct agent: ``agent`` ⇄ ``tools`` until the model answers, then ``answer``.
+    """Compile a ReAct agent: ``agent`` ⇄ ``tools`` until the model answers (its reply's final answer is
+    extracted in the same step).
 
     The experience library is rendered on every model call (so a changing source is picked up)
     and placed per ``placement``. After ``max_steps`` model calls, or after an empty reply, the
@@ -163,15 +168,17 @@ def build_react_agent(
                 if retry.tool_calls:
                     kept = [set_aside(response), set_aside(reminder)] if forget_guess else [response, reminder]
                     return {"messages": [*kept, retry], "steps": steps + 1}
-            if response.tool_calls or str(response.text).strip():
+            if response.tool_calls:
                 return {"messages": [response], "steps": steps + 1}
+            if str(response.text).strip():
+                return {"messages": [response], "steps": steps + 1, "final_answer": _answer_of(response)}
         response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs
         if getattr(response, "tool_calls", None):
             # The model ignored the instruction; keep its words, drop the calls.
             response = AIMessage(content=response.content, id=response.id,
                                  response_metadata=response.response_metadata,
                                  usage_metadata=response.usage_metadata)
-        return {"messages": [response], "steps": steps + 1, "forced_final": True}
+        return {"messages": [response], "steps": steps + 1, "forced_final": True, "final_answer": _answer_of(response)}
 
     tool_node = ToolNode(list(tools), handle_tool_errors=True) if tools else None
 
@@ -200,21 +207,15 @@ def build_react_agent(
         last = state["messages"][-1]
         if isinstance(last, AIMessage) and last.tool_calls and not state.get("forced_final"):
             return "tools"
-        return "answer"
-
-    def answer(state: ReActState) -> dict[str, Any]:
-        last = state["messages"][-1]
-        return {"final_answer": extract_final_answer(message_text(last))}
+        return END  # the agent node wrote the final answer with the reply (no superstep of its own)
 
     graph = StateGraph(ReActState)
     graph.add_node("agent", _node(agent, "agent"))
-    graph.add_node("answer", answer)
     graph.add_edge(START, "agent")
     if tools:
         graph.add_node("tools", _node(run_tools, "tools"))
-        graph.add_conditional_edges("agent", route, {"tools": "tools", "answer": "answer"})
+        graph.add_conditional_edges("agent", route, {"tools": "tools", END: END})
         graph.add_edge("tools", "agent")
     else:
-        graph.add_edge("agent", "answer")
-    graph.add_edge("answer", END)
+        graph.add_edge("agent", END)
     return graph.compile(checkpointer=checkpointer, name=name)
