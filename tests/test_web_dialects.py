@@ -128,3 +128,43 @@ def test_walk_mode_browses_from_the_root_without_search(release_site, tmp_path, 
         assert not (tmp_path / "cache").exists(), "no search index is built in walk mode"
     finally:
         close()
+
+
+def test_the_web_agent_computes_a_date_difference_with_python_exec(release_site, tmp_path, monkeypatch):
+    from tests.fakes import scripted, tool_call
+    from tfgrpo_agents.learning.domains import domain_for
+
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    web = domain_for("web")
+    tools, close = web.make_tools({"site": str(release_site)})
+    try:
+        assert [t.name for t in tools] == ["web_search", "web_browse", "python_exec"]
+        model = scripted(
+            tool_call("web_search", {"query": "Acme 15.20 release date"}, "c1"),
+            tool_call("python_exec", {"code": "from datetime import date\n"
+                                              "print((date(2031, 11, 9) - date(2031, 8, 10)).days)"}, "c2"),
+            "Release 15.20 came 91 days after 15.19.\nFinal answer: 91")
+        agent = web.build_agent(model, tools, max_steps=4)
+        state = agent.invoke({"messages": [("user", "How many days after release 15.19 was 15.20 released?")]})
+    finally:
+        close()
+    results = {m.name: m.content for m in state["messages"] if m.type == "tool"}
+    assert results["python_exec"].split()[0] == "91" and "Release 15.20" in results["web_search"]
+    assert state["final_answer"] == "91"
+    assert "python_exec" in model.calls[0]["tools"] and "python_exec" in model.calls[0]["messages"][0].content
+
+
+def test_without_a_sandbox_the_web_agent_keeps_search_and_browse(release_site, tmp_path, monkeypatch, caplog):
+    import tfgrpo_agents.tools as tools_module
+    from tfgrpo_agents.learning.domains import domain_for
+    from tfgrpo_agents.tools import SandboxUnavailable
+
+    def unavailable(*args, **kwargs):
+        raise SandboxUnavailable("python_exec will not run code as root: install bubblewrap")
+
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(tools_module, "python_exec_tool", unavailable)
+    tools, close = domain_for("web").make_tools({"site": str(release_site)})
+    close()
+    assert [t.name for t in tools] == ["web_search", "web_browse"]
+    assert "web agent without python_exec: python_exec will not run code as root" in caplog.text

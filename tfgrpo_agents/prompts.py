@@ -150,13 +150,15 @@ NO_EXPERIENCES = "(none yet)"
 MATH_SYSTEM_PROMPT = """You solve math word problems.
 Use the python_exec tool to compute: write short Python code that prints the result."""
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
-Start by opening the website given with the question, then follow its links."""
+Start by opening the website given with the question, then follow its links.
+For arithmetic on what you found (days between dates, sums, differences), run it with python_exec."""
 
 QA_SYSTEM_PROMPT = """Answer the question.
 Reply with one line: Final answer: <short answer>"""
 
 MATH_AGENT_OBJECTIVE = "It solves math word problems, using a Python tool for computation."
-WEB_AGENT_OBJECTIVE = "It answers questions about websites by searching and browsing their pages."
+WEB_AGENT_OBJECTIVE = ("It answers questions about websites by searching and browsing their pages, and computes "
+                       "with Python where the answer needs arithmetic.")
 WALK_AGENT_OBJECTIVE = ("It answers questions about websites by opening their pages and following links from the "
                         "site's root, without a search tool.")
 QA_AGENT_OBJECTIVE = "It answers questions directly, without tools."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from tfgrpo_agents._objects import load_object
 from tfgrpo_agents.agents import Placement, build_react_agent
 from tfgrpo_agents.experience import SourceLike
 from tfgrpo_agents.learning.reflection import ReflectionSettings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,23 @@ def _web_tools(options: dict[str, Any], search: bool = True) -> tuple[list[BaseT
     site = options.get("site")
     if site:
         web = LocalWeb(site, public_url=options.get("public_url"), search=search).start()
-        return web.tools(), web.stop
-    browse = web_browse_tool(Browser())
-    return ([web_search_tool(DDGSBackend()), browse] if search else [browse]), lambda: None
+        tools, close = web.tools(), web.stop
+    else:
+        browse = web_browse_tool(Browser())
+        tools, close = ([web_search_tool(DDGSBackend()), browse] if search else [browse]), (lambda: None)
+    return tools + (_code_tool() if search else []), close
+
+
+def _code_tool() -> list[BaseTool]:
+    """python_exec for the web agent (date and number arithmetic a small model cannot do in its head);
+    left out, with a warning, where the sandbox cannot contain code, so search and browse still work."""
+    from tfgrpo_agents.tools import SandboxUnavailable, python_exec_tool
+
+    try:
+        return [python_exec_tool()]
+    except SandboxUnavailable as exc:
+        logger.warning("web agent without python_exec: %s", exc)
+        return []
 
 
 def _walk_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
