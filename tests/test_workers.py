@@ -82,3 +82,17 @@ def test_workers_with_the_embedded_model_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert "--workers 2: more than one worker needs an endpoint" in result.stderr.strip().splitlines()[-1]
     assert "llama" not in (result.stdout + result.stderr).lower()  # refused before the embedded model started
+
+
+def test_a_worker_that_cannot_build_the_agent_leaves_its_rollouts_to_this_process(tmp_path, caplog):
+    spec = ExperimentSpec(domain="no_such_module_here:make", policy=ModelRecipe(model="m", base_url="http://127.0.0.1:9"))
+    runner = ProcessRunner(spec, 2)
+    task = Task(id="q", question="1+1?", answer="2")
+    jobs = [RolloutJob(task=task, sample=s, seed=s, key=rollout_key("q", s)) for s in range(2)]
+    try:
+        run_sync(runner.fill(RolloutBatch(jobs=jobs, library=ExperienceLibrary(), settings=RolloutSettings(),
+                                          run_dir=str(tmp_path / "arm"))))
+    finally:
+        runner.close()
+    assert "a rollout worker failed" in caplog.text and "no_such_module_here" in caplog.text
+    assert all(RunDir(tmp_path / "arm").cached("rollout", job.key) is None for job in jobs)

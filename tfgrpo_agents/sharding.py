@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import math
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ from tfgrpo_agents.core.rundir import RunDir
 from tfgrpo_agents.core.runner import RolloutBatch
 from tfgrpo_agents.session import ExperimentSpec
 
+logger = logging.getLogger(__name__)
 _EXPERIMENTS: dict[str, Any] = {}  # in a worker: the experiment of each spec, built once, tools open
 
 
@@ -105,7 +107,13 @@ class ProcessRunner:
         watcher = asyncio.create_task(self._watch(batch, report))
         try:
             for finished in asyncio.as_completed(pending):
-                pid, results = await finished
+                try:
+                    pid, results = await finished
+                except Exception as exc:  # a worker died or could not build the agent
+                    logger.warning("a rollout worker failed (%s: %s); its unfinished rollouts run in this process",
+                                   type(exc).__name__, exc)
+                    self.close(wait=False)  # a broken pool is not reused: the next batch starts fresh workers
+                    continue
                 self.pids[pid] = self.pids.get(pid, 0) + len(results)
                 for key, failed in results:
                     report(key, failed)
@@ -134,7 +142,7 @@ class ProcessRunner:
                 report(key, False)
                 del before[key]
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=wait, cancel_futures=True)

@@ -312,7 +312,8 @@ class TrainingFreeGRPO:
                 RolloutBatch(jobs=todo, library=steps.library_for(step), placement=self.settings.placement,
                              settings=steps.rollout_settings(), run_dir=str(self.run_dir.root),
                              concurrency=self.settings.concurrency),
-                lambda key, failed: self._emit(RolloutFinished(key=key, failed=failed)))
+                # a failed one is not cached: the step graph runs it again here and reports it then
+                lambda key, failed: None if failed else self._emit(RolloutFinished(key=key, failed=False)))
 
     async def _publish(self, publisher: StepPublisher, step: int) -> None:
         self._emit(await publisher.publish(self.load_library(), step))
