@@ -280,3 +280,38 @@ def test_an_arm_name_reused_for_another_library_at_the_same_step_is_run_again(tm
         assert model.calls == 0
         asyncio.run(evaluate(build, EvalConfig(name="arm", library=first), TASKS[:2], MathGrader(), settings,
                              tmp_path / "eval"))
+
+
+def test_recorded_rollouts_of_another_agent_set_up_are_run_again(tmp_path):
+    """A tool added to the agent (its set-up digest changes) makes every recorded rollout stale, in the
+    cache and in the committed record alike; records made without a digest are of an unknown set-up."""
+    import shutil
+
+    model, build = counting_world()
+    plain = EvalSettings(k=1, temperature=0.3, seed=1, concurrency=2, max_steps=4)
+    asyncio.run(evaluate(build, EvalConfig(name="arm"), TASKS[:2], MathGrader(), plain, tmp_path))
+    for digest in ("setup-a", "setup-b"):
+        for keep_cache in (True, False):
+            if not keep_cache:
+                shutil.rmtree(tmp_path / "arm" / "cache")
+            model.calls = 0
+            _, rows = asyncio.run(evaluate(build, EvalConfig(name="arm"), TASKS[:2], MathGrader(),
+                                           plain.model_copy(update={"agent_digest": digest}), tmp_path))
+            # first of each set-up: what is cached is another set-up's, so it runs; then its own record stands
+            assert (model.calls > 0) == keep_cache
+            assert {t.agent_digest for t in rows} == {digest}
+        model.calls = 0
+        asyncio.run(evaluate(build, EvalConfig(name="arm"), TASKS[:2], MathGrader(),
+                             plain.model_copy(update={"agent_digest": digest}), tmp_path))
+        assert model.calls == 0, "the record of the same set-up is taken"
+
+
+def test_the_experiment_digest_changes_with_the_tools():
+    from tests.fakes import scripted
+    from tfgrpo_agents.session import Experiment
+
+    with Experiment("math", scripted("x")) as math:
+        with_python = math.agent_digest()
+    bare = Experiment("math", scripted("x"))  # not opened: no tools
+    assert with_python != bare.agent_digest()
+    assert Experiment("math", scripted("x"), max_steps=3).agent_digest() != bare.agent_digest()

@@ -9,6 +9,7 @@ endpoint, or starts the embedded model once per process.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -125,12 +126,28 @@ class Experiment:
                                 teacher=self.teacher, grader=self.grader if settings.ground_truth else None,
                                 run_dir=run_dir, settings=settings, **options)
 
+    def agent_digest(self) -> str:
+        """A fingerprint of the agent set-up (domain, prompt, scaffold, tools, step limit, model): an
+        evaluation never takes recorded rollouts of another set-up for this one's."""
+        inner = getattr(self.policy, "inner", self.policy)
+        model = getattr(inner, "model_name", None) or getattr(inner, "model", None) or type(inner).__name__
+        parts = [self.domain.name, self.domain.system_prompt, f"tool_first={self.domain.tool_first}",
+                 f"forget_guess={self.domain.forget_guess}", ",".join(sorted(t.name for t in self.tools)),
+                 f"max_steps={self.max_steps}", str(model)]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    def _stamped(self, settings: Any) -> Any:
+        if getattr(settings, "agent_digest", "") is None:
+            return settings.model_copy(update={"agent_digest": self.agent_digest()})
+        return settings
+
     async def acompare(self, configs: Sequence[Any], tasks: Sequence[Task], settings: Any, out_dir: str | Path,
                        on_rollout: Callable[[], None] | None = None, runner: RolloutRunner | None = None) -> Any:
         """Every configuration on the same tasks, the first as the baseline (see :func:`~tfgrpo_agents.evaluation.compare`)."""
         from tfgrpo_agents.evaluation import compare
 
-        return await compare(self.agent, configs, tasks, self.grader, settings, out_dir, on_rollout, runner=runner)
+        return await compare(self.agent, configs, tasks, self.grader, self._stamped(settings), out_dir, on_rollout,
+                             runner=runner)
 
     def compare(self, *args: Any, **kwargs: Any) -> Any:
         return run_sync(self.acompare(*args, **kwargs))
@@ -140,5 +157,5 @@ class Experiment:
                      runner: RolloutRunner | None = None) -> Any:
         from tfgrpo_agents.evaluation import learning_curve
 
-        return await learning_curve(self.agent, library_path, tasks, self.grader, settings, out_dir, steps=steps,
-                                    on_rollout=on_rollout, runner=runner)
+        return await learning_curve(self.agent, library_path, tasks, self.grader, self._stamped(settings), out_dir,
+                                    steps=steps, on_rollout=on_rollout, runner=runner)

@@ -48,6 +48,7 @@ async def _run_shard(spec_json: str, batch: RolloutBatch) -> list[tuple[str, boo
         async with gate:
             trajectory = await run_rollout(agent, job.task, job.sample, seed=job.seed, settings=batch.settings,
                                            library_step=batch.library.step, library_digest=digest)
+        trajectory = trajectory.model_copy(update={"agent_digest": batch.agent_digest})
         if worth_caching(trajectory):
             await asyncio.to_thread(run_dir.cache, "rollout", job.key, trajectory.model_dump(mode="json"))
         return job.key, trajectory.failed

@@ -39,6 +39,7 @@ class RolloutBatch(BaseModel):
     settings: RolloutSettings
     run_dir: str
     concurrency: int = 4
+    agent_digest: str | None = None  # stamped on each trajectory (see EvalSettings.agent_digest)
 
 
 class RolloutRunner(Protocol):

@@ -96,6 +96,7 @@ class Trajectory(BaseModel):
     temperature: float | None = None
     library_step: int | None = None
     library_digest: str | None = None  # ExperienceLibrary.digest() of the library the agent was shown
+    agent_digest: str | None = None  # the agent set-up it ran with (prompt, tools, limits), where the caller knows it
     sampling_seen: dict[str, Any] | None = None  # what the first model call was sent (temperature, seed)
     wall_time_s: float = 0.0
     failed: bool = False

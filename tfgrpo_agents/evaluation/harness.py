@@ -67,6 +67,8 @@ class EvalSettings(BaseModel):
     timeout_s: float = 300.0
     retries: int = 1
     model_id: str | None = None
+    # the agent set-up (prompt, tools, limits): recorded rollouts of another set-up are not reused
+    agent_digest: str | None = None
 
 
 class EvalRun(BaseModel):
@@ -93,12 +95,13 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                               timeout_s=settings.timeout_s, retries=settings.retries, model_id=settings.model_id)
     gate = asyncio.Semaphore(settings.concurrency)
     digest = library.digest()
-    recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step, digest)
+    recorded = _recorded_rollouts(run_dir, tasks, settings.temperature, library.step, digest, settings.agent_digest)
     counted: set[str] = set()
     if runner is not None:
         jobs = [RolloutJob(task=t, sample=s, seed=rollout_seed(settings.seed, 0, t.id, s), key=rollout_key(t.id, s))
                 for t in tasks for s in range(settings.k) if rollout_key(t.id, s) not in recorded]
-        todo = missing_jobs(jobs, run_dir.root, lambda record: _same_library(record, library.step, digest))
+        todo = missing_jobs(jobs, run_dir.root, lambda record: _same_setup(record, library.step, digest,
+                                                                           settings.agent_digest))
         if todo:
             def finished(key: str, failed: bool) -> None:
                 counted.add(key)
@@ -106,13 +109,14 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                     on_rollout()
 
             await runner.fill(RolloutBatch(jobs=todo, library=library, placement=config.placement, settings=rollout,
-                                           run_dir=str(run_dir.root), concurrency=settings.concurrency), finished)
+                                           run_dir=str(run_dir.root), concurrency=settings.concurrency,
+                                           agent_digest=settings.agent_digest), finished)
 
     async def one(task: Task, sample: int) -> Trajectory:
         key = rollout_key(task.id, sample)
         cached = run_dir.cached("rollout", key)
-        if cached is not None and not _same_library(cached, library.step, digest):
-            cached = None  # this arm's name was reused for another library: run it again
+        if cached is not None and not _same_setup(cached, library.step, digest, settings.agent_digest):
+            cached = None  # this arm's name was reused for another library or agent: run it again
         cached = cached or recorded.get(key)
         if cached is None:
             async with gate:
@@ -120,6 +124,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                 trajectory = await run_rollout(agent, task, sample, seed=rollout_seed(settings.seed, 0, task.id, sample),
                                                settings=rollout, library_step=library.step,
                                                library_digest=digest, contract=contract)
+            trajectory = trajectory.model_copy(update={"agent_digest": settings.agent_digest})
             cached = trajectory.model_dump(mode="json")
             if worth_caching(trajectory):
                 # fsync off the event loop: at 64 rollouts in flight a blocking write stalls all of them
@@ -141,16 +146,19 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     return EvalRun(config=config, summary=summary, trajectories_path=str(path)), graded
 
 
-def _same_library(record: dict[str, Any], library_step: int, digest: str) -> bool:
-    """A rollout was made with this library: same content, or, for records older than the digest,
+def _same_setup(record: dict[str, Any], library_step: int, digest: str, agent_digest: str | None) -> bool:
+    """A rollout was made with this agent set-up (when the caller names one: a record without it is
+    of an unknown set-up) and this library: same content, or, for records older than the digest,
     the same step."""
+    if agent_digest is not None and record.get("agent_digest") != agent_digest:
+        return False
     if record.get("library_digest"):
         return record["library_digest"] == digest
     return (record.get("library_step") or 0) == library_step
 
 
 def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: float,
-                       library_step: int, digest: str) -> dict[str, dict[str, Any]]:
+                       library_step: int, digest: str, agent_digest: str | None) -> dict[str, dict[str, Any]]:
     """Rollouts of an earlier run of this arm, read from its ``trajectories.jsonl``.
 
     The per-rollout cache is scratch space (not committed with results); the trajectories file is
@@ -170,7 +178,7 @@ def _recorded_rollouts(run_dir: RunDir, tasks: Sequence[Task], temperature: floa
     dumped = (r.model_dump(mode="json") for r in records)
     usable = {rollout_key(r['task_id'], r['sample']): r for r in dumped
               if questions.get(r["task_id"]) == r["question"] and r["temperature"] == temperature
-              and _same_library(r, library_step, digest)}
+              and _same_setup(r, library_step, digest, agent_digest)}
     if usable:
         logger.info("%s: %d rollouts taken from %s", run_dir.root.name, len(usable), path)
     return usable
