@@ -151,7 +151,13 @@ MATH_SYSTEM_PROMPT = """You solve math word problems.
 Use the python_exec tool to compute: write short Python code that prints the result."""
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
 Start by opening the website given with the question, then follow its links.
-For arithmetic on what you found (days between dates, sums, differences), run it with python_exec."""
+Look every fact up on the website. Use python_exec only to compute with values you found there
+(days between two dates, sums, differences)."""
+# The web agent's python_exec is described by its role, so that the agent does not run code to answer a
+# question about the site's subject (BENCHMARKS.md, "python_exec in the web agent").
+WEB_PYTHON_EXEC_DESCRIPTION = ("Compute with numbers or dates you already found on the website (days between two "
+                               "dates, sums, differences) and return what the code prints. It knows nothing about "
+                               "the website or its subject: look facts up with web_search and web_browse.")
 
 QA_SYSTEM_PROMPT = """Answer the question.
 Reply with one line: Final answer: <short answer>"""

@@ -88,7 +88,7 @@ def _code_tool() -> list[BaseTool]:
     from tfgrpo_agents.tools import SandboxUnavailable, python_exec_tool
 
     try:
-        return [python_exec_tool()]
+        return [python_exec_tool(description=prompts.WEB_PYTHON_EXEC_DESCRIPTION)]
     except SandboxUnavailable as exc:
         logger.warning("web agent without python_exec: %s", exc)
         return []

@@ -63,7 +63,11 @@ def web_browse_tool(browser: Browser) -> BaseTool:
     )
 
 
-def python_exec_tool(executor: CodeExecutor | None = None, *, timeout: float | None = None) -> BaseTool:
+PYTHON_EXEC_DESCRIPTION = "Run Python code in a sandbox and return what it prints. No network access."
+
+
+def python_exec_tool(executor: CodeExecutor | None = None, *, timeout: float | None = None,
+                     description: str = PYTHON_EXEC_DESCRIPTION) -> BaseTool:
     runner = executor or SubprocessExecutor()
 
     def python_exec(code: str) -> str:
@@ -75,5 +79,5 @@ def python_exec_tool(executor: CodeExecutor | None = None, *, timeout: float | N
 
     return StructuredTool.from_function(
         func=python_exec, name="python_exec", args_schema=PythonInput,
-        description="Run Python code in a sandbox and return what it prints. No network access.",
+        description=description,
     )
