@@ -168,3 +168,15 @@ def test_without_a_sandbox_the_web_agent_keeps_search_and_browse(release_site, t
     close()
     assert [t.name for t in tools] == ["web_search", "web_browse"]
     assert "web agent without python_exec: python_exec will not run code as root" in caplog.text
+
+
+def test_the_code_hint_comes_with_the_code_tool_only(release_site, tmp_path, monkeypatch):
+    from tfgrpo_agents.learning.domains import domain_for
+
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    for name, options, expected in (("web", {}, True), ("web", {"python": False}, False), ("web-walk", {}, False)):
+        domain = domain_for(name)
+        tools, close = domain.make_tools({"site": str(release_site), **options})
+        close()
+        assert ("python_exec" in [t.name for t in tools]) is expected
+        assert ("python_exec" in domain.prompt_for(tools)) is expected, (name, options)

@@ -103,7 +103,9 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
         web = DOMAINS["web"]
         experiment = Experiment(web, server.chat_model(temperature=0.7, max_tokens=plan.max_tokens),
                                 server.chat_model(temperature=0.0, max_tokens=700), grader=ShortAnswerGrader(),
-                                tool_options={"site": str(data / "site"), "public_url": PUBLIC_ROOT},
+                                # search and browse only: its questions need no arithmetic, and a third
+                                # tool's schema on every call costs time on CPU (BENCHMARKS.md, 1g)
+                                tool_options={"site": str(data / "site"), "public_url": PUBLIC_ROOT, "python": False},
                                 max_steps=plan.max_steps)
         settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)

@@ -150,8 +150,9 @@ NO_EXPERIENCES = "(none yet)"
 MATH_SYSTEM_PROMPT = """You solve math word problems.
 Use the python_exec tool to compute: write short Python code that prints the result."""
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
-Start by opening the website given with the question, then follow its links.
-Look every fact up on the website. Use python_exec only to compute with values you found there
+Start by opening the website given with the question, then follow its links."""
+# added to the web agent's system prompt when it has python_exec
+WEB_CODE_HINT = """Look every fact up on the website. Use python_exec only to compute with values you found there
 (days between two dates, sums, differences)."""
 # The web agent's python_exec is described by its role, so that the agent does not run code to answer a
 # question about the site's subject (BENCHMARKS.md, "python_exec in the web agent").

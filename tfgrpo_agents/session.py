@@ -131,7 +131,7 @@ class Experiment:
         evaluation never takes recorded rollouts of another set-up for this one's."""
         inner = getattr(self.policy, "inner", self.policy)
         model = getattr(inner, "model_name", None) or getattr(inner, "model", None) or type(inner).__name__
-        parts = [self.domain.name, self.domain.system_prompt, f"tool_first={self.domain.tool_first}",
+        parts = [self.domain.name, self.domain.prompt_for(self.tools), f"tool_first={self.domain.tool_first}",
                  f"forget_guess={self.domain.forget_guess}", ",".join(sorted(t.name for t in self.tools)),
                  f"max_steps={self.max_steps}", str(model)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -31,6 +31,7 @@ class Domain:
     forget_guess: bool = False  # and ask it without the answer it wrote from memory (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
     factory: Callable[[Any], Any] | None = None  # a user's own agent: factory(library) -> agent
+    code_hint: str | None = None  # a system-prompt line added when python_exec is among the tools
 
     def build_agent(self, model: BaseChatModel, tools: Sequence[BaseTool], *, experiences: SourceLike = None,
                     placement: Placement | str = Placement.SYSTEM, max_steps: int = 5):
@@ -40,9 +41,15 @@ class Domain:
         and where the library goes (``ExperienceMiddleware``)."""
         if self.factory is not None:
             return self.factory(experiences)
-        return build_react_agent(model, tools, system_prompt=self.system_prompt, experiences=experiences,
+        return build_react_agent(model, tools, system_prompt=self.prompt_for(tools), experiences=experiences,
                                  placement=placement, max_steps=max_steps, tool_first=self.tool_first,
                                  forget_guess=self.forget_guess)
+
+    def prompt_for(self, tools: Sequence[BaseTool]) -> str:
+        """The system prompt for these tools (with the code hint when python_exec is one of them)."""
+        if self.code_hint and any(tool.name == "python_exec" for tool in tools):
+            return f"{self.system_prompt}\n{self.code_hint}"
+        return self.system_prompt
 
     def reflection(self, **overrides: Any) -> ReflectionSettings:
         """Reflection settings that tell the teacher what this agent does and what a good lesson is."""
@@ -62,8 +69,8 @@ def _math_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], N
 
 
 def _web_tools(options: dict[str, Any], search: bool = True) -> tuple[list[BaseTool], Callable[[], None]]:
-    """A local site (``site``) served on 127.0.0.1 with its index, or the live web through ddgs;
-    without ``search``, browsing alone (the walk mode)."""
+    """A local site (``site``) served on 127.0.0.1 with its index, or the live web through ddgs, and
+    python_exec unless ``python`` is off; without ``search``, browsing alone (the walk mode)."""
     from tfgrpo_agents.tools import (
         Browser,
         DDGSBackend,
@@ -79,7 +86,7 @@ def _web_tools(options: dict[str, Any], search: bool = True) -> tuple[list[BaseT
     else:
         browse = web_browse_tool(Browser())
         tools, close = ([web_search_tool(DDGSBackend()), browse] if search else [browse]), (lambda: None)
-    return tools + (_code_tool() if search else []), close
+    return tools + (_code_tool() if search and options.get("python", True) else []), close
 
 
 def _code_tool() -> list[BaseTool]:
@@ -101,6 +108,7 @@ def _walk_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], N
 DOMAINS: dict[str, Domain] = {
     "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
+                  code_hint=prompts.WEB_CODE_HINT,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
                   forget_guess=True),
     # WebWalkerQA's own setting: the root URL and web_browse only, so pages opened are the cost
