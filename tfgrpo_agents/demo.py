@@ -67,7 +67,7 @@ class DemoPlan(BaseModel):
     max_tokens: int = 256  # a policy reply; a long first reply is re-asked as a tool call anyway
 
 
-# Sized so the default demo takes about a quarter of an hour on 2 cores and --quick a few minutes
+# Sized so the default demo takes about a quarter of an hour on 2 cores and --quick about half that
 # (BENCHMARKS.md, "tfgrpo demo").
 PLANS = {
     "default": DemoPlan(test_tasks=10, k=1, train_tasks=4, group_size=3, epochs=1, batch_size=4),
