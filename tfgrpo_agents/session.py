@@ -137,7 +137,8 @@ class Experiment:
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def _stamped(self, settings: Any) -> Any:
-        if getattr(settings, "agent_digest", "") is None:
+        """The settings with this set-up's digest, unless the caller named one."""
+        if settings.agent_digest is None:
             return settings.model_copy(update={"agent_digest": self.agent_digest()})
         return settings
 

@@ -62,17 +62,22 @@ def run_shard(spec_json: str, batch_json: str) -> tuple[int, list[tuple[str, boo
     return os.getpid(), run_sync(_run_shard(spec_json, RolloutBatch.model_validate_json(batch_json)))
 
 
+def check_workers(spec: ExperimentSpec, workers: int) -> None:
+    """Why worker processes cannot serve this spec (a ``ValueError``), before anything starts."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if spec.policy.embedded:
+        raise ValueError("more than one worker needs an endpoint (--base-url): the embedded model serves "
+                         "the process that started it")
+
+
 class ProcessRunner:
     """A :class:`~tfgrpo_agents.core.runner.RolloutRunner` over ``workers`` processes (started on first use,
     kept for later batches, stopped by :meth:`close`). A batch's concurrency and the policy's
     requests-per-second limit are shared out among the workers."""
 
     def __init__(self, spec: ExperimentSpec, workers: int) -> None:
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
-        if spec.policy.embedded:
-            raise ValueError("more than one worker needs an endpoint (--base-url): the embedded model serves "
-                             "the process that started it")
+        check_workers(spec, workers)
         policy = spec.policy
         if policy.requests_per_second:
             policy = policy.model_copy(update={"requests_per_second": policy.requests_per_second / workers})

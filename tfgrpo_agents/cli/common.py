@@ -168,9 +168,13 @@ def _experiment(options: LearnOptions, temperature: float, max_steps: int, grade
         grader=grader, max_steps=max_steps, placement=placement,
         tool_options={"site": str(Path(options.site).resolve()) if options.site else None,
                       "public_url": options.public_url})
-    if workers and workers > 1 and spec.policy.embedded:  # before the model starts
-        _fail(f"--workers {workers}: more than one worker needs an endpoint (--base-url): the embedded model "
-              "serves the process that started it")
+    if workers and workers > 1:  # before the model starts
+        from tfgrpo_agents.sharding import check_workers
+
+        try:
+            check_workers(spec, workers)
+        except ValueError as exc:
+            _fail(f"--workers {workers}: {exc}")
     try:
         return spec.build()
     except LocalModelError as exc:
@@ -191,10 +195,7 @@ def _runner(experiment, workers: int | None, concurrency: int):
             min(os.cpu_count() or 1, concurrency // 32 + 1, 4)
     if workers <= 1:
         return None
-    try:
-        runner = ProcessRunner(experiment.spec, workers)
-    except ValueError as exc:
-        _fail(f"--workers {workers}: {exc}")
+    runner = ProcessRunner(experiment.spec, workers)  # checked by _experiment
     experiment.closing(runner.close)
     return runner
 

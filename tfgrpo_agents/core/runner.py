@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from tfgrpo_agents.agents import Placement
 from tfgrpo_agents.core.rollout import RolloutSettings
+from tfgrpo_agents.core.rundir import RunDir
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.experience import ExperienceLibrary
 
@@ -51,7 +52,5 @@ class RolloutRunner(Protocol):
 
 def missing_jobs(jobs: Sequence[RolloutJob], run_dir: str | Path, usable: Callable[[dict], bool]) -> list[RolloutJob]:
     """The jobs without a usable cached rollout."""
-    from tfgrpo_agents.core.rundir import RunDir
-
     directory = RunDir(run_dir)
     return [job for job in jobs if (record := directory.cached("rollout", job.key)) is None or not usable(record)]

@@ -87,7 +87,11 @@ def open_store(url: str) -> Iterator[BaseStore]:
         from langgraph.store.sqlite import SqliteStore
 
         opener = SqliteStore.from_conn_string(_sqlite_path(target))
-    with _opened(url, opener) as store:
+    with contextlib.ExitStack() as stack:
+        try:
+            store = stack.enter_context(opener)
+        except Exception as exc:  # connection refused, bad credentials, unreadable file
+            raise _unopened(url, exc) from exc
         store.setup()
         yield store
 
@@ -102,41 +106,16 @@ async def aopen_store(url: str) -> AsyncIterator[BaseStore]:
         from langgraph.store.sqlite.aio import AsyncSqliteStore
 
         opener = AsyncSqliteStore.from_conn_string(_sqlite_path(target))
-    async with _aopened(url, opener) as store:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            store = await stack.enter_async_context(opener)
+        except Exception as exc:
+            raise _unopened(url, exc) from exc
         await store.setup()
         yield store
 
 
-@contextlib.contextmanager
-def _opened(url: str, opener: contextlib.AbstractContextManager[BaseStore]) -> Iterator[BaseStore]:
-    try:
-        store = opener.__enter__()
-    except Exception as exc:  # connection refused, bad credentials, unreadable file
-        raise StoreUrlError(f"cannot open the store {describe_store(url)}: {_first_line(exc)}") from exc
-    try:
-        yield store
-    except BaseException as exc:
-        if not opener.__exit__(type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        opener.__exit__(None, None, None)
-
-
-@contextlib.asynccontextmanager
-async def _aopened(url: str, opener: contextlib.AbstractAsyncContextManager[BaseStore]) -> AsyncIterator[BaseStore]:
-    try:
-        store = await opener.__aenter__()
-    except Exception as exc:
-        raise StoreUrlError(f"cannot open the store {describe_store(url)}: {_first_line(exc)}") from exc
-    try:
-        yield store
-    except BaseException as exc:
-        if not await opener.__aexit__(type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        await opener.__aexit__(None, None, None)
-
-
-def _first_line(exc: BaseException) -> str:
+def _unopened(url: str, exc: BaseException) -> StoreUrlError:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return StoreUrlError(f"cannot open the store {describe_store(url)}: "
+                         f"{text.splitlines()[0] if text else type(exc).__name__}")

@@ -143,18 +143,20 @@ class FileLock(ProcessLock):
                 await asyncio.to_thread(self._release, fd)
 
 
-def _sqlite_file(store: Any) -> str | None:
-    """The database file of a sync SqliteStore; ``None`` for an in-memory one."""
-    with store.lock:
-        rows = store.conn.execute("PRAGMA database_list").fetchall()
+def _main_file(rows: list[Any]) -> str | None:
+    """The main database's file in ``PRAGMA database_list``; ``None`` for an in-memory database."""
     return next((row[2] for row in rows if row[1] == "main" and row[2]), None)
+
+
+def _sqlite_file(store: Any) -> str | None:
+    with store.lock:
+        return _main_file(store.conn.execute("PRAGMA database_list").fetchall())
 
 
 async def _asqlite_file(store: Any) -> str | None:
     async with store.lock:
         cursor = await store.conn.execute("PRAGMA database_list")
-        rows = await cursor.fetchall()
-    return next((row[2] for row in rows if row[1] == "main" and row[2]), None)
+        return _main_file(await cursor.fetchall())
 
 
 def _kind(store: BaseStore) -> str:

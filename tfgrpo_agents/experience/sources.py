@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config, get_store
@@ -89,6 +89,23 @@ class JsonFileSource:
 
 
 NamespaceLike = Sequence[str] | Callable[[RunnableConfig], Sequence[str]] | None
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Recent(OrderedDict, Generic[K, V]):
+    """At most ``size`` entries; the least recently remembered goes first."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def remember(self, key: K, value: V) -> V:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
 
 
 def resolve_namespace(namespace: NamespaceLike, config: RunnableConfig | None) -> tuple[str, ...]:
@@ -154,8 +171,7 @@ class StoreSource:
         self.domain = domain
         self.model_id = model_id
         self.refresh_every = refresh_every
-        self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, ...], tuple[LibraryVersion, ExperienceLibrary, float]] = OrderedDict()
+        self._cache: _Recent[tuple[str, ...], tuple[LibraryVersion, ExperienceLibrary, float]] = _Recent(cache_size)
 
     def _library_for(self) -> StoreLibrary:
         store = self.store
@@ -182,9 +198,7 @@ class StoreSource:
         if cached is None:
             return None
         if version is not None and cached[0] == version:
-            self._cache[namespace] = (version, cached[1], time.monotonic())
-            self._cache.move_to_end(namespace)
-            return cached[1]
+            return self._cache.remember(namespace, (version, cached[1], time.monotonic()))[1]
         return None
 
     def _remember(self, namespace: tuple[str, ...], stored: StoredLibrary | None) -> ExperienceLibrary:
@@ -194,11 +208,7 @@ class StoreSource:
             version = LibraryVersion(revision=-1, digest=library.digest())
         else:
             library, version = stored.library, LibraryVersion(revision=stored.revision, digest=stored.digest)
-        self._cache[namespace] = (version, library, time.monotonic())
-        self._cache.move_to_end(namespace)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return library
+        return self._cache.remember(namespace, (version, library, time.monotonic()))[1]
 
     def current(self) -> ExperienceLibrary:
         target = self._library_for()
@@ -237,20 +247,15 @@ class RequestSource:
 
     def __init__(self, fallback: SourceLike = None, *, cache_size: int = 32) -> None:
         self.fallback = as_source(fallback)
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, ExperienceLibrary] = OrderedDict()
+        self._cache: _Recent[str, ExperienceLibrary] = _Recent(cache_size)
 
     def _carried(self) -> ExperienceLibrary | None:
         carried = ((_run_config() or {}).get("configurable") or {}).get(REQUEST_KEY)
         if not carried:
             return None
         key = repr(sorted((e.get("id"), e.get("text")) for e in carried.get("experiences", [])))
-        if key not in self._cache:
-            self._cache[key] = ExperienceLibrary.model_validate(carried)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
+        known = self._cache.get(key)
+        return self._cache.remember(key, known if known is not None else ExperienceLibrary.model_validate(carried))
 
     def current(self) -> ExperienceLibrary:
         carried = self._carried()

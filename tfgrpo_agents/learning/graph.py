@@ -185,19 +185,24 @@ class StepGraph:
     async def rollout(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         step, task, sample = payload["step"], payload["task"], payload["sample"]
         key = rollout_key(task.id, sample, step)
-        trajectory = None
-        cached = self.run_dir.cached("rollout", key)
-        if cached is not None:
-            try:
-                trajectory = Trajectory.model_validate(cached)
-            except ValidationError:  # written by an older version, or damaged: run it again
-                trajectory = None
+        trajectory = self.cached_rollout(key)
         if trajectory is None:
             trajectory = await self._run_rollout(step, task, sample, config)
             self.on_event(RolloutFinished(key=key, failed=trajectory.failed, error=trajectory.error))
             if worth_caching(trajectory):
                 self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
         return {"trajectories": {key: trajectory}}
+
+    def cached_rollout(self, key: str) -> Trajectory | None:
+        """A finished rollout of this run; ``None`` if there is none, or it was written by an older
+        version or damaged (then it is run again)."""
+        cached = self.run_dir.cached("rollout", key)
+        if cached is None:
+            return None
+        try:
+            return Trajectory.model_validate(cached)
+        except ValidationError:
+            return None
 
     def rollout_settings(self) -> RolloutSettings:
         s = self.settings

@@ -20,12 +20,7 @@ from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.rewards import Grader, as_grader
 from tfgrpo_agents.core.rollout import RolloutsFailedError, rollout_seed
 from tfgrpo_agents.core.rundir import RunDir, rollout_key
-from tfgrpo_agents.core.runner import (
-    RolloutBatch,
-    RolloutJob,
-    RolloutRunner,
-    missing_jobs,
-)
+from tfgrpo_agents.core.runner import RolloutBatch, RolloutJob, RolloutRunner
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import Trajectory, read_trajectories
 from tfgrpo_agents.errors import TfgrpoError
@@ -56,14 +51,6 @@ logger = logging.getLogger(__name__)
 
 class RunMismatchError(TfgrpoError, ValueError):
     """A resume was asked for with tasks or settings that differ from the saved run."""
-
-
-def _is_trajectory(record: dict[str, Any]) -> bool:
-    try:
-        Trajectory.model_validate(record)
-    except ValueError:
-        return False
-    return True
 
 
 def schedule(tasks: Sequence[Task], settings: LearnSettings) -> list[tuple[int, int, list[Task]]]:
@@ -303,10 +290,10 @@ class TrainingFreeGRPO:
 
     async def _run_elsewhere(self, steps: StepGraph, step: int, batch: list[Task]) -> None:
         """The step's rollouts that are not cached yet, through the runner (into the same cache)."""
-        jobs = [RolloutJob(task=task, sample=sample, seed=rollout_seed(self.settings.seed, step, task.id, sample),
-                           key=rollout_key(task.id, sample, step))
-                for task in batch for sample in range(self.settings.group_size)]
-        todo = missing_jobs(jobs, self.run_dir.root, _is_trajectory)
+        todo = [RolloutJob(task=task, sample=sample, seed=rollout_seed(self.settings.seed, step, task.id, sample),
+                           key=key)
+                for task in batch for sample in range(self.settings.group_size)
+                if steps.cached_rollout(key := rollout_key(task.id, sample, step)) is None]
         if todo:
             await self.runner.fill(
                 RolloutBatch(jobs=todo, library=steps.library_for(step), placement=self.settings.placement,

@@ -15,7 +15,7 @@ from pathlib import Path
 from langgraph.store.base import BaseStore
 
 from tfgrpo_agents.experience import ExperienceLibrary, StoreLibrary
-from tfgrpo_agents.experience.connect import aopen_store, describe_store
+from tfgrpo_agents.experience.connect import aopen_store
 from tfgrpo_agents.learning.events import LibraryPublished
 
 
@@ -27,8 +27,8 @@ def writer_id(run_dir: Path) -> str:
 class StepPublisher:
     """Writes a run's library, as it stood after a step, into one store namespace."""
 
-    def __init__(self, target: StoreLibrary, writer: str, where: str) -> None:
-        self.target, self.writer, self.where = target, writer, where
+    def __init__(self, target: StoreLibrary, writer: str) -> None:
+        self.target, self.writer = target, writer
 
     async def publish(self, library: ExperienceLibrary, step: int) -> LibraryPublished:
         """The library after ``step`` replaces the store's if the store still holds the step's
@@ -49,10 +49,7 @@ async def open_publisher(store: BaseStore | str | None, *, namespace: Sequence[s
     if store is None:
         yield None
         return
-    if isinstance(store, str):
-        async with aopen_store(store) as opened:
-            yield StepPublisher(StoreLibrary(opened, namespace, domain=domain, model_id=model_id),
-                                writer_id(run_dir), describe_store(store))
-        return
-    yield StepPublisher(StoreLibrary(store, namespace, domain=domain, model_id=model_id),
-                        writer_id(run_dir), type(store).__name__)
+    async with contextlib.AsyncExitStack() as stack:
+        if isinstance(store, str):
+            store = await stack.enter_async_context(aopen_store(store))
+        yield StepPublisher(StoreLibrary(store, namespace, domain=domain, model_id=model_id), writer_id(run_dir))

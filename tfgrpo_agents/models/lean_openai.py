@@ -41,7 +41,7 @@ class _LeanCompletions:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._orders: dict[frozenset[str], tuple[str, ...]] = {}
-        sdk_post = inner._post
+        sdk_post = self._sdk_post = inner._post
 
         async def watched_post(path: str, *args: Any, body: Any = None, **kwargs: Any) -> Any:
             if isinstance(body, dict):
@@ -49,7 +49,6 @@ class _LeanCompletions:
             return await sdk_post(path, *args, body=body, **kwargs)
 
         inner._post = watched_post  # the SDK's own requests teach the key order
-        self._orders_post = sdk_post
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
@@ -64,7 +63,7 @@ class _LeanCompletions:
 
         options = make_request_options(**{k: params[k] for k in _OPTION_KEYS if k in params},
                                        security={"bearer_auth": True})
-        return await self._orders_post("/chat/completions", body=body, options=options, cast_to=ChatCompletion,
+        return await self._sdk_post("/chat/completions", body=body, options=options, cast_to=ChatCompletion,
                                        stream=False)
 
     @property

@@ -118,7 +118,7 @@ def build_learner_graph(*, namespace: tuple[str, ...] | None = None, runs_root: 
         run_dir = root / name
         target = StoreLibrary(get_store(), request.namespace or namespace, domain=request.agent,
                               model_id=request.model)
-        publisher = StepPublisher(target, writer_id(run_dir), "the server's store")
+        publisher = StepPublisher(target, writer_id(run_dir))
         emit = get_stream_writer()
         process = await asyncio.to_thread(_start, request, run_dir, paths, cwd)
         published: list[int] = []
