@@ -3,6 +3,8 @@
     python bench/learning_gain.py --domain math          # GSM8K slice with the python tool
     python bench/learning_gain.py --domain web-docs      # QA over the Python 3.11 docs (tasks/python_docs)
     python bench/learning_gain.py --domain web-synthetic # the synthetic multi-site web (tasks/synthetic_web)
+    python bench/learning_gain.py --domain web-django    # QA over the Django 3.2 docs (tasks/django_docs)
+    python bench/learning_gain.py --domain web-glib      # QA over Debian's GLib manual, GTK-Doc (tasks/glib_docs)
     python bench/learning_gain.py --domain web-synthetic --library bench/results/web-docs/learn-g3/library.json
                                                          # transfer: a library learned elsewhere, as an extra arm
 
@@ -67,24 +69,31 @@ class Setup:
     tool_options: dict[str, Any]  # for the domain's tools (the site to serve)
 
 
+# domain → (task folder under tasks/, the site the agent browses, its public address)
+WEB_SETS = {
+    "web-docs": ("python_docs", SHARED / "sites" / "python-3.11-docs.tar.gz", "https://docs.python.org/3.11/"),
+    "web-django": ("django_docs", SHARED / "sites" / "django-3.2-docs.tar.gz", "https://docs.djangoproject.com/en/3.2/"),
+    "web-glib": ("glib_docs", Path("/usr/share/gtk-doc/html/glib"), "https://developer-old.gnome.org/glib/stable/"),
+    "web-synthetic": ("synthetic_web", None, PUBLIC_ROOT),
+}
+
+
 def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test") -> Setup:
     if domain == "math":
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
         return Setup(train, test, DOMAINS["math"], "math", {})
-    if domain in ("web-docs", "web-synthetic"):
-        folder = ROOT / "tasks" / ("python_docs" if domain == "web-docs" else "synthetic_web")
+    if domain in WEB_SETS:
+        folder, site, public_url = WEB_SETS[domain]
+        folder = ROOT / "tasks" / folder
         ratio = parse_ratio("4:7:6")
         train = stratified_sample(load_tasks(folder / "train.jsonl"), n_train, ratio=ratio, seed=seed)
         pool = load_tasks(folder / "test.jsonl")
         if test_split == "all":  # nothing is learned on this domain: every task is unseen
             pool = load_tasks(folder / "train.jsonl") + pool
         test = stratified_sample(pool, n_test, ratio=ratio, seed=seed)
-        if domain == "web-docs":
-            site = {"site": SHARED / "sites" / "python-3.11-docs.tar.gz", "public_url": "https://docs.python.org/3.11/"}
-        else:
-            site = {"site": folder / "site", "public_url": PUBLIC_ROOT}
-        return Setup(train, test, DOMAINS["web"], "short", {k: str(v) for k, v in site.items()})
+        return Setup(train, test, DOMAINS["web"], "short", {"site": str(site or folder / "site"),
+                                                            "public_url": public_url})
     raise SystemExit(f"unknown domain {domain!r}")
 
 
@@ -159,7 +168,7 @@ def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--domain", required=True, choices=["math", "web-docs", "web-synthetic"])
+    parser.add_argument("--domain", required=True, choices=["math", *WEB_SETS])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--model", default="local")
     parser.add_argument("--test", type=int, default=40)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tfgrpo_agents.datasets.docs_qa import candidates, generate, read_site, split
+from tfgrpo_agents.datasets.docs_qa import generate, split
+from tfgrpo_agents.datasets.docs_qa.python_docs import candidates, read_site
 from tfgrpo_agents.learning import load_tasks
 from tfgrpo_agents.tools.site_files import SiteFiles
 

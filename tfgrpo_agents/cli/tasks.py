@@ -49,9 +49,10 @@ def tasks_split(
 
 @tasks_app.command("docs-qa")
 def tasks_docs_qa(
-    source: Annotated[Path, typer.Argument(help="A Sphinx documentation site: folder or .tar.gz.")],
+    source: Annotated[Path, typer.Argument(help="A documentation site: folder or .tar.gz.")],
     out_dir: Annotated[Path, typer.Option(help="Where train.jsonl, test.jsonl and closed_book.json go.")],
-    public_url: Annotated[str, typer.Option(help="The site's public address (the tasks' root_url).")] = "https://docs.python.org/3.11/",
+    profile: Annotated[str, typer.Option(help="Which generator made the site: auto, python, django or gtk-doc.")] = "auto",
+    public_url: Annotated[str | None, typer.Option(help="The site's public address (the tasks' root_url; default: the profile's).")] = None,
     train: Annotated[int, typer.Option(help="Train tasks.")] = 40,
     test: Annotated[int, typer.Option(help="Test tasks.")] = 48,
     ratio: Annotated[str, typer.Option(help="Difficulty ratio easy:medium:hard.")] = "4:7:6",
@@ -59,17 +60,19 @@ def tasks_docs_qa(
     base_url: BaseUrlOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """QA over a documentation site, with golden paths from its link graph and a closed-book filter."""
+    """QA over a documentation site (Python, Django, GTK-Doc), with golden paths and a closed-book filter."""
     from tfgrpo_agents.datasets.docs_qa import closed_book_model as asker
-    from tfgrpo_agents.datasets.docs_qa import generate
+    from tfgrpo_agents.datasets.docs_qa import generate, profile_for
+    from tfgrpo_agents.tools.site_files import SiteFiles
 
-    ask = None
-    if closed_book_model:
-        options = LearnOptions(tasks="", agent="web", model=closed_book_model, base_url=base_url)
-        ask = asker(_chat_model(closed_book_model, base_url, 0.0, options))
     try:
-        counts = generate(source, out_dir, public_url=public_url, train=train, test=test, seed=seed, ratio=ratio,
-                          closed_book=ask, model_id=closed_book_model)
+        site_profile = profile_for(SiteFiles(source), profile)  # before a model is started for nothing
+        ask = None
+        if closed_book_model:
+            options = LearnOptions(tasks="", agent="web", model=closed_book_model, base_url=base_url)
+            ask = asker(_chat_model(closed_book_model, base_url, 0.0, options))
+        counts = generate(source, out_dir, profile=site_profile, public_url=public_url, train=train, test=test,
+                          seed=seed, ratio=ratio, closed_book=ask, model_id=closed_book_model)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     console.print(f"{counts['train']} train and {counts['test']} test tasks written to {out_dir}"
