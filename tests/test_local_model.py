@@ -66,6 +66,19 @@ def test_unknown_model_and_missing_binary(monkeypatch):
         local_model.server_binary()
 
 
+def test_speed_options_reach_the_server_command(fake_parts):
+    _, whole, tmp_path = fake_parts
+    drafted = LlamaServer("fake", draft="fake", draft_tokens=6, cache_reuse=256, cache_dir=tmp_path / "cache")
+    args = drafted._speed_args()
+    draft_file = args[args.index("--model-draft") + 1]
+    assert open(draft_file, "rb").read() == whole, "the draft model is assembled from its parts like the main one"
+    assert args[args.index("--spec-draft-n-max") + 1] == "6" and args[args.index("--cache-reuse") + 1] == "256"
+    assert LlamaServer("fake", speculation="ngram-mod")._speed_args() == ["--spec-type", "ngram-mod"]
+    assert LlamaServer("fake")._speed_args() == [], "no option, no flag: the server's own defaults"
+    with pytest.raises(LocalModelError, match="unknown draft model 'tiny'"):
+        LlamaServer("fake", draft="tiny")
+
+
 def _servers() -> list[int]:
     """Running llama-server processes started by LlamaServer (read from /proc: ps truncates long lines)."""
     found = []

@@ -150,12 +150,16 @@ class LlamaServer:
     """Start ``llama-server`` for a local model on a free loopback port; stop it on exit.
 
     ``with LlamaServer("local") as server: model = server.chat_model(temperature=0.7)``.
-    Several rollouts may share one server (``parallel`` slots).
+    Several rollouts may share one server (``parallel`` slots). ``draft`` names a smaller local
+    model of the same tokenizer for speculative decoding (``"local-0.5b"``); ``speculation`` is any
+    other llama-server ``--spec-type`` (``"ngram-mod"`` drafts from text already in the context);
+    ``cache_reuse`` lets a slot reuse cached chunks of that size after the prompts diverge.
     """
 
     def __init__(self, model: str = "local", *, threads: int | None = None, context: int = 8192, parallel: int = 1,
                  port: int | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                 startup_timeout: float = 180.0, extra_args: tuple[str, ...] = ()) -> None:
+                 startup_timeout: float = 180.0, extra_args: tuple[str, ...] = (), draft: str | None = None,
+                 draft_tokens: int = 8, speculation: str | None = None, cache_reuse: int = 0) -> None:
         self.spec = LOCAL_MODELS.get(model)
         if self.spec is None:
             raise LocalModelError(f"unknown local model {model!r}; choose one of {', '.join(LOCAL_MODELS)}")
@@ -167,6 +171,12 @@ class LlamaServer:
         self.cache_dir = cache_dir
         self.startup_timeout = startup_timeout
         self.extra_args = extra_args
+        if draft is not None and draft not in LOCAL_MODELS:
+            raise LocalModelError(f"unknown draft model {draft!r}; choose one of {', '.join(LOCAL_MODELS)}")
+        self.draft = draft
+        self.draft_tokens = draft_tokens
+        self.speculation = speculation
+        self.cache_reuse = cache_reuse
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
 
@@ -188,7 +198,7 @@ class LlamaServer:
         self.log_path = Path(log.name)
         command = [str(binary), "--model", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
                    "--threads", str(self.threads), "--ctx-size", str(self.context * self.parallel),
-                   "--parallel", str(self.parallel), "--alias", self.model_id, *self.extra_args]
+                   "--parallel", str(self.parallel), "--alias", self.model_id, *self._speed_args(), *self.extra_args]
         env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join(filter(None, [str(binary.parent),
                                                                               os.environ.get("LD_LIBRARY_PATH")]))}
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -197,6 +207,17 @@ class LlamaServer:
         atexit.register(self.stop)
         self._wait_ready()
         return self
+
+    def _speed_args(self) -> list[str]:
+        args: list[str] = []
+        if self.draft:
+            args += ["--model-draft", str(model_path(self.draft, self.cache_dir)), "--spec-type", "draft-simple",
+                     "--spec-draft-n-max", str(self.draft_tokens)]
+        elif self.speculation:
+            args += ["--spec-type", self.speculation]
+        if self.cache_reuse:
+            args += ["--cache-reuse", str(self.cache_reuse)]
+        return args
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
