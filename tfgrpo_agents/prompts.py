@@ -15,6 +15,12 @@ REPEATED_CALL = ("You already called {name} with these arguments; its result is 
 USE_A_TOOL_FIRST = ('You have not used a tool yet. Do not describe steps: reply with only a JSON tool call, '
                     '{"name": "<tool>", "arguments": {...}}.')
 TOOL_RESULT_FOOTER = "\n\nQuestion: {question}\nReply with just the answer, or call one different tool."
+# Lessons delivered where the decision is made (agents/delivery.py): restated under a tool result, and
+# checked once before a final answer.
+LESSON_RESTATEMENT = "\n\nA lesson for this question: {lessons}"
+ANSWER_CHECK = ("Before you answer, check this lesson for the question: {lessons}\n"
+                "If you have not done what it says, do it now with one tool call. "
+                "If you have, reply with just the answer.")
 
 # Tools described in the prompt, for models that write tool calls as text.
 TEXT_TOOLS_INSTRUCTIONS = """You can use these tools:

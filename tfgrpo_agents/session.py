@@ -19,7 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._async import run_sync
-from tfgrpo_agents.agents import Placement
+from tfgrpo_agents.agents import LessonDelivery, Placement
 from tfgrpo_agents.core.runner import RolloutRunner
 from tfgrpo_agents.learning import (
     Grader,
@@ -115,14 +115,18 @@ class Experiment:
         """Run ``close`` when the experiment closes (a rollout runner's worker processes)."""
         self._closers.append(close)
 
-    def agent(self, library: Any = None, placement: Placement | str | None = None) -> Any:
-        """The one agent builder: this domain's agent with ``library`` injected."""
+    def agent(self, library: Any = None, placement: Placement | str | None = None,
+              delivery: LessonDelivery | None = None) -> Any:
+        """The one agent builder: this domain's agent with ``library`` injected (``delivery``: which
+        lessons a task sees and where they are said again)."""
         return self.domain.build_agent(self.policy, self.tools, experiences=library,
-                                       placement=placement or self.placement, max_steps=self.max_steps)
+                                       placement=placement or self.placement, max_steps=self.max_steps,
+                                       delivery=delivery)
 
     def learner(self, settings: LearnSettings, run_dir: str | os.PathLike[str], **options: Any) -> TrainingFreeGRPO:
         """A learner for this set-up (``options``: ``prices``, ``on_event``, ``input_mapper``, …)."""
-        return TrainingFreeGRPO(agent_factory=lambda library: self.agent(library, settings.placement),
+        return TrainingFreeGRPO(agent_factory=lambda library: self.agent(library, settings.placement,
+                                                                         settings.delivery),
                                 teacher=self.teacher, grader=self.grader if settings.ground_truth else None,
                                 run_dir=run_dir, settings=settings, **options)
 

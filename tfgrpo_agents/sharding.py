@@ -39,7 +39,7 @@ def _experiment(spec_json: str) -> Any:
 
 async def _run_shard(spec_json: str, batch: RolloutBatch) -> list[tuple[str, bool]]:
     experiment = _experiment(spec_json)
-    agent = experiment.agent(batch.library, batch.placement)
+    agent = experiment.agent(batch.library, batch.placement, batch.delivery)
     run_dir = RunDir(batch.run_dir)
     digest = batch.library.digest()
     gate = asyncio.Semaphore(batch.concurrency)

@@ -7,9 +7,23 @@ import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.messages import AnyMessage, SystemMessage
+from langchain.agents.middleware import (
+    AgentMiddleware,
+    ModelRequest,
+    ModelResponse,
+    hook_config,
+)
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 
+from tfgrpo_agents.agents.answers import message_text
+from tfgrpo_agents.agents.delivery import (
+    LessonDelivery,
+    answer_check,
+    matching_lessons,
+    question_of,
+    restatement,
+    was_checked,
+)
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.sampling import with_sampling
 from tfgrpo_agents.experience import (
@@ -71,7 +85,17 @@ class ExperienceMiddleware(AgentMiddleware):
     its own block; give them ``name=`` for readable traces), and during a learning or evaluation
     run it applies the rollout's temperature and seed to the model call (see
     :mod:`tfgrpo_agents.agents.sampling`).
+
+    ``delivery`` (:class:`~tfgrpo_agents.agents.delivery.LessonDelivery`) shows a task only the lessons
+    that match it, restates them under tool results, or checks them once before the final answer.
+    With ``restate`` or ``answer_check`` the instance is a :class:`LessonsAtDecisionMiddleware`, which
+    adds the tool and after-model hooks; without them the agent's graph gains no node.
     """
+
+    def __new__(cls, *args: Any, delivery: LessonDelivery | None = None, **kwargs: Any) -> ExperienceMiddleware:
+        if cls is ExperienceMiddleware and delivery is not None and (delivery.restate or delivery.answer_check):
+            cls = LessonsAtDecisionMiddleware
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -80,11 +104,13 @@ class ExperienceMiddleware(AgentMiddleware):
         placement: Placement | str = Placement.SYSTEM,
         header: str = DEFAULT_HEADER,
         name: str | None = None,
+        delivery: LessonDelivery | None = None,
     ) -> None:
         super().__init__()
         self.source = as_source(experiences)
         self.placement = Placement(placement)
         self.header = header
+        self.delivery = delivery or LessonDelivery()
         # create_agent refuses two middleware of one name; each instance gets its own.
         self._name = f"ExperienceMiddleware[{name}]" if name else f"ExperienceMiddleware#{next(_numbers)}"
 
@@ -93,7 +119,9 @@ class ExperienceMiddleware(AgentMiddleware):
         return self._name
 
     def _with_experiences(self, request: ModelRequest, library: ExperienceLibrary) -> ModelRequest:
-        block = render_experiences(library, header=self.header)
+        shown = matching_lessons(library.experiences, question_of(request.messages), self.delivery.limit) \
+            if self.delivery.relevant_only else library
+        block = render_experiences(shown, header=self.header)
         request = with_sampling(request)
         blocks = (*getattr(request, "blocks", ()), (block, self.placement))
         system, messages = _reinject(request.system_message, request.messages, blocks)
@@ -113,3 +141,42 @@ class ExperienceMiddleware(AgentMiddleware):
         # The async path of the source: an async store (AsyncPostgresStore, the server's) cannot be read
         # synchronously from inside its own event loop.
         return await handler(self._with_experiences(request, await read_source(self.source)))
+
+
+class LessonsAtDecisionMiddleware(ExperienceMiddleware):
+    """:class:`ExperienceMiddleware` that also says the matching lessons where the model decides:
+    under each tool result (``restate``) and once before a final answer (``answer_check``).
+    Build it as ``ExperienceMiddleware(source, delivery=LessonDelivery(restate=True))``."""
+
+    def _matching(self, library: ExperienceLibrary, messages: list[AnyMessage]) -> list:
+        return matching_lessons(library.experiences, question_of(messages), self.delivery.limit)
+
+    def _restated(self, result: Any, library: ExperienceLibrary, state: Any) -> Any:
+        if not self.delivery.restate or not isinstance(result, ToolMessage):
+            return result
+        footer = restatement(self._matching(library, list(state.get("messages", []))))
+        return result.model_copy(update={"content": f"{message_text(result)}{footer}"}) if footer else result
+
+    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        return self._restated(handler(request), self.source.current(), request.state)
+
+    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        result = await handler(request)
+        return self._restated(result, await read_source(self.source), request.state)
+
+    def _check(self, state: Any, library: ExperienceLibrary) -> dict[str, Any] | None:
+        messages = list(state.get("messages", []))
+        last = messages[-1] if messages else None
+        if not self.delivery.answer_check or not isinstance(last, AIMessage) or last.tool_calls \
+                or not str(last.text).strip() or was_checked(messages):
+            return None
+        matched = self._matching(library, messages)
+        return {"messages": [answer_check(matched)], "jump_to": "model"} if matched else None
+
+    @hook_config(can_jump_to=["model"])
+    def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        return self._check(state, self.source.current())
+
+    @hook_config(can_jump_to=["model"])
+    async def aafter_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        return self._check(state, await read_source(self.source))

@@ -22,6 +22,15 @@ from langgraph.prebuilt import ToolNode
 from langgraph.types import Checkpointer
 
 from tfgrpo_agents.agents.answers import extract_final_answer, message_text
+from tfgrpo_agents.agents.delivery import (
+    ANSWER_CHECK_NAME,
+    LessonDelivery,
+    answer_check,
+    matching_lessons,
+    question_of,
+    restatement,
+    was_checked,
+)
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.sampling import sampling_settings
 from tfgrpo_agents.experience import (
@@ -115,6 +124,7 @@ def build_react_agent(
     tool_result_footer: bool = True,
     tool_first: bool = False,
     forget_guess: bool = False,
+    delivery: LessonDelivery | None = None,
     checkpointer: Checkpointer = None,
     name: str = "react_agent",
 ):
@@ -133,7 +143,8 @@ def build_react_agent(
     small model that answered from memory before looking repeats its guess after reading the
     right value (BENCHMARKS.md §1f). The reply stays in the state, set aside,
     so the trace and the teacher still see it. Keep it off where the first reply is useful
-    reasoning (math: the code is written from it).
+    reasoning (math: the code is written from it). ``delivery`` chooses which lessons a task sees
+    and where they are said again (:mod:`tfgrpo_agents.agents.delivery`).
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
     The run's sampling (``sampling_settings(config)``: the learner's per-rollout temperature and
     seed) is passed to every model call of that run.
@@ -142,6 +153,7 @@ def build_react_agent(
         raise ValueError("max_steps must be at least 1")
     source = as_source(experiences)
     placement = Placement(placement)
+    delivery = delivery or LessonDelivery()
     tool_model = model.bind_tools(list(tools)) if tools else model
     base_system = SystemMessage(content=system_prompt) if system_prompt else None
 
@@ -154,7 +166,9 @@ def build_react_agent(
         # serves every rollout of a group.
         model_kwargs = sampling_settings(config)
         library = yield None, source, {}
-        block = render_experiences(library, header=header)
+        matched = matching_lessons(library.experiences, question_of(state["messages"]), delivery.limit) \
+            if delivery.selects else []
+        block = render_experiences(matched if delivery.relevant_only else library, header=header)
         visible = [m for m in state["messages"] if not is_set_aside(m)]
         system, messages = inject_experiences(base_system, visible, block, placement)
         prompt = ([system] if system else []) + messages
@@ -171,6 +185,9 @@ def build_react_agent(
             if response.tool_calls:
                 return {"messages": [response], "steps": steps + 1}
             if str(response.text).strip():
+                if delivery.answer_check and matched and tools and steps + 1 < max_steps \
+                        and not was_checked(state["messages"]):
+                    return {"messages": [response, answer_check(matched)], "steps": steps + 1}
                 return {"messages": [response], "steps": steps + 1, "final_answer": _answer_of(response)}
         response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs
         if getattr(response, "tool_calls", None):
@@ -197,9 +214,14 @@ def build_react_agent(
         if fresh:
             ran = yield tool_node, {"messages": [*messages[:-1], last.model_copy(update={"tool_calls": fresh})]}, {}
             results = list(ran["messages"]) + results
+        question = question_of(messages)
+        footer = ""
+        if delivery.restate:
+            library = yield None, source, {}
+            footer += restatement(matching_lessons(library.experiences, question, delivery.limit))
         if tool_result_footer:
-            question = next((message_text(m) for m in messages if isinstance(m, HumanMessage)), "")
-            footer = TOOL_RESULT_FOOTER.format(question=question)
+            footer += TOOL_RESULT_FOOTER.format(question=question)
+        if footer:
             results = [r.model_copy(update={"content": f"{message_text(r)}{footer}"}) for r in results]
         return {"messages": results}
 
@@ -207,6 +229,8 @@ def build_react_agent(
         last = state["messages"][-1]
         if isinstance(last, AIMessage) and last.tool_calls and not state.get("forced_final"):
             return "tools"
+        if isinstance(last, HumanMessage) and last.name == ANSWER_CHECK_NAME:
+            return "agent"  # an answer held back for the lesson check: one more step
         return END  # the agent node wrote the final answer with the reply (no superstep of its own)
 
     graph = StateGraph(ReActState)
@@ -214,7 +238,7 @@ def build_react_agent(
     graph.add_edge(START, "agent")
     if tools:
         graph.add_node("tools", _node(run_tools, "tools"))
-        graph.add_conditional_edges("agent", route, {"tools": "tools", END: END})
+        graph.add_conditional_edges("agent", route, {"tools": "tools", "agent": "agent", END: END})
         graph.add_edge("tools", "agent")
     else:
         graph.add_edge("agent", END)

@@ -76,6 +76,17 @@ def _one_of(*allowed: str):
     return check
 
 
+def _delivery(value: str | list[str] | None) -> str | list[str] | None:
+    from tfgrpo_agents.agents.delivery import LessonDelivery
+
+    for spec in ([value] if isinstance(value, str) else value or []):
+        try:
+            LessonDelivery.parse(spec)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
 def _existing(value: Path | None) -> Path | None:
     if value is not None and not value.exists():
         raise typer.BadParameter(f"{value} does not exist")
@@ -263,3 +274,7 @@ PublicUrlOpt = Annotated[str | None, typer.Option(help="web agent: the site's pu
 LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N tasks.", callback=_at_least(1))]
 PlacementOpt = Annotated[str, typer.Option(help="system or user.", callback=_one_of(*PLACEMENTS))]
 OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes from its cache).")]
+DeliveryOpt = Annotated[str, typer.Option(
+    help="Which lessons a task sees and where they are said again: all (plain), or any of relevant (only "
+         "the lessons matching the question), restate (under each tool result), check (once before the "
+         "final answer), comma-separated.", callback=_delivery)]

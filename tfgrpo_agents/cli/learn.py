@@ -11,6 +11,7 @@ from rich.table import Table
 from tfgrpo_agents.cli.common import (
     PLACEMENTS,
     STRUCTURED_METHODS,
+    DeliveryOpt,
     JsonOpt,
     LearnOptions,
     RpsOpt,
@@ -57,6 +58,7 @@ def learn(
     no_ground_truth: Annotated[bool, typer.Option("--no-ground-truth", help="Learn without reference answers.")] = False,
     placement: Annotated[str, typer.Option(help="Where experiences go: system or user.",
                                            callback=_one_of(*PLACEMENTS))] = "system",
+    delivery: DeliveryOpt = "all",
     site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
                                               callback=_existing)] = None,
     public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
@@ -88,6 +90,7 @@ def learn(
     import logging
     import time
 
+    from tfgrpo_agents.agents import LessonDelivery
     from tfgrpo_agents.experience.connect import store_kind, without_password
     from tfgrpo_agents.learning import (
         LearnSettings,
@@ -127,7 +130,7 @@ def learn(
         settings = LearnSettings(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
-            ground_truth=not no_ground_truth, placement=placement, model_id=model, teacher_model_id=teacher_model or model,
+            ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery), model_id=model, teacher_model_id=teacher_model or model,
             reflection=domain.reflection(method=structured_method, summaries=summaries),
         )
     try:  # checked before anything is written

@@ -11,6 +11,7 @@ from tfgrpo_agents.cli.common import (
     AgentOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
+    DeliveryOpt,
     GraderOpt,
     JsonOpt,
     KOpt,
@@ -27,6 +28,7 @@ from tfgrpo_agents.cli.common import (
     TasksOpt,
     TemperatureOpt,
     WorkersOpt,
+    _delivery,
     _domain,
     _existing,
     _experiment,
@@ -87,13 +89,14 @@ def eval_command(
     tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
     experiences: Annotated[Path | None, typer.Option(help="Library to inject (none: the baseline).",
                                                      callback=_existing)] = None,
-    placement: PlacementOpt = "system",
+    placement: PlacementOpt = "system", delivery: DeliveryOpt = "all",
     k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
     limit: LimitOpt = None, requests_per_second: RpsOpt = None, workers: WorkersOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Evaluate one configuration: Mean@k with its CI, Pass@k, tool calls, tokens, failures."""
+    from tfgrpo_agents.agents import LessonDelivery
     from tfgrpo_agents.evaluation import EvalConfig, comparison_markdown
 
     _json_mode(json_output)
@@ -101,7 +104,8 @@ def eval_command(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
         requests_per_second, workers)
     config = EvalConfig(name="with-library" if experiences else "baseline",
-                        library=str(experiences) if experiences else None, placement=placement)
+                        library=str(experiences) if experiences else None, placement=placement,
+                        delivery=LessonDelivery.parse(delivery))
     runner = _runner(experiment, workers, concurrency)
     result = _run_with_progress(len(task_list) * k, experiment, lambda tick: experiment.acompare(
         [config], task_list, settings, out, on_rollout=tick, runner=runner))
@@ -118,12 +122,16 @@ def compare_command(
     library: Annotated[list[str] | None, typer.Option(help="NAME=PATH of a library arm (repeatable).")] = None,
     direct_tips: Annotated[int, typer.Option(help="Add an arm of N tips written without rollouts (0: none).")] = 0,
     user_placement: Annotated[bool, typer.Option(help="Add each library again, injected in the user message.")] = False,
+    delivery: Annotated[list[str] | None, typer.Option(
+        help="Add each library again with this lesson delivery (relevant, restate, check, comma-separated; "
+             "repeatable).", callback=_delivery)] = None,
     k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
     limit: LimitOpt = None, requests_per_second: RpsOpt = None, workers: WorkersOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Run the baseline and each library arm on the same tasks; paired bootstrap CIs against the baseline."""
+    from tfgrpo_agents.agents import LessonDelivery
     from tfgrpo_agents.evaluation import (
         EvalConfig,
         comparison_markdown,
@@ -148,8 +156,12 @@ def compare_command(
                                         settings=experiment.domain.reflection())
             save_library(tips, tips_path)
         configs.append(EvalConfig(name="direct-tips", library=str(tips_path)))
+    plain = [c for c in configs if c.library]
     if user_placement:
-        configs += [c.model_copy(update={"name": f"{c.name}@user", "placement": "user"}) for c in configs if c.library]
+        configs += [c.model_copy(update={"name": f"{c.name}@user", "placement": "user"}) for c in plain]
+    for spec in delivery or []:
+        chosen = LessonDelivery.parse(spec)
+        configs += [c.model_copy(update={"name": f"{c.name}+{chosen.spec}", "delivery": chosen}) for c in plain]
     runner = _runner(experiment, workers, concurrency)
     result = _run_with_progress(len(task_list) * k * len(configs), experiment, lambda tick: experiment.acompare(
         configs, task_list, settings, out, on_rollout=tick, runner=runner))

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from tfgrpo_agents.agents import Placement
+from tfgrpo_agents.agents import LessonDelivery, Placement
 from tfgrpo_agents.core.rollout import RolloutSettings
 from tfgrpo_agents.core.rundir import RunDir
 from tfgrpo_agents.core.tasks import Task
@@ -37,6 +37,7 @@ class RolloutBatch(BaseModel):
     jobs: list[RolloutJob]
     library: ExperienceLibrary
     placement: Placement = Placement.SYSTEM
+    delivery: LessonDelivery = LessonDelivery()
     settings: RolloutSettings
     run_dir: str
     concurrency: int = 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tfgrpo_agents.agents import Placement
+from tfgrpo_agents.agents import LessonDelivery, Placement
 from tfgrpo_agents.core.contract import AgentContract
 from tfgrpo_agents.core.grading import grade_trajectories
 from tfgrpo_agents.core.rewards import Grader, as_grader
@@ -40,16 +41,18 @@ from tfgrpo_agents.experience import ExperienceLibrary, load_library
 
 logger = logging.getLogger(__name__)
 
-AgentBuilder = Callable[[ExperienceLibrary, Placement], Any]
+AgentBuilder = Callable[..., Any]  # (library, placement) -> agent; also given a LessonDelivery when an arm sets one
 
 
 class EvalConfig(BaseModel):
-    """One arm: which library (none for the baseline), which snapshot of it, where it is injected."""
+    """One arm: which library (none for the baseline), which snapshot of it, where it is injected, and
+    which of its lessons a task sees and where they are said again (``delivery``)."""
 
     name: str
     library: str | None = None
     step: int | None = None
     placement: Placement = Placement.SYSTEM
+    delivery: LessonDelivery = LessonDelivery()
 
     def load(self) -> ExperienceLibrary:
         if self.library is None:
@@ -90,7 +93,12 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     contract = contract or AgentContract()
     run_dir = RunDir(Path(out_dir) / config.name)
     library = config.load()
-    agent = builder(library, config.placement)
+    # a builder of two arguments (library, placement) still works for arms that deliver lessons plainly
+    plain = config.delivery == LessonDelivery()
+    agent = builder(library, config.placement) if plain else builder(library, config.placement, config.delivery)
+    if not plain and settings.agent_digest:
+        settings = settings.model_copy(update={"agent_digest": hashlib.sha256(
+            f"{settings.agent_digest}:{config.delivery.model_dump_json()}".encode()).hexdigest()[:16]})
     rollout = RolloutSettings(temperature=settings.temperature, max_steps=settings.max_steps,
                               timeout_s=settings.timeout_s, retries=settings.retries, model_id=settings.model_id)
     gate = asyncio.Semaphore(settings.concurrency)
@@ -108,7 +116,8 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
                 if on_rollout:
                     on_rollout()
 
-            await runner.fill(RolloutBatch(jobs=todo, library=library, placement=config.placement, settings=rollout,
+            await runner.fill(RolloutBatch(jobs=todo, library=library, placement=config.placement,
+                                           delivery=config.delivery, settings=rollout,
                                            run_dir=str(run_dir.root), concurrency=settings.concurrency,
                                            agent_digest=settings.agent_digest), finished)
 

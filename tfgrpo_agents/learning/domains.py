@@ -12,7 +12,7 @@ from langchain_core.tools import BaseTool
 
 from tfgrpo_agents import prompts
 from tfgrpo_agents._objects import load_object
-from tfgrpo_agents.agents import Placement, build_react_agent
+from tfgrpo_agents.agents import LessonDelivery, Placement, build_react_agent
 from tfgrpo_agents.experience import SourceLike
 from tfgrpo_agents.learning.reflection import ReflectionSettings
 
@@ -34,16 +34,17 @@ class Domain:
     code_hint: str | None = None  # a system-prompt line added when python_exec is among the tools
 
     def build_agent(self, model: BaseChatModel, tools: Sequence[BaseTool], *, experiences: SourceLike = None,
-                    placement: Placement | str = Placement.SYSTEM, max_steps: int = 5):
+                    placement: Placement | str = Placement.SYSTEM, max_steps: int = 5,
+                    delivery: LessonDelivery | None = None):
         """This domain's ReAct agent: its system prompt and scaffold, with ``experiences`` injected.
 
         A user's agent (``factory``) is built by its own factory, which decides its model, tools
-        and where the library goes (``ExperienceMiddleware``)."""
+        and where the library goes (``ExperienceMiddleware``, with its own ``delivery``)."""
         if self.factory is not None:
             return self.factory(experiences)
         return build_react_agent(model, tools, system_prompt=self.prompt_for(tools), experiences=experiences,
                                  placement=placement, max_steps=max_steps, tool_first=self.tool_first,
-                                 forget_guess=self.forget_guess)
+                                 forget_guess=self.forget_guess, delivery=delivery)
 
     def prompt_for(self, tools: Sequence[BaseTool]) -> str:
         """The system prompt for these tools (with the code hint when python_exec is one of them)."""

@@ -297,7 +297,7 @@ class TrainingFreeGRPO:
         if todo:
             await self.runner.fill(
                 RolloutBatch(jobs=todo, library=steps.library_for(step), placement=self.settings.placement,
-                             settings=steps.rollout_settings(), run_dir=str(self.run_dir.root),
+                             delivery=self.settings.delivery, settings=steps.rollout_settings(), run_dir=str(self.run_dir.root),
                              concurrency=self.settings.concurrency),
                 # a failed one is not cached: the step graph runs it again here and reports it then
                 lambda key, failed: None if failed else self._emit(RolloutFinished(key=key, failed=False)))

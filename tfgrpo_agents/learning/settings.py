@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tfgrpo_agents.agents import Placement
+from tfgrpo_agents.agents import LessonDelivery, Placement
 from tfgrpo_agents.learning.reflection import ReflectionSettings
 
 
@@ -25,6 +25,8 @@ class LearnSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
     ground_truth: bool = True
     placement: Placement = Placement.SYSTEM
+    delivery: LessonDelivery = Field(default_factory=LessonDelivery,
+                                     description="which lessons a rollout sees and where they are said again")
     model_id: str | None = None
     teacher_model_id: str | None = None
     reflection: ReflectionSettings = Field(default_factory=ReflectionSettings)

@@ -1,0 +1,130 @@
+"""Lessons at the point of decision: only the matching lessons, restated under tool results, checked before
+the answer — in the built-in ReAct agent and in a create_agent app through ExperienceMiddleware."""
+
+import asyncio
+
+from langchain.agents import create_agent
+from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import tool
+
+from tests.fakes import scripted, tool_call
+from tfgrpo_agents.agents import (
+    ExperienceMiddleware,
+    LessonDelivery,
+    build_react_agent,
+    matching_lessons,
+)
+from tfgrpo_agents.agents.delivery import condition_of
+from tfgrpo_agents.experience import ExperienceLibrary
+
+LESSONS = ExperienceLibrary.from_texts([
+    "When asked for a conference's submission deadline, open its Call for Papers page and read the Key dates table.",
+    "When asked for a professor's office or office hours, open People, then Faculty, then that person's own page.",
+    "When asked for a game item's current stats, check the newest patch note, which overrides the item page.",
+    "When searching a website, read the page titles in the results before opening one.",
+])
+OFFICE = "Where is Professor Bruno Mbeki's office?\nWebsite: http://sites.tfgrpo.test/uni/"
+
+
+@tool
+def web_browse(url: str) -> str:
+    """Open a page."""
+    return f"People page of {url}: Bruno Mbeki, Professor."
+
+
+def test_the_matching_lesson_comes_first_and_generic_words_match_nothing():
+    assert condition_of(LESSONS.experiences[0].text) == " asked for a conference's submission deadline"
+    office = matching_lessons(LESSONS.experiences, OFFICE)
+    assert [e.id for e in office] == ["G1"], "'website' and 'asked' say nothing about a question"
+    deadline = matching_lessons(LESSONS.experiences, "What is the paper submission deadline of ICLM 2031?")
+    assert deadline[0].id == "G0"
+    assert matching_lessons(LESSONS.experiences, "How tall is the tower?") == []
+    assert len(matching_lessons(LESSONS.experiences, "office hours deadline patch note", limit=2)) == 2
+
+
+def system_of(call) -> str:
+    first = call["messages"][0]
+    return first.text if isinstance(first, SystemMessage) else ""
+
+
+def react(model, delivery):
+    return build_react_agent(model, [web_browse], system_prompt="Answer from the website.", experiences=LESSONS,
+                             delivery=delivery, max_steps=5)
+
+
+def test_relevant_only_shows_the_task_its_own_lessons():
+    model = scripted("Room 4.12")
+    react(model, LessonDelivery(relevant_only=True)).invoke({"messages": [HumanMessage(OFFICE)]})
+    text = system_of(model.calls[0])
+    assert "that person's own page" in text and "Key dates" not in text and "patch note" not in text
+    model = scripted("Room 4.12")
+    react(model, LessonDelivery()).invoke({"messages": [HumanMessage(OFFICE)]})
+    assert "Key dates" in system_of(model.calls[0]), "without the option every lesson is shown"
+
+
+def test_restate_puts_the_lesson_under_every_tool_result():
+    model = scripted(tool_call("web_browse", {"url": "http://sites.tfgrpo.test/uni/people.html"}), "Room 4.12")
+    result = react(model, LessonDelivery(restate=True)).invoke({"messages": [HumanMessage(OFFICE)]})
+    tool_text = next(m for m in result["messages"] if isinstance(m, ToolMessage)).text
+    assert "A lesson for this question: When asked for a professor's office" in tool_text
+    assert tool_text.index("A lesson") < tool_text.index("Question:"), "the lesson comes before the footer"
+    assert "Key dates" not in tool_text
+
+
+def test_answer_check_holds_the_first_answer_back_once():
+    model = scripted("It is on the Leadership page.",
+                     tool_call("web_browse", {"url": "http://sites.tfgrpo.test/uni/mbeki.html"}), "Room 4.12")
+    result = react(model, LessonDelivery(answer_check=True)).invoke({"messages": [HumanMessage(OFFICE)]})
+    assert result["final_answer"] == "Room 4.12" and len(model.calls) == 3
+    check = model.calls[1]["messages"][-1]
+    assert isinstance(check, HumanMessage) and "Before you answer" in check.text and "own page" in check.text
+    # a question no lesson matches is answered at once
+    model = scripted("Fifty metres.")
+    result = react(model, LessonDelivery(answer_check=True)).invoke(
+        {"messages": [HumanMessage("How tall is the tower?")]})
+    assert result["final_answer"] == "Fifty metres." and len(model.calls) == 1
+
+
+def test_a_create_agent_app_gets_the_same_three_options():
+    model = scripted(tool_call("web_browse", {"url": "http://sites.tfgrpo.test/uni/people.html"}),
+                     "It is on the Leadership page.", "Room 4.12")
+    middleware = ExperienceMiddleware(LESSONS, delivery=LessonDelivery(relevant_only=True, restate=True,
+                                                                        answer_check=True))
+    agent = create_agent(model, tools=[web_browse], system_prompt="Answer from the website.", middleware=[middleware])
+    result = agent.invoke({"messages": [HumanMessage(OFFICE)]})
+    assert result["messages"][-1].text == "Room 4.12" and len(model.calls) == 3
+    assert "own page" in system_of(model.calls[0]) and "Key dates" not in system_of(model.calls[0])
+    tool_text = next(m for m in result["messages"] if isinstance(m, ToolMessage)).text
+    assert "A lesson for this question:" in tool_text
+    assert "Before you answer" in model.calls[2]["messages"][-1].text
+
+
+def test_the_async_path_of_the_middleware_checks_too():
+    model = scripted("It is on the Leadership page.", "Room 4.12")
+    agent = create_agent(model, tools=[web_browse], middleware=[
+        ExperienceMiddleware(LESSONS, delivery=LessonDelivery(answer_check=True))])
+    result = asyncio.run(agent.ainvoke({"messages": [HumanMessage(OFFICE)]}))
+    assert result["messages"][-1].text == "Room 4.12" and len(model.calls) == 2
+
+
+def test_an_arm_with_a_delivery_builds_its_agent_with_it_and_keeps_its_rollouts_apart(tmp_path):
+    from tests.test_evaluation import TASKS, CountingWorld
+    from tfgrpo_agents.core.rewards import MathGrader
+    from tfgrpo_agents.evaluation import EvalConfig, EvalSettings, evaluate
+    from tfgrpo_agents.tools import python_exec_tool
+
+    model, tool, seen = CountingWorld(), python_exec_tool(), []
+
+    def build(library, placement, delivery=None):
+        seen.append(delivery)
+        return build_react_agent(model, [tool], system_prompt="Add.", experiences=library, placement=placement,
+                                 max_steps=4, delivery=delivery)
+
+    settings = EvalSettings(k=1, temperature=0.3, seed=1, concurrency=2, max_steps=4, agent_digest="setup")
+    plain, checked = EvalConfig(name="arm"), EvalConfig(name="arm", delivery=LessonDelivery.parse("check"))
+    asyncio.run(evaluate(build, plain, TASKS[:2], MathGrader(), settings, tmp_path))
+    assert seen == [None], "a plain arm calls a two-argument builder as before"
+    model.calls = 0
+    asyncio.run(evaluate(build, checked, TASKS[:2], MathGrader(), settings, tmp_path))
+    assert seen[-1] == LessonDelivery(answer_check=True)
+    assert model.calls > 0, "rollouts recorded with another delivery under the same arm name are run again"
