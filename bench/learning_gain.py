@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tfgrpo_agents._async import run_sync
+from tfgrpo_agents.agents import LessonDelivery
 from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.evaluation import (
     EvalConfig,
@@ -186,7 +187,11 @@ def main() -> None:
     parser.add_argument("--reuse-first-step", type=Path, metavar="RUN_DIR",
                         help="take step 1's rollouts (empty library) from an earlier learning run's record")
     parser.add_argument("--tips", type=int, default=6, help="how many directly generated tips")
-    parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1")
+    parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1",
+                        help="any of baseline, tfgrpo, tips, g1 and oracle (bench/oracle/<domain>.json, hand-written)")
+    parser.add_argument("--delivery", action="append", default=[],
+                        help="each library arm again with this lesson delivery (relevant, restate, check; "
+                             "comma-separated, repeatable)")
     parser.add_argument("--library", action="append", default=[],
                         help="extra arm: a library file (learned on another domain: transfer; or replayed)")
     parser.add_argument("--test-split", default="test", choices=["test", "all"],
@@ -226,8 +231,14 @@ def main() -> None:
         def add_arm(name: str, library: Path | str) -> None:
             configs.append(EvalConfig(name=name, library=str(library)))
             run_arm(configs[-1])
+            for spec in args.delivery:
+                delivery = LessonDelivery.parse(spec)
+                configs.append(EvalConfig(name=f"{name}+{delivery.spec}", library=str(library), delivery=delivery))
+                run_arm(configs[-1])
 
         run_arm(configs[0])
+        if "oracle" in arms:
+            add_arm("oracle", ROOT / "bench" / "oracle" / f"{args.domain}.json")
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,
