@@ -59,6 +59,9 @@ def learn(
     placement: Annotated[str, typer.Option(help="Where experiences go: system or user.",
                                            callback=_one_of(*PLACEMENTS))] = "system",
     delivery: DeliveryOpt = "all",
+    validate: Annotated[int, typer.Option(help="Validated updates: keep a step's change only if it does not lower "
+                                               "the mean reward on N training tasks (0: off, as in the paper).",
+                                          callback=_at_least(0))] = 0,
     site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
                                               callback=_existing)] = None,
     public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
@@ -96,6 +99,7 @@ def learn(
         LearnSettings,
         RunDir,
         TaskFileError,
+        ValidationSettings,
         load_prices,
         load_recorded,
         load_tasks,
@@ -130,7 +134,8 @@ def learn(
         settings = LearnSettings(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
-            ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery), model_id=model, teacher_model_id=teacher_model or model,
+            ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery),
+            validation=ValidationSettings(tasks=validate) if validate else None, model_id=model, teacher_model_id=teacher_model or model,
             reflection=domain.reflection(method=structured_method, summaries=summaries),
         )
     try:  # checked before anything is written

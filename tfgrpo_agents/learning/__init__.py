@@ -29,7 +29,7 @@ from tfgrpo_agents.learning.grpo import RunMismatchError, TrainingFreeGRPO, sche
 from tfgrpo_agents.learning.ledger import DEFAULT_PRICES, Ledger, Price, load_prices
 from tfgrpo_agents.learning.reflection import ReflectionSettings, Reflector
 from tfgrpo_agents.learning.results import LearnResult, StepReport
-from tfgrpo_agents.learning.settings import LearnSettings
+from tfgrpo_agents.learning.settings import LearnSettings, ValidationSettings
 from tfgrpo_agents.learning.structured import (
     StructuredCallError,
     call_structured,
@@ -37,7 +37,7 @@ from tfgrpo_agents.learning.structured import (
 )
 
 __all__ = [
-    "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings",
+    "DEFAULT_PRICES", "CallableGrader", "ExactMatchGrader", "Grade", "Grader", "LLMJudgeGrader", "LearnSettings", "ValidationSettings",
     "LearnResult", "Ledger", "MathGrader", "ShortAnswerGrader", "Price", "Reflector", "ReflectionSettings", "RolloutsFailedError", "RunDir", "RunMismatchError",
     "StepReport", "StructuredCallError", "Task", "TaskFileError", "TokenUsage", "ToolCallRecord", "TrainingFreeGRPO", "Trajectory",
     "TrajectoryCollector", "as_grader", "events", "call_structured", "grader_for", "load_prices", "load_recorded", "load_tasks", "parse_tolerantly",

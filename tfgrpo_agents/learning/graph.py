@@ -1,8 +1,8 @@
 """One learning step as a LangGraph ``StateGraph``; each node is one stage of Training-Free GRPO.
 
-    rollout ─► grade ─► select_groups ─► summarize ─► group_advantage ─► group_ops ─► consolidate ─► snapshot
-    (Send ×G per task)                   (Send per     (every kept group, in parallel)
-                                          trajectory)
+    rollout ─► grade ─► select_groups ─► summarize ─► group_advantage ─► group_ops ─► consolidate ─► validate ─► snapshot
+    (Send ×G per task)                   (Send per     (every kept group, in parallel)              (optional:
+                                          trajectory)                                                 kept or rolled back)
 
 Rollouts and summaries fan out with ``Send``. The per-group stages run as single nodes over all
 kept groups with bounded parallelism: a conditional edge on a ``Send``-fanned node would run once
@@ -14,6 +14,7 @@ graph is checkpointed, so a run killed anywhere resumes without redoing finished
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -93,6 +94,7 @@ class StepState(TypedDict, total=False):
     advantages: list[StageResult]
     group_ops: list[StageResult]
     plan: list[dict[str, Any]]  # ops as the library's apply() takes them
+    validation: dict[str, Any]  # the validated update's verdict (see LearnSettings.validation)
     report: StepReport
 
 
@@ -125,6 +127,7 @@ class StepGraph:
         library_saver: Callable[[ExperienceLibrary], None],
         on_event: Callable[[Event], None] | None = None,
         contract: AgentContract | None = None,
+        validation_tasks: list[Task] | None = None,
     ) -> None:
         self.contract = contract or AgentContract()
         self.settings = settings
@@ -135,6 +138,7 @@ class StepGraph:
         self.load_library = library_loader
         self.save_library = library_saver
         self.on_event = on_event or (lambda event: None)
+        self.validation_tasks = list(validation_tasks or [])
         self._agents: dict[int, Any] = {}
         self._libraries: dict[int, ExperienceLibrary] = {}
 
@@ -333,6 +337,64 @@ class StepGraph:
                                                                   "fallback": not result.ok})
         return {"plan": plan}
 
+    async def validate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
+        """Try the step's change on the validation tasks against the library before it (same seeds);
+        roll it back when the mean reward drops by more than the tolerance."""
+        checks = self.settings.validation
+        plan = state.get("plan", [])
+        if checks is None or not plan or not self.validation_tasks or self.grader is None:
+            return {}
+        step = state["step"]
+        before = self.library_for(step)
+        after = before.model_copy(deep=True)
+        after.apply(plan, step=step, strict=False)
+        if after.digest() == before.digest():
+            return {}
+        old, new = await asyncio.gather(self._validation_rollouts(before, config),
+                                        self._validation_rollouts(after, config))
+        old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
+        kept = (new_mean or 0.0) >= (old_mean or 0.0) - checks.tolerance
+        verdict = {"kept": kept, "mean_reward_before": old_mean, "mean_reward_after": new_mean,
+                   "tasks": len(self.validation_tasks), "rollouts": len(old) + len(new),
+                   "usage": TokenUsage.sum(c for t in [*old, *new] for c in t.llm_calls).model_dump(),
+                   "rollout_time_s": round(sum(t.wall_time_s for t in [*old, *new]), 2)}
+        self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
+            **verdict, "rewards_before": {f"{t.task_id}/{t.sample}": t.reward for t in old},
+            "rewards_after": {f"{t.task_id}/{t.sample}": t.reward for t in new}})
+        if not kept:
+            logger.warning("step %d: change rolled back (validation mean reward %.3f → %.3f)", step,
+                           old_mean or 0.0, new_mean or 0.0)
+        return {"plan": plan if kept else [], "validation": verdict}
+
+    async def _validation_rollouts(self, library: ExperienceLibrary, config: RunnableConfig) -> list[Trajectory]:
+        """The validation tasks' rollouts with ``library``, cached by its digest (the kept library's are
+        the next step's "before"), graded."""
+        digest = library.digest()
+        agent = self.agent_factory(library)
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        samples = self.settings.validation.samples
+
+        async def one(task: Task, sample: int) -> Trajectory:
+            key = f"val-{digest}-{rollout_key(task.id, sample)}"
+            cached = self.cached_rollout(key)
+            if cached is not None:
+                return cached
+            async with gate:
+                trajectory = await run_rollout(
+                    agent, task, sample, seed=rollout_seed(self.settings.seed, 0, task.id, sample),
+                    settings=self.rollout_settings(), library_step=library.step, library_digest=digest,
+                    contract=self.contract, config=child_config(config, None, None, {"validation": digest}))
+            if worth_caching(trajectory):
+                self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
+            return trajectory
+
+        rollouts = await asyncio.gather(*(one(t, s) for t in self.validation_tasks for s in range(samples)))
+        graded, _ = await asyncio.to_thread(
+            grade_trajectories, rollouts, {t.id: t for t in self.validation_tasks}, self.grader, self.run_dir,
+            concurrency=self.settings.concurrency,
+            key=lambda t: f"val-{digest}-{rollout_key(t.task_id, t.sample)}")
+        return graded
+
     def snapshot(self, state: StepState) -> dict[str, Any]:
         step = state["step"]
         library = self.load_library()
@@ -361,7 +423,7 @@ class StepGraph:
             applied=[a.model_dump(mode="json") for a in report.applied] if report else "applied before resume",
             rejected=[r.model_dump(mode="json") for r in report.rejected] if report else [],
             evicted=[e.id for e in report.evicted] if report else [],
-            library_size=len(library))
+            library_size=len(library), validation=state.get("validation"))
         # written last: marks the step done
         self.run_dir.write_json(step_dir / "report.json", summary.model_dump(mode="json"))
         self.on_event(StepFinished(report=summary))
@@ -380,6 +442,8 @@ class StepGraph:
         started = self.run_dir.cached("started", f"step{state['step']}")
         if started:
             ledger.wall_time_s = round(time.time() - started["at"], 2)
+        if state.get("validation"):
+            ledger.add("validate", TokenUsage.model_validate(state["validation"]["usage"]))
         consolidation = self.run_dir.cached("consolidate", f"step{state['step']}")
         if consolidation:
             ledger.add("consolidate", TokenUsage.model_validate(consolidation["usage"]))
@@ -399,6 +463,7 @@ class StepGraph:
         graph.add_node("group_advantage", self.group_advantage)
         graph.add_node("group_ops", self.group_ops)
         graph.add_node("consolidate", self.consolidate)
+        graph.add_node("validate", self.validate)
         graph.add_node("snapshot", self.snapshot)
         graph.add_conditional_edges(START, self.fan_out_rollouts, ["rollout"])
         graph.add_edge("rollout", "grade")
@@ -407,7 +472,8 @@ class StepGraph:
         graph.add_edge("summarize", "group_advantage")
         graph.add_edge("group_advantage", "group_ops")
         graph.add_edge("group_ops", "consolidate")
-        graph.add_edge("consolidate", "snapshot")
+        graph.add_edge("consolidate", "validate")
+        graph.add_edge("validate", "snapshot")
         graph.add_edge("snapshot", END)
         return graph.compile(checkpointer=checkpointer, name="training_free_grpo_step")
 

@@ -66,6 +66,13 @@ def schedule(tasks: Sequence[Task], settings: LearnSettings) -> list[tuple[int, 
     return plan
 
 
+def validation_batch(tasks: Sequence[Task], settings: LearnSettings) -> list[Task]:
+    """The training tasks a validated update is tried on: drawn once per run with its seed (none when off)."""
+    if settings.validation is None:
+        return []
+    return random.Random(f"{settings.seed}:validation").sample(list(tasks), min(settings.validation.tasks, len(tasks)))
+
+
 class TrainingFreeGRPO:
     """Learn an experience library for an agent from grouped rollouts, without touching weights.
 
@@ -107,6 +114,7 @@ class TrainingFreeGRPO:
                                       messages_key=messages_key)
         self.run_dir = RunDir(run_dir)
         self.agent_factory = agent_factory
+        self._validation_tasks: list[Task] = []  # set by afit (validated updates)
         self.teacher = teacher
         self.grader = as_grader(grader)
         self.initial_library = initial_library
@@ -181,6 +189,7 @@ class TrainingFreeGRPO:
         if not tasks:
             raise ValueError("no tasks to learn from")
         self._prepare(tasks)
+        self._validation_tasks = validation_batch(tasks, self.settings)
         plan = schedule(tasks, self.settings)
         await self._run_steps([(step, epoch, batch, None) for step, epoch, batch in plan], config)
         return self.result()
@@ -198,7 +207,8 @@ class TrainingFreeGRPO:
         """Run (or resume) each planned step through the checkpointed step graph."""
         steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
                           reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
-                          library_saver=self.save_library, on_event=self.on_event, contract=self.contract)
+                          library_saver=self.save_library, on_event=self.on_event, contract=self.contract,
+                          validation_tasks=self._validation_tasks)
         self._emit(RunStarted(steps=len(plan), rollouts_per_step=[
             sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]))
         publishing = open_publisher(self.store, namespace=self.store_namespace, domain=self.settings.domain,

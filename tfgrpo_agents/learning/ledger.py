@@ -87,14 +87,17 @@ class Ledger(BaseModel):
         reflection = TokenUsage.sum(stages.get(s, TokenUsage()) for s in REFLECTION_STAGES)
         policy_price = prices.get(self.policy_model or "")
         teacher_price = prices.get(self.teacher_model or self.policy_model or "")
-        dollars = {stage: cost(usage, policy_price if stage == "rollout" else teacher_price)
+        policy_stages = ("rollout", "validate")  # a validated update's rollouts are the policy's tokens too
+        dollars = {stage: cost(usage, policy_price if stage in policy_stages else teacher_price)
                    for stage, usage in stages.items()}
         return {
             "tokens_by_stage": {stage: usage.model_dump() for stage, usage in stages.items()},
             "rollout_tokens": rollout.total,
             "reflection_tokens": reflection.total,
             "reflection_to_rollout_ratio": round(reflection.total / rollout.total, 4) if rollout.total else None,
-            "total_tokens": rollout.total + reflection.total + stages.get("grade", TokenUsage()).total,
+            "total_tokens": rollout.total + reflection.total + stages.get("grade", TokenUsage()).total
+            + stages.get("validate", TokenUsage()).total,
+            "validation_tokens": stages.get("validate", TokenUsage()).total,
             "dollars_by_stage": {k: round(v, 6) for k, v in dollars.items()},
             "dollars_total": round(sum(dollars.values()), 6),
             "priced_models": {"policy": self.policy_model if policy_price else None,

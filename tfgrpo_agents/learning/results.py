@@ -30,6 +30,7 @@ class StepReport(BaseModel):
     rejected: list[dict[str, Any]] = Field(default_factory=list)
     evicted: list[str] = Field(default_factory=list)
     library_size: int = 0
+    validation: dict[str, Any] | None = None  # a validated update's verdict: kept or rolled back, and why
 
 
 class LearnResult(BaseModel):

@@ -8,6 +8,17 @@ from tfgrpo_agents.agents import LessonDelivery, Placement
 from tfgrpo_agents.learning.reflection import ReflectionSettings
 
 
+class ValidationSettings(BaseModel):
+    """Validated updates (what GEPA and DSPy do, and the paper does not): a step's proposed library
+    change is tried on ``tasks`` training tasks, drawn once with the run's seed, ``samples`` rollouts
+    each, against the library before it with the same seeds (paired); it is kept only if its mean
+    reward is at least the old one minus ``tolerance``, and rolled back otherwise."""
+
+    tasks: int = Field(default=8, ge=1)
+    samples: int = Field(default=1, ge=1)
+    tolerance: float = Field(default=0.0, ge=0.0)
+
+
 class LearnSettings(BaseModel):
     """Training-Free GRPO's knobs, with the paper's defaults where it has them."""
 
@@ -25,6 +36,9 @@ class LearnSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
     ground_truth: bool = True
     placement: Placement = Placement.SYSTEM
+    validation: ValidationSettings | None = Field(
+        default=None, description="keep a step's library change only if it does not lower the mean reward on "
+                                  "a validation batch of training tasks (off: every change is kept, as in the paper)")
     delivery: LessonDelivery = Field(default_factory=LessonDelivery,
                                      description="which lessons a rollout sees and where they are said again")
     model_id: str | None = None

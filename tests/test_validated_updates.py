@@ -1,0 +1,76 @@
+"""Validated updates: a step's library change is kept only if it does not lower the mean reward on a
+validation batch of training tasks (same seeds, paired); otherwise it is rolled back and the report says so."""
+
+import json
+
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from tests.scripted_world import WorldChatModel, make_tasks
+from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.learning import (
+    LearnSettings,
+    MathGrader,
+    Task,
+    TrainingFreeGRPO,
+    ValidationSettings,
+)
+from tfgrpo_agents.learning.grpo import validation_batch
+from tfgrpo_agents.tools import python_exec_tool
+
+KINDS = ["mixed", "mixed", "right", "mixed"]
+
+
+class MisledByLessons(WorldChatModel):
+    """The world's policy, except that any lesson in its prompt makes it answer one too many."""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        reply = result.generations[0].message
+        taught = any("Lessons from earlier attempts" in str(m.text) for m in messages)
+        if taught and "Final answer:" in reply.text:
+            number = int(reply.text.rsplit(":", 1)[1])
+            reply = AIMessage(content=f"Final answer: {number + 1}", usage_metadata=reply.usage_metadata)
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def learn(run_dir, model, validation):
+    tool = python_exec_tool()
+    settings = LearnSettings(name="v", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
+                             concurrency=3, model_id="gpt-4o-mini", validation=validation)
+    learner = TrainingFreeGRPO(
+        agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
+                                                        max_steps=4),
+        teacher=WorldChatModel(), run_dir=run_dir, settings=settings, grader=MathGrader())
+    return learner, learner.fit([Task.model_validate(t) for t in make_tasks(KINDS)])
+
+
+def test_a_change_that_helps_is_kept_and_its_cost_is_in_the_ledger(tmp_path):
+    _, plain = learn(tmp_path / "plain", WorldChatModel(), None)
+    learner, checked = learn(tmp_path / "checked", WorldChatModel(), ValidationSettings(tasks=3))
+    verdict = checked.reports[0].validation
+    assert verdict["kept"] and verdict["mean_reward_after"] >= verdict["mean_reward_before"]
+    assert verdict["rollouts"] == 6, "3 tasks × 1 sample, before and after"
+    assert [e.text for e in checked.library.experiences] == [e.text for e in plain.library.experiences]
+    assert plain.reports[0].validation is None, "off by default, as in the paper"
+    assert learner.ledger().summary()["validation_tokens"] > 0
+    saved = json.loads((tmp_path / "checked" / "steps" / "step-0001" / "validation.json").read_text())
+    assert len(saved["rewards_before"]) == len(saved["rewards_after"]) == 3
+
+
+def test_a_change_that_hurts_is_rolled_back(tmp_path):
+    learner, result = learn(tmp_path / "run", MisledByLessons(), ValidationSettings(tasks=4))
+    verdict = result.reports[0].validation
+    assert not verdict["kept"] and verdict["mean_reward_after"] < verdict["mean_reward_before"]
+    assert len(result.library) == 0 and result.reports[0].applied == []
+    # a resumed run decides the same from its cache and runs nothing again
+    again = learner.fit([Task.model_validate(t) for t in make_tasks(KINDS)])
+    assert len(again.library) == 0
+
+
+def test_the_validation_batch_is_drawn_once_with_the_seed():
+    tasks = [Task.model_validate(t) for t in make_tasks(["right"] * 10)]
+    settings = LearnSettings(name="v", seed=3, validation=ValidationSettings(tasks=4))
+    assert validation_batch(tasks, settings) == validation_batch(tasks, settings)
+    assert len(validation_batch(tasks, settings)) == 4
+    assert validation_batch(tasks, settings.model_copy(update={"validation": None})) == []
