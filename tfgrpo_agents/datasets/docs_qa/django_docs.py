@@ -20,8 +20,9 @@ from datetime import datetime
 from tfgrpo_agents.datasets.docs_qa.pipeline import (
     Candidate,
     LinkGraph,
-    parse_page,
+    parsed_pages,
     text_of,
+    version_key,
 )
 from tfgrpo_agents.tools.site_files import SiteFiles
 
@@ -107,11 +108,7 @@ def _read_reference(site: Site, path: str, root) -> None:
 
 def read_site(files: SiteFiles) -> Site:
     site = Site()
-    for path in files.html_paths():
-        raw = files.read(path)
-        if not raw:
-            continue
-        root = parse_page(raw)
+    for path, root in parsed_pages(files):
         site.add_page(path, root, (root.findtext(".//title") or path).split(" — ")[0].strip())
         if path.startswith("releases/"):
             _read_release(site, path, root)
@@ -120,14 +117,10 @@ def read_site(files: SiteFiles) -> Site:
     return site
 
 
-def _release_key(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split("."))
-
-
 def candidates(site: Site) -> list[Candidate]:
     """Every question the site supports, in a stable order."""
     out: list[Candidate] = []
-    releases = sorted(site.releases.values(), key=lambda r: _release_key(r.version))
+    releases = sorted(site.releases.values(), key=lambda r: version_key(r.version))
     for release in releases:
         difficulty, kind = ("medium", "feature-release-date") if release.is_feature_release else ("easy", "release-date")
         out.append(Candidate(f"On what date was Django {release.version} released, according to its release notes?",

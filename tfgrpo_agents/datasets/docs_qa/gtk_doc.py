@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from tfgrpo_agents.datasets.docs_qa.pipeline import (
     Candidate,
     LinkGraph,
-    parse_page,
+    parsed_pages,
     text_of,
+    version_key,
 )
 from tfgrpo_agents.tools.site_files import SiteFiles
 
@@ -82,21 +83,13 @@ def _read_symbols(site: Site, path: str, root) -> None:
 
 def read_site(files: SiteFiles) -> Site:
     site = Site()
-    for path in files.html_paths():
-        raw = files.read(path)
-        if not raw:
-            continue
-        root = parse_page(raw)
+    for path, root in parsed_pages(files):
         if path == "index.html":
             site.product = _product(root)
         title = root.findtext(".//title") or path
         site.add_page(path, root, title.rsplit(": ", 1)[0].strip())
         _read_symbols(site, path, root)
     return site
-
-
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split("."))
 
 
 def candidates(site: Site) -> list[Candidate]:
@@ -127,7 +120,7 @@ def candidates(site: Site) -> list[Candidate]:
         other = dated[rng.randrange(len(dated))]
         if other.page == symbol.page or other.since == symbol.since:
             continue
-        first = symbol if _key(symbol.since) < _key(other.since) else other
+        first = symbol if version_key(symbol.since) < version_key(other.since) else other
         out.append(Candidate(f"Which became available first in {product}: {symbol} or {other}?", first.name, "hard",
                              "available-first", [symbol.page, other.page], [f"p:{symbol.page}", f"p:{other.page}"],
                              first.page))

@@ -12,10 +12,10 @@ import json
 import posixpath
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 
@@ -90,6 +90,19 @@ def parse_page(raw: bytes):
     if text.lstrip().startswith("<?xml"):
         text = text.split("?>", 1)[1]
     return lxml.html.fromstring(text)
+
+
+def parsed_pages(files: SiteFiles) -> Iterator[tuple[str, Any]]:
+    """``(path, tree)`` of every non-empty HTML page of the site, in path order."""
+    for path in files.html_paths():
+        raw = files.read(path)
+        if raw:
+            yield path, parse_page(raw)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """"3.10" after "3.9": dotted versions compared as numbers."""
+    return tuple(int(x) for x in version.split("."))
 
 
 def text_of(element) -> str:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from tfgrpo_agents.datasets.docs_qa.pipeline import (
     Candidate,
     LinkGraph,
-    parse_page,
+    parsed_pages,
     text_of,
+    version_key,
 )
 from tfgrpo_agents.tools.site_files import SiteFiles
 
@@ -81,8 +82,7 @@ def _version_note(container) -> str | None:
     return _added_in(next(notes, None))
 
 
-def _read_page(site: Site, path: str, raw: bytes) -> None:
-    root = parse_page(raw)
+def _read_page(site: Site, path: str, root) -> None:
     title = root.findtext(".//title") or path
     site.add_page(path, root, title.split(" — ")[0].strip())
     if re.fullmatch(r"whatsnew/\d+\.\d+\.html", path):
@@ -127,10 +127,8 @@ def _read_library_page(site: Site, path: str, root) -> None:
 
 def read_site(files: SiteFiles) -> Site:
     site = Site()
-    for path in files.html_paths():
-        raw = files.read(path)
-        if raw:
-            _read_page(site, path, raw)
+    for path, root in parsed_pages(files):
+        _read_page(site, path, root)
     return site
 
 
@@ -171,6 +169,3 @@ def candidates(site: Site) -> list[Candidate]:
                              first.page))
     return out
 
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split("."))
