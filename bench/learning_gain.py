@@ -80,10 +80,10 @@ WEB_SETS = {
 
 
 def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test") -> Setup:
-    if domain == "math":
+    if domain in ("math", "math-reason"):  # the same questions; math-reason's scaffold reasons before the code
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
-        return Setup(train, test, DOMAINS["math"], "math", {})
+        return Setup(train, test, DOMAINS[domain], "math", {})
     if domain in WEB_SETS:
         folder, site, public_url = WEB_SETS[domain]
         folder = ROOT / "tasks" / folder
@@ -169,7 +169,7 @@ def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--domain", required=True, choices=["math", *WEB_SETS])
+    parser.add_argument("--domain", required=True, choices=["math", "math-reason", *WEB_SETS])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--model", default="local")
     parser.add_argument("--test", type=int, default=40)
@@ -201,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
 
     arms = args.arms.split(",")
-    if args.test_split == "all" and (set(arms) - {"baseline"} or args.domain == "math"):
+    if args.test_split == "all" and (set(arms) - {"baseline"} or args.domain.startswith("math")):
         parser.error("--test-split all tests on the training tasks too: use it with --arms baseline and --library "
                      "files learned on another domain (a web domain)")
     # runs with trace summaries, or of a tagged variant of the prompts, are kept apart from the others
@@ -238,7 +238,7 @@ def main() -> None:
 
         run_arm(configs[0])
         if "oracle" in arms:
-            add_arm("oracle", ROOT / "bench" / "oracle" / f"{args.domain}.json")
+            add_arm("oracle", ROOT / "bench" / "oracle" / f"{args.domain.removesuffix('-reason')}.json")
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,

@@ -155,6 +155,11 @@ NO_EXPERIENCES = "(none yet)"
 # like"). The answer is asked for later, by the tool-result footer and the forced final turn.
 MATH_SYSTEM_PROMPT = """You solve math word problems.
 Use the python_exec tool to compute: write short Python code that prints the result."""
+# The math scaffold that reasons before it writes code (issue 17): the direct tips and the G = 1 library both
+# gained by making the model reason first (BENCHMARKS.md §1).
+MATH_REASON_FIRST_PROMPT = """You solve math word problems.
+First reason in a few short lines: list each quantity the problem gives and how the answer follows from them.
+Then call the python_exec tool with short Python code that computes the answer and prints it."""
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
 Start by opening the website given with the question, then follow its links."""
 # added to the web agent's system prompt when it has python_exec

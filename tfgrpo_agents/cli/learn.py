@@ -38,7 +38,7 @@ from tfgrpo_agents.cli.common import (
 @app.command("learn")
 def learn(
     tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
-    agent: Annotated[str, typer.Option(help="Agent set-up: math, web, web-walk (browse only), qa, or "
+    agent: Annotated[str, typer.Option(help="Agent set-up: math, math-reason (reasons before the code), web, web-walk (browse only), qa, or "
                                             "package.module:factory for your own "
                                             "agent (factory(library) returns it).")] = "math",
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint, or local / local-0.5b.")] = None,

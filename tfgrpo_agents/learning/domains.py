@@ -108,6 +108,9 @@ def _walk_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], N
 
 DOMAINS: dict[str, Domain] = {
     "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
+    # the same, reasoning in words before the code (the candidate math baseline of issue 17)
+    "math-reason": Domain("math-reason", prompts.MATH_REASON_FIRST_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math",
+                          _math_tools),
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
                   code_hint=prompts.WEB_CODE_HINT,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
