@@ -9,15 +9,13 @@ model answers without tools, and its answers are kept in ``closed_book.json`` so
 same bytes without the model. The site is read from its folder or tarball and never copied.
 """
 
-from tfgrpo_agents.datasets.docs_qa.pipeline import (
-    Candidate,
-    LinkGraph,
-    closed_book_model,
-    generate,
-    short_answer_right,
-    split,
-)
+from tfgrpo_agents.datasets.docs_qa.pipeline import Candidate, LinkGraph, split
 from tfgrpo_agents.datasets.docs_qa.profiles import PROFILES, DocsProfile, profile_for
+from tfgrpo_agents.datasets.docs_qa.task_set import (
+           closed_book_model,
+           generate,
+           short_answer_right,
+)
 
 __all__ = ["PROFILES", "Candidate", "DocsProfile", "LinkGraph", "closed_book_model", "generate", "profile_for",
            "short_answer_right", "split"]
