@@ -52,7 +52,7 @@ from tfgrpo_agents.learning import (
     read_trajectories,
 )
 from tfgrpo_agents.learning.domains import DOMAINS, Domain
-from tfgrpo_agents.models.local_model import LlamaServer
+from tfgrpo_agents.models.local_model import ROLLOUT_SERVER, LlamaServer
 from tfgrpo_agents.session import Experiment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
     if args.reuse_first_step:
         reuse_first_step(args.reuse_first_step, run_dir, train, group_size)
     settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
-                             batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=2,
+                             batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
                              reflection=reflection)
     learner = experiment.learner(
@@ -212,13 +212,14 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
     costs: dict[str, dict] = {}
-    with LlamaServer(args.model, parallel=2) as server, Experiment(
+    with LlamaServer.for_rollouts(args.model) as server, Experiment(
             s.domain, server.chat_model(temperature=0.7, max_tokens=args.max_tokens),
             server.chat_model(temperature=0.0, max_tokens=700), grader=s.grader, tool_options=s.tool_options,
             max_steps=args.max_steps) as experiment:
         teacher = experiment.teacher
 
-        settings = EvalSettings(k=args.k, temperature=0.3, seed=args.seed, concurrency=2, max_steps=args.max_steps,
+        settings = EvalSettings(k=args.k, temperature=0.3, seed=args.seed, concurrency=server.parallel,
+                                max_steps=args.max_steps,
                                 model_id=server.model_id, timeout_s=300)
         configs = [EvalConfig(name="baseline")]
 

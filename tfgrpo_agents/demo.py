@@ -98,7 +98,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
     train = stratified_sample(load_tasks(data / "train.jsonl"), plan.train_tasks, ratio=ratio, seed=seed)
     test = stratified_sample(load_tasks(data / "test.jsonl"), plan.test_tasks, ratio=ratio, seed=seed)
     started = time.monotonic()
-    with LlamaServer(model, parallel=2) as server:
+    with LlamaServer.for_rollouts(model) as server:
         emit(ServerReady(url=server.base_url, model=server.model_id, seconds=round(time.monotonic() - started, 1)))
         web = DOMAINS["web"]
         experiment = Experiment(web, server.chat_model(temperature=0.7, max_tokens=plan.max_tokens),
@@ -107,7 +107,8 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
                                 # tool's schema on every call costs time on CPU (BENCHMARKS.md, 1g)
                                 tool_options={"site": str(data / "site"), "public_url": PUBLIC_ROOT, "python": False},
                                 max_steps=plan.max_steps)
-        settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=2, max_steps=plan.max_steps,
+        settings = EvalSettings(k=plan.k, temperature=0.3, seed=seed, concurrency=server.parallel,
+                                max_steps=plan.max_steps,
                                 model_id=server.model_id, timeout_s=240)
         with experiment:
             emit(PhaseStarted(name="baseline", rollouts=len(test) * plan.k))
@@ -116,7 +117,8 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
             emit(PhaseStarted(name="learning", rollouts=len(train) * plan.group_size * plan.epochs))
             learner = experiment.learner(
                 LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,
-                              batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps, concurrency=2,
+                              batch_size=plan.batch_size, seed=seed, max_steps=plan.max_steps,
+                              concurrency=server.parallel,
                               rollout_timeout_s=240, model_id=server.model_id,
                               # the embedded model invents steps when it summarizes; the trace does not
                               reflection=web.reflection(retries=2, summaries="trace")),

@@ -194,6 +194,15 @@ def _experiment(options: LearnOptions, temperature: float, max_steps: int, grade
         _fail(str(exc))
 
 
+def _concurrency(value: int | None, model: str, base_url: str | None) -> int:
+    """What was asked, else as many rollouts as the embedded model's server has slots, else 4."""
+    from tfgrpo_agents.models.local_model import LOCAL_MODELS, ROLLOUT_SERVER
+
+    if value is not None:
+        return value
+    return ROLLOUT_SERVER["parallel"] if model in LOCAL_MODELS and base_url is None else 4
+
+
 def _runner(experiment, workers: int | None, concurrency: int):
     """The rollout runner for ``--workers`` (``None``: in this process), closed with the experiment; auto
     picks more than one only for an endpoint with enough rollouts in flight to keep a second event loop busy."""
@@ -264,7 +273,8 @@ KOpt = Annotated[int, typer.Option("--k", help="Samples per task.", callback=_at
 TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature (the paper evaluates at 0.3).",
                                                callback=_at_least(0))]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the per-rollout seeds and the bootstrap.")]
-ConcurrencyOpt = Annotated[int, typer.Option(help="Rollouts in flight at once.", callback=_at_least(1))]
+ConcurrencyOpt = Annotated[int | None, typer.Option(
+    help="Rollouts in flight at once (default: 4; with the embedded model, its server's slots).", callback=_at_least(1))]
 MaxStepsOpt = Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))]
 GraderOpt = Annotated[str | None, typer.Option(help="math, exact, short, judge or package.module:function "
                                                   "(default: the agent's).")]

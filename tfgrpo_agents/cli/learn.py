@@ -17,6 +17,7 @@ from tfgrpo_agents.cli.common import (
     RpsOpt,
     WorkersOpt,
     _at_least,
+    _concurrency,
     _domain,
     _existing,
     _experiment,
@@ -48,8 +49,9 @@ def learn(
     group_size: Annotated[int, typer.Option(help="G: rollouts per task.", callback=_at_least(1))] = 5,
     epochs: Annotated[int, typer.Option(help="Passes over the tasks.", callback=_at_least(1))] = 3,
     batch_size: Annotated[int, typer.Option(help="Tasks per learning step.", callback=_at_least(1))] = 8,
-    concurrency: Annotated[int, typer.Option(help="Rollouts and teacher calls in flight at once.",
-                                             callback=_at_least(1))] = 4,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Rollouts and teacher calls in flight at once (default: 4; with the embedded model, its server's slots).",
+        callback=_at_least(1))] = None,
     temperature: Annotated[float, typer.Option(help="Rollout temperature.", callback=_at_least(0))] = 0.7,
     max_steps: Annotated[int, typer.Option(help="The agent's tool-step limit.", callback=_at_least(1))] = 8,
     seed: Annotated[int, typer.Option(help="Seed for shuffling and per-rollout seeds.")] = 0,
@@ -133,7 +135,8 @@ def learn(
                                store_namespace=_namespace_labels(store_namespace, "--store-namespace"))
         settings = LearnSettings(
             name=run_dir.name, domain=agent, group_size=group_size, epochs=epochs, batch_size=batch_size, seed=seed,
-            temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout, concurrency=concurrency,
+            temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout,
+            concurrency=_concurrency(concurrency, model, base_url),
             ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery),
             validation=ValidationSettings(tasks=validate) if validate else None, model_id=model, teacher_model_id=teacher_model or model,
             reflection=domain.reflection(method=structured_method, summaries=summaries),

@@ -28,6 +28,7 @@ from tfgrpo_agents.cli.common import (
     TasksOpt,
     TemperatureOpt,
     WorkersOpt,
+    _concurrency,
     _delivery,
     _domain,
     _existing,
@@ -44,7 +45,7 @@ from tfgrpo_agents.cli.common import (
 
 
 def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: int, temperature: float, seed: int,
-                concurrency: int, max_steps: int, grader: str | None, site: Path | None, public_url: str | None,
+                concurrency: int | None, max_steps: int, grader: str | None, site: Path | None, public_url: str | None,
                 limit: int | None, requests_per_second: float | None = None, workers: int | None = None):
     """Everything an evaluation command needs: its tasks, its experiment (models, tools, grader) and settings."""
     from tfgrpo_agents.evaluation import EvalSettings
@@ -59,7 +60,8 @@ def _evaluation(tasks: Path, agent: str, model: str, base_url: str | None, k: in
                            requests_per_second=requests_per_second, site=str(site) if site else None,
                            public_url=public_url)
     experiment = _experiment(options, temperature, max_steps, grader, "system", workers)
-    settings = EvalSettings(k=k, temperature=temperature, seed=seed, concurrency=concurrency, max_steps=max_steps,
+    settings = EvalSettings(k=k, temperature=temperature, seed=seed,
+                            concurrency=_concurrency(concurrency, model, base_url), max_steps=max_steps,
                             model_id=model)
     return task_list, experiment, settings
 
@@ -90,7 +92,7 @@ def eval_command(
     experiences: Annotated[Path | None, typer.Option(help="Library to inject (none: the baseline).",
                                                      callback=_existing)] = None,
     placement: PlacementOpt = "system", delivery: DeliveryOpt = "all",
-    k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
+    k: KOpt = 4, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = None,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
     limit: LimitOpt = None, requests_per_second: RpsOpt = None, workers: WorkersOpt = None,
     json_output: JsonOpt = False,
@@ -106,7 +108,7 @@ def eval_command(
     config = EvalConfig(name="with-library" if experiences else "baseline",
                         library=str(experiences) if experiences else None, placement=placement,
                         delivery=LessonDelivery.parse(delivery))
-    runner = _runner(experiment, workers, concurrency)
+    runner = _runner(experiment, workers, settings.concurrency)
     result = _run_with_progress(len(task_list) * k, experiment, lambda tick: experiment.acompare(
         [config], task_list, settings, out, on_rollout=tick, runner=runner))
     if json_output:
@@ -125,7 +127,7 @@ def compare_command(
     delivery: Annotated[list[str] | None, typer.Option(
         help="Add each library again with this lesson delivery (relevant, restate, check, comma-separated; "
              "repeatable).", callback=_delivery)] = None,
-    k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
+    k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = None,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
     limit: LimitOpt = None, requests_per_second: RpsOpt = None, workers: WorkersOpt = None,
     json_output: JsonOpt = False,
@@ -162,7 +164,7 @@ def compare_command(
     for spec in delivery or []:
         chosen = LessonDelivery.parse(spec)
         configs += [c.model_copy(update={"name": f"{c.name}+{chosen.spec}", "delivery": chosen}) for c in plain]
-    runner = _runner(experiment, workers, concurrency)
+    runner = _runner(experiment, workers, settings.concurrency)
     result = _run_with_progress(len(task_list) * k * len(configs), experiment, lambda tick: experiment.acompare(
         configs, task_list, settings, out, on_rollout=tick, runner=runner))
     if json_output:
@@ -177,7 +179,7 @@ def curve_command(
     library: Annotated[Path, typer.Option(help="A learned library (its snapshots are the curve's points).")],
     agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
     steps: Annotated[str | None, typer.Option(help="Comma-separated steps (default: all).")] = None,
-    k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = 4,
+    k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = None,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
     limit: LimitOpt = None, workers: WorkersOpt = None,
 ) -> None:
@@ -188,7 +190,7 @@ def curve_command(
         tasks, agent, model, base_url, k, temperature, seed, concurrency, max_steps, grader, site, public_url, limit,
         workers=workers)
     chosen = [int(x) for x in steps.split(",")] if steps else load_library(library).steps
-    runner = _runner(experiment, workers, concurrency)
+    runner = _runner(experiment, workers, settings.concurrency)
     _run_with_progress(len(task_list) * k * len(chosen), experiment, lambda tick: experiment.acurve(
         library, task_list, settings, out, steps=chosen, on_rollout=tick, runner=runner))
     console.print((out / "curve.md").read_text(), markup=False, highlight=False)

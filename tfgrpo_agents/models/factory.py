@@ -26,7 +26,7 @@ def chat_model(model: str, base_url: str | None = None, *, temperature: float = 
 
     if model in LOCAL_MODELS and base_url is None:
         if model not in _LOCAL_SERVERS:
-            _LOCAL_SERVERS[model] = LlamaServer(model, parallel=2).start()
+            _LOCAL_SERVERS[model] = LlamaServer.for_rollouts(model).start()
         extra = {"max_tokens": max_tokens} if max_tokens else {}
         return _LOCAL_SERVERS[model].chat_model(temperature=temperature, timeout=timeout, **extra)
     limiter = None

@@ -146,6 +146,11 @@ def _die_with_parent() -> None:
         pass
 
 
+# What every ``--model local`` run starts with: chosen by rollouts per hour on a 2-core machine
+# (bench/local_throughput.py; BENCHMARKS.md §4b). Rollouts in flight should match the slots.
+ROLLOUT_SERVER: dict[str, Any] = {"parallel": 2}
+
+
 class LlamaServer:
     """Start ``llama-server`` for a local model on a free loopback port; stop it on exit.
 
@@ -179,6 +184,11 @@ class LlamaServer:
         self.cache_reuse = cache_reuse
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
+
+    @classmethod
+    def for_rollouts(cls, model: str = "local", **overrides: Any) -> LlamaServer:
+        """The server as learning, evaluation and the demo start it (:data:`ROLLOUT_SERVER`)."""
+        return cls(model, **{**ROLLOUT_SERVER, **overrides})
 
     @property
     def base_url(self) -> str:
