@@ -34,7 +34,6 @@ from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
-    evaluate,
     generate_direct_tips,
     parse_ratio,
     stratified_sample,
@@ -225,7 +224,7 @@ def main() -> None:
 
         def run_arm(config: EvalConfig) -> None:
             t0 = time.monotonic()
-            run, _ = run_sync(evaluate(experiment.agent, config, s.test, experiment.grader, settings, out / "eval"))
+            run, _ = run_sync(experiment.aevaluate(config, s.test, settings, out / "eval"))
             log(f"arm {config.name}: Mean@{args.k} {run.summary.mean_at_k:.3f}, tool calls "
                 f"{run.summary.avg_tool_calls:.2f} ({time.monotonic() - t0:.0f}s)")
 

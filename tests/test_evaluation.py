@@ -315,3 +315,20 @@ def test_the_experiment_digest_changes_with_the_tools():
     bare = Experiment("math", scripted("x"))  # not opened: no tools
     assert with_python != bare.agent_digest()
     assert Experiment("math", scripted("x"), max_steps=3).agent_digest() != bare.agent_digest()
+
+
+def test_an_arm_evaluated_alone_is_read_back_by_the_comparison(tmp_path):
+    """The demo and the bench evaluate the baseline first and compare at the end; the comparison must take
+    the baseline's rollouts, not run them again (it did, when the first evaluation was not stamped with
+    the set-up's digest: the demo took twice as long)."""
+    from tfgrpo_agents._async import run_sync
+    from tfgrpo_agents.session import Experiment
+
+    model = CountingWorld()
+    settings = EvalSettings(k=1, temperature=0.3, seed=1, concurrency=2, max_steps=4)
+    with Experiment("math", model, max_steps=4) as experiment:
+        run_sync(experiment.aevaluate(EvalConfig(name="baseline"), TASKS[:3], settings, tmp_path))
+        assert model.calls > 0
+        model.calls = 0
+        experiment.compare([EvalConfig(name="baseline")], TASKS[:3], settings, tmp_path)
+    assert model.calls == 0

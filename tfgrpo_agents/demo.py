@@ -18,7 +18,6 @@ from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT, generate
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
-    evaluate,
     parse_ratio,
     stratified_sample,
 )
@@ -112,8 +111,8 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
                                 model_id=server.model_id, timeout_s=240)
         with experiment:
             emit(PhaseStarted(name="baseline", rollouts=len(test) * plan.k))
-            run_sync(evaluate(experiment.agent, EvalConfig(name="baseline"), test, experiment.grader, settings,
-                              out / "eval", on_rollout=rollout_done))
+            run_sync(experiment.aevaluate(EvalConfig(name="baseline"), test, settings, out / "eval",
+                                          on_rollout=rollout_done))
             emit(PhaseStarted(name="learning", rollouts=len(train) * plan.group_size * plan.epochs))
             learner = experiment.learner(
                 LearnSettings(name="demo", domain="web", group_size=plan.group_size, epochs=plan.epochs,

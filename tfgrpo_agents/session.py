@@ -146,6 +146,15 @@ class Experiment:
             return settings.model_copy(update={"agent_digest": self.agent_digest()})
         return settings
 
+    async def aevaluate(self, config: Any, tasks: Sequence[Task], settings: Any, out_dir: str | Path,
+                        on_rollout: Callable[[], None] | None = None, runner: RolloutRunner | None = None) -> Any:
+        """One configuration (see :func:`~tfgrpo_agents.evaluation.evaluate`), its rollouts stamped with this
+        set-up's digest: a later :meth:`compare` of the same arm reads them back instead of running them again."""
+        from tfgrpo_agents.evaluation import evaluate
+
+        return await evaluate(self.agent, config, tasks, self.grader, self._stamped(settings), out_dir, on_rollout,
+                              runner=runner)
+
     async def acompare(self, configs: Sequence[Any], tasks: Sequence[Task], settings: Any, out_dir: str | Path,
                        on_rollout: Callable[[], None] | None = None, runner: RolloutRunner | None = None) -> Any:
         """Every configuration on the same tasks, the first as the baseline (see :func:`~tfgrpo_agents.evaluation.compare`)."""
