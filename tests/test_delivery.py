@@ -40,6 +40,11 @@ def test_the_matching_lesson_comes_first_and_generic_words_match_nothing():
     assert deadline[0].id == "G0"
     assert matching_lessons(LESSONS.experiences, "How tall is the tower?") == []
     assert len(matching_lessons(LESSONS.experiences, "office hours deadline patch note", limit=2)) == 2
+    # a URL in the question is not a word of it, and "notified" is "notification"
+    assert matching_lessons(LESSONS.experiences, "When are authors notified? http://a.test/deadline/") == []
+    notified = ExperienceLibrary.from_texts(["When asked for a notification date, open Key dates.", "When asked "
+                                             "for a chair, open Committee."])
+    assert [e.id for e in matching_lessons(notified.experiences, "When are authors notified?")] == ["G0"]
 
 
 def system_of(call) -> str:

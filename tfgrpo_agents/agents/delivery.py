@@ -69,15 +69,20 @@ http https www com org net html find found use using look value values""".split(
 _CONDITION = re.compile(r"^\s*(?:when|if|for|before|after|whenever)\b(.*?)(?:,|:|;| then )", re.IGNORECASE)
 
 
+_URL = re.compile(r"\S+://\S+")
+
+
 def _stem(word: str) -> str:
+    """A crude stem: suffixes off, then six letters ("notified" and "notification" are one word here)."""
     for suffix in ("ing", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
 
 
 def _terms(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _GENERIC}
+    return {_stem(w) for w in _WORD.findall(_URL.sub(" ", text.lower())) if w not in _GENERIC}
 
 
 def condition_of(lesson: str) -> str:
@@ -89,8 +94,9 @@ def condition_of(lesson: str) -> str:
 def matching_lessons(experiences: Iterable[Experience], question: str, limit: int = 3) -> list[Experience]:
     """The lessons whose condition shares the most informative words with ``question``, best first.
 
-    A word counts by how few of the library's conditions hold it (one every lesson shares tells
-    nothing); a lesson that shares no word is not relevant.
+    A word counts by how few of the library's conditions hold it, and not at all when every one
+    does (the product's name, "version"); a lesson that shares no word, or scores under half the
+    best one, is not relevant. The question's URLs are not words of it.
     """
     lessons = ordered(experiences)
     conditions = {e.id: _terms(condition_of(e.text)) for e in lessons}
@@ -99,8 +105,10 @@ def matching_lessons(experiences: Iterable[Experience], question: str, limit: in
     for terms in conditions.values():
         for term in terms:
             frequency[term] = frequency.get(term, 0) + 1
-    scored = [(sum(1 / frequency[t] for t in conditions[e.id] & asked), e) for e in lessons]
-    kept = sorted((pair for pair in scored if pair[0] > 0), key=lambda pair: -pair[0])
+    shared = {t for t, n in frequency.items() if n == len(lessons) > 1}
+    scored = [(sum(1 / frequency[t] for t in (conditions[e.id] & asked) - shared), e) for e in lessons]
+    best = max((score for score, _ in scored), default=0.0)
+    kept = sorted((pair for pair in scored if pair[0] > 0 and pair[0] >= best / 2), key=lambda pair: -pair[0])
     return [e for _, e in kept[:limit]]
 
 
