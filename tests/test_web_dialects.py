@@ -180,3 +180,33 @@ def test_the_code_hint_comes_with_the_code_tool_only(release_site, tmp_path, mon
         close()
         assert ("python_exec" in [t.name for t in tools]) is expected
         assert ("python_exec" in domain.prompt_for(tools)) is expected, (name, options)
+
+
+def gtk_doc_page(title: str, symbols: list[tuple[str, str, str]]) -> str:
+    """A GTK-Doc section: each symbol declared in a <pre>, described, with its "Since:" line."""
+    blocks = "".join(
+        f'<div class="refsect2"><h3>{name} ()</h3><pre class="programlisting">GList *\n{name} (GPtr *data);</pre>'
+        f"<p>{text}</p>{filler(2, name)}<p class=\"since\">Since: {since}</p></div><hr>"
+        for name, text, since in symbols)
+    return (f"<html><head><title>{title}: GFoo Reference Manual</title></head><body>"
+            f"<table class='navigation'><tr><td><a href='index.html'>Home</a></td></tr></table>{blocks}</body></html>")
+
+
+def test_a_c_symbol_finds_the_page_that_declares_it_with_its_since_line(tmp_path, monkeypatch):
+    """GTK-Doc and Doxygen declare a symbol where they document it; the manual's own name ("GFoo") in a
+    query is not a code name, and every title ends with ": GFoo Reference Manual"."""
+    monkeypatch.setenv("TFGRPO_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "manual"
+    root.mkdir()
+    (root / "gfoo-Lists.html").write_text(gtk_doc_page("Lists", [
+        ("gfoo_list_map", "Maps a list.", "2.40"), ("gfoo_list_sort", "Sorts a list.", "2.10")]))
+    mentions = " ".join(f"<p>GFoo version notes: gfoo_list_map() is used by many GFoo helpers {i}.</p>"
+                        for i in range(12))
+    (root / "gfoo-Version-Information.html").write_text(
+        f"<html><head><title>Version Information: GFoo Reference Manual</title></head><body>{mentions}</body></html>")
+    (root / "index.html").write_text("<html><head><title>GFoo Reference Manual: GFoo Reference Manual</title></head>"
+                                     "<body><a href='gfoo-Lists.html'>Lists</a> GFoo GFoo version</body></html>")
+    with LocalWeb(root) as web:
+        results = web.tools()[0].invoke({"query": "GFoo gfoo_list_map version"})
+    first = results.split("\n2.")[0]
+    assert "1. Lists" in first and "Since: 2.40" in first and "2.10" not in first

@@ -32,10 +32,10 @@ STOPWORDS = frozenset(
     "a an and are as at be by did do does for from has have how in is it its of on or that the this to "
     "was were what when where which who whom why with".split()
 )
-_SEPARATOR = re.compile(r"\s[—–|·-]\s")
+_SEPARATOR = re.compile(r"\s[—–|·-]\s|:\s")  # ": " too: "Strings: GLib Reference Manual" (GTK-Doc, DocBook)
 _DOTTED = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
 _NUMBERED = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\w)|\b\d{4}-\d{2}-\d{2}\b")
-INDEX_VERSION = "3"  # 3: XHTML pages and table layouts indexed by their visible text
+INDEX_VERSION = "4"  # 3: XHTML pages and table layouts indexed by their visible text; 4: "Title: Site" suffixes
 MAX_QUERY_TERMS = 24
 TITLE_WEIGHT = 8.0
 RRF_K = 5
@@ -69,8 +69,13 @@ def code_names(query: str) -> list[str]:
 
 
 def entry_pattern(name: str) -> re.Pattern[str]:
-    """A reference entry for ``name``: "- os.getresgid()", "- exception shutil.SameFileError", "- autorange(…)"."""
-    return re.compile(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])")
+    """A reference entry for ``name``: "- os.getresgid()", "- exception shutil.SameFileError", "- autorange(…)",
+    or a C declaration that opens a line: "#define g_assert_cmpint(n1, cmp, n2)", "gchar *g_strdup (…)"
+    (GTK-Doc and Doxygen pages declare each symbol where they document it)."""
+    listed = rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])"
+    declared = (rf"^[ \t]*(?:#define[ \t]+{re.escape(name)}\b|"
+                rf"(?:(?:const[ \t]+)?\w+[ \t*]+)?{re.escape(name)}[ \t]*\()")
+    return re.compile(f"{listed}|{declared}", re.MULTILINE)
 
 
 def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS) -> str | None:
@@ -87,7 +92,9 @@ def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS
     for name in names:
         entry = entry_pattern(name).search(body)
         if entry:
-            end = _NEXT_ENTRY.search(body, entry.end())
+            # a listed entry ends at the next listed one; a declared one (GTK-Doc) at the next declaration
+            following = _NEXT_ENTRY if entry.group(0).lstrip().startswith("-") else _NEXT_DECLARATION
+            end = following.search(body, entry.end())
             text = body[entry.start():end.start() if end else len(body)].split()
             if len(text) <= words:
                 return " ".join(text) + (" …" if end else "")
@@ -103,6 +110,8 @@ def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS
 
 # the start of a reference entry: "- os.getuid()", "- class timeit.Timer(…)", "- exception shutil.Error"
 _NEXT_ENTRY = re.compile(rf"{_ENTRY_START}(?:\w+\.[\w.]+|\w+\()")
+# the start of the next declared symbol: "#define G_MAXINT32", "g_io_channel_seek_position (GIOChannel *channel,"
+_NEXT_DECLARATION = re.compile(r"^[ \t]*(?:#define[ \t]+\w+|\w+[ \t]*\()", re.MULTILINE)
 
 
 class SearchHit(BaseModel):
@@ -347,14 +356,17 @@ class LocalSearchIndex:
                 titled = versions(strip_suffix(rows[path][1] or "", self.title_suffix))
                 return 0 if titled & asked else (2 if titled else 1)
             ranked.sort(key=tier)
-        names = code_names(query)
+        # the site's own name ("GLib" of "GLib Reference Manual") is not a code name the query asks about
+        names = [n for n in code_names(query) if n.lower() not in self.title_suffix.lower()]
         bodies = self._bodies(ranked) if names else {}  # read once: for the ranking and the snippets
         if names:
             # the page that defines a named object ("- os.getresgid()") is the page about it, whatever
-            # "python 3.11" or a shared "os" in other titles say
+            # "python 3.11" or a shared "os" in other titles say; the longest name defined ranks first
             entries = [entry_pattern(name) for name in names]
-            defining = {p for p, body in bodies.items() if any(e.search(body) for e in entries)}
-            ranked = [p for p in ranked if p in defining] + [p for p in ranked if p not in defining]
+
+            def defined(path: str) -> int:
+                return next((i for i, e in enumerate(entries) if e.search(bodies.get(path) or "")), len(entries))
+            ranked.sort(key=defined)
         best = ranked[:max_results]
         windows = self._windows(best, matched_by)
         words = {w.lower() for w in _WORD.findall(query)}
