@@ -32,7 +32,9 @@ STOPWORDS = frozenset(
     "a an and are as at be by did do does for from has have how in is it its of on or that the this to "
     "was were what when where which who whom why with".split()
 )
-_SEPARATOR = re.compile(r"\s[—–|·-]\s|:\s")  # ": " too: "Strings: GLib Reference Manual" (GTK-Doc, DocBook)
+_SEPARATOR = re.compile(r"\s[—–|·-]\s")
+# before a site's name at the end of its titles, ": " too: "Strings: GLib Reference Manual" (GTK-Doc, DocBook)
+_SITE_NAME_SEPARATOR = re.compile(r"\s[—–|·-]\s|:\s")
 _DOTTED = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
 _NUMBERED = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\w)|\b\d{4}-\d{2}-\d{2}\b")
 INDEX_VERSION = "4"  # 3: XHTML pages and table layouts indexed by their visible text; 4: "Title: Site" suffixes
@@ -69,13 +71,34 @@ def code_names(query: str) -> list[str]:
 
 
 def entry_pattern(name: str) -> re.Pattern[str]:
-    """A reference entry for ``name``: "- os.getresgid()", "- exception shutil.SameFileError", "- autorange(…)",
-    or a C declaration that opens a line: "#define g_assert_cmpint(n1, cmp, n2)", "gchar *g_strdup (…)"
-    (GTK-Doc and Doxygen pages declare each symbol where they document it)."""
-    listed = rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])"
-    declared = (rf"^[ \t]*(?:#define[ \t]+{re.escape(name)}\b|"
-                rf"(?:(?:const[ \t]+)?\w+[ \t*]+)?{re.escape(name)}[ \t]*\()")
-    return re.compile(f"{listed}|{declared}", re.MULTILINE)
+    """A reference entry for ``name``: "- os.getresgid()", "- exception shutil.SameFileError", "- autorange(…)"."""
+    return re.compile(rf"{_ENTRY_START}(?:[\w.]+\.)?{re.escape(name)}(?![\w.])")
+
+
+def declaration_pattern(name: str) -> re.Pattern[str] | None:
+    """A C declaration of ``name`` opening a line: "#define g_assert_cmpint(n1, cmp, n2)", "gchar *g_strdup (…)",
+    GTK-Doc's "g_io_channel_seek (…" (its type on the line before); GTK-Doc and Doxygen declare a symbol where
+    they document it. None for a dotted name: C names have none."""
+    if "." in name:
+        return None
+    escaped = re.escape(name)
+    return re.compile(rf"^[ \t]*(?:#define[ \t]+{escaped}\b"  # a macro
+                      rf"|(?:const[ \t]+)?(?!(?:def|class|return|print|await|yield|if|elif|while|for|with)\b)"
+                      rf"\w+[ \t*]+{escaped}[ \t]*\("  # a typed declaration: "int foo(", "gchar *g_strdup ("
+                      rf"|{escaped}[ \t]+\()", re.MULTILINE)
+
+
+def _entry(body: str, names: Sequence[str]) -> tuple[re.Match[str], re.Pattern[str]] | None:
+    """The first listed entry of one of ``names`` (best first), else the first declaration of one, with
+    the pattern of where that entry ends."""
+    for name in names:
+        if found := entry_pattern(name).search(body):
+            return found, _NEXT_ENTRY
+    for name in names:
+        declared = declaration_pattern(name)
+        if declared is not None and (found := declared.search(body)):
+            return found, _NEXT_DECLARATION
+    return None
 
 
 def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS) -> str | None:
@@ -85,22 +108,20 @@ def anchored_snippet(body: str, names: Sequence[str], words: int = SNIPPET_WORDS
     A window around the best-matching terms (FTS5's snippet) often opens on the previous entry of
     a reference page, with that entry's "New in version" note first, and a reader takes that note
     for the one asked about. The entry ("- os.getresgid()" and its description) ends where the next
-    entry starts, so the next entry's notes are not shown either. At most ``words`` words: a longer
+    entry starts (a C declaration at the next declaration), so the next entry's notes are not shown either. At most ``words`` words: a longer
     entry is shown as its head and its last third (where notes and caveats go). None when there are
     no names or the page spells none of them.
     """
-    for name in names:
-        entry = entry_pattern(name).search(body)
-        if entry:
-            # a listed entry ends at the next listed one; a declared one (GTK-Doc) at the next declaration
-            following = _NEXT_ENTRY if entry.group(0).lstrip().startswith("-") else _NEXT_DECLARATION
-            end = following.search(body, entry.end())
-            text = body[entry.start():end.start() if end else len(body)].split()
-            if len(text) <= words:
-                return " ".join(text) + (" …" if end else "")
-            # a long entry: its head and its tail, where reference pages put notes and caveats
-            tail = words // 3
-            return " ".join(text[:words - tail]) + " … " + " ".join(text[-tail:]) + " …"
+    found = _entry(body, names)
+    if found:
+        entry, following = found  # a listed entry ends at the next listed one, a declared one at the next declaration
+        end = following.search(body, entry.end())
+        text = body[entry.start():end.start() if end else len(body)].split()
+        if len(text) <= words:
+            return " ".join(text) + (" …" if end else "")
+        # a long entry: its head and its tail, where reference pages put notes and caveats
+        tail = words // 3
+        return " ".join(text[:words - tail]) + " … " + " ".join(text[-tail:]) + " …"
     for name in names:
         mention = re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", body)
         if mention:
@@ -177,7 +198,7 @@ def common_title_suffix(titles: Iterable[str]) -> str:
     titles = [t for t in titles if t]
     endings = Counter()
     for title in titles:
-        found = _SEPARATOR.findall(title)
+        found = _SITE_NAME_SEPARATOR.findall(title)
         if found:
             endings[title[title.rindex(found[-1]):]] += 1
     if not endings:
@@ -361,12 +382,14 @@ class LocalSearchIndex:
         bodies = self._bodies(ranked) if names else {}  # read once: for the ranking and the snippets
         if names:
             # the page that defines a named object ("- os.getresgid()") is the page about it, whatever
-            # "python 3.11" or a shared "os" in other titles say; the longest name defined ranks first
+            # "python 3.11" or a shared "os" in other titles say
+            # (a C manual's pages declare it instead: those count when no page lists it)
             entries = [entry_pattern(name) for name in names]
-
-            def defined(path: str) -> int:
-                return next((i for i, e in enumerate(entries) if e.search(bodies.get(path) or "")), len(entries))
-            ranked.sort(key=defined)
+            defining = {p for p, body in bodies.items() if any(e.search(body) for e in entries)}
+            if not defining:
+                declared = [d for name in names if (d := declaration_pattern(name)) is not None]
+                defining = {p for p, body in bodies.items() if any(d.search(body) for d in declared)}
+            ranked = [p for p in ranked if p in defining] + [p for p in ranked if p not in defining]
         best = ranked[:max_results]
         windows = self._windows(best, matched_by)
         words = {w.lower() for w in _WORD.findall(query)}
