@@ -143,6 +143,12 @@ class ExperienceMiddleware(AgentMiddleware):
         return await handler(self._with_experiences(request, await read_source(self.source)))
 
 
+def _messages(state: Any) -> list[AnyMessage]:
+    """The conversation of an agent state given as a dict (create_agent's) or as an object."""
+    found = state.get("messages") if isinstance(state, dict) else getattr(state, "messages", None)
+    return list(found or [])
+
+
 class LessonsAtDecisionMiddleware(ExperienceMiddleware):
     """:class:`ExperienceMiddleware` that also says the matching lessons where the model decides:
     under each tool result (``restate``) and once before a final answer (``answer_check``).
@@ -154,7 +160,7 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
     def _restated(self, result: Any, library: ExperienceLibrary, state: Any) -> Any:
         if not self.delivery.restate or not isinstance(result, ToolMessage):
             return result
-        footer = restatement(self._matching(library, list(state.get("messages", []))))
+        footer = restatement(self._matching(library, _messages(state)))
         return result.model_copy(update={"content": f"{message_text(result)}{footer}"}) if footer else result
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
@@ -165,7 +171,7 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
         return self._restated(result, await read_source(self.source), request.state)
 
     def _check(self, state: Any, library: ExperienceLibrary) -> dict[str, Any] | None:
-        messages = list(state.get("messages", []))
+        messages = _messages(state)
         last = messages[-1] if messages else None
         if not self.delivery.answer_check or not isinstance(last, AIMessage) or last.tool_calls \
                 or not str(last.text).strip() or was_checked(messages):
