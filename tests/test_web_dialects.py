@@ -2,6 +2,8 @@
 written here: DocBook XHTML, Javadoc-style table layouts, MkDocs, hand-written HTML; and version
 numbers as whole tokens."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.sites import filler
@@ -210,3 +212,26 @@ def test_a_c_symbol_finds_the_page_that_declares_it_with_its_since_line(tmp_path
         results = web.tools()[0].invoke({"query": "GFoo gfoo_list_map version"})
     first = results.split("\n2.")[0]
     assert "1. Lists" in first and "Since: 2.40" in first and "2.10" not in first
+
+
+GLIB_MANUAL = Path("/usr/share/gtk-doc/html/glib")
+
+
+def test_a_generated_reference_page_is_read_whole():
+    """trafilatura drops the short lines of a reference manual's page ("Since: 2.26", parameter tables);
+    a page whose generator is DocBook, GTK-Doc, Doxygen or javadoc is read by its visible text."""
+    from tfgrpo_agents.tools.page import generated_reference, html_tree, parse_html
+
+    block = ('<div class="refsect2"><h3>gfoo_run ()</h3><pre>void\ngfoo_run (void);</pre><p>Runs.</p>'
+             '<div class="refsect3"><h4>Parameters</h4><table><tr><td>data</td><td>the data</td></tr></table></div>'
+             '<p class="since">Since: <a href="api-index-2-26.html">2.26</a></p></div>')
+    page = ('<html><head><title>Runs: GFoo Reference Manual</title><meta name="generator" content="GTK-Doc V1.33.1">'
+            f"</head><body>{block * 3}</body></html>")
+    assert generated_reference(html_tree(page))
+    assert "Since: 2.26" in "\n".join(parse_html(page, "http://x.test/runs.html").passages)
+    sphinx = '<html><head><meta name="generator" content="Docutils 0.17.1"></head><body><p>x</p></body></html>'
+    assert not generated_reference(html_tree(sphinx))
+    if GLIB_MANUAL.exists():  # Debian's GLib manual (.ci/run installs it): every "Since:" line is read
+        markup = (GLIB_MANUAL / "glib-GDateTime.html").read_text(encoding="utf-8")
+        text = "\n".join(parse_html(markup, "http://x.test/glib-GDateTime.html").passages)
+        assert text.count("Since:") >= markup.count('class="since"')
