@@ -1,1 +1,1 @@
-"""Task-set generators: the synthetic multi-site web and QA over a documentation site."""
+"""Task-set generators: the synthetic multi-site web and QA over documentation sites of three generators."""
