@@ -133,3 +133,64 @@ def test_an_arm_with_a_delivery_builds_its_agent_with_it_and_keeps_its_rollouts_
     asyncio.run(evaluate(build, checked, TASKS[:2], MathGrader(), settings, tmp_path))
     assert seen[-1] == LessonDelivery(answer_check=True)
     assert model.calls > 0, "rollouts recorded with another delivery under the same arm name are run again"
+
+
+SEARCH_RESULT = """Results for 'Bruno Mbeki office':
+1. Bruno Mbeki | School of Prism Engineering
+   URL: http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html
+   Bruno Mbeki This section covers research interests …
+2. Leadership | School of Prism Engineering
+   URL: http://sites.tfgrpo.test/uni/about/leadership.html
+   Bruno Mbeki chairs the school …"""
+
+
+@tool
+def web_search(query: str) -> str:
+    """Search the website."""
+    return SEARCH_RESULT
+
+
+def test_next_names_the_unopened_page_the_lesson_points_to_in_the_check():
+    model = scripted(tool_call("web_search", {"query": "Bruno Mbeki office"}),
+                     "It is on the Leadership page.",
+                     tool_call("web_browse", {"url": "http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html"}),
+                     "Room 4.12")
+    agent = build_react_agent(model, [web_search, web_browse], system_prompt="Answer from the website.",
+                              experiences=LESSONS, delivery=LessonDelivery.parse("relevant,next"), max_steps=5)
+    result = agent.invoke({"messages": [HumanMessage(OFFICE)]})
+    assert result["final_answer"] == "Room 4.12" and len(model.calls) == 4
+    check = model.calls[2]["messages"][-1].text
+    assert "Before you answer" in check
+    assert "The page it points to: Bruno Mbeki | School of Prism Engineering — open " \
+           "http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in check, \
+        "the faculty page is named (the lesson says Faculty), not the Leadership page the model wanted"
+
+
+def test_next_skips_pages_already_opened_and_names_nothing_without_a_word_of_the_lesson():
+    from langchain_core.messages import AIMessage
+
+    from tfgrpo_agents.agents.delivery import suggested_page
+    office = matching_lessons(LESSONS.experiences, OFFICE)
+    browse = "Title: People\nURL: http://a.test/people.html\n\nLinks (2 of 2; open one by its URL):\n" \
+             "[1] Faculty: http://a.test/people/faculty.html\n[2] Contact: http://a.test/contact.html"
+    shown = [HumanMessage(OFFICE), AIMessage("", tool_calls=[{"name": "web_browse", "id": "1",
+                                                              "args": {"url": "http://a.test/people.html"}}]),
+             ToolMessage(browse, tool_call_id="1")]
+    page = suggested_page(office, shown)
+    assert (page.label, page.url) == ("Faculty", "http://a.test/people/faculty.html"), \
+        "a link's own text is its label; the page already opened (People) is not suggested again"
+    contact_only = [shown[0], ToolMessage("[1] Contact: http://a.test/contact.html", tool_call_id="2")]
+    assert suggested_page(office, contact_only) is None
+    assert LessonDelivery.parse("next") == LessonDelivery(suggest_page=True) and LessonDelivery(
+        suggest_page=True).checks_answer
+
+
+def test_a_create_agent_app_gets_the_page_in_the_restatement_and_the_check():
+    model = scripted(tool_call("web_search", {"query": "Bruno Mbeki office"}), "It is on the Leadership page.",
+                     "Room 4.12")
+    agent = create_agent(model, tools=[web_search], middleware=[
+        ExperienceMiddleware(LESSONS, delivery=LessonDelivery.parse("relevant,restate,next"))])
+    result = agent.invoke({"messages": [HumanMessage(OFFICE)]})
+    tool_text = next(m for m in result["messages"] if isinstance(m, ToolMessage)).text
+    assert "open http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in tool_text
+    assert "open http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in model.calls[2]["messages"][-1].text

@@ -17,10 +17,12 @@ USE_A_TOOL_FIRST = ('You have not used a tool yet. Do not describe steps: reply 
 TOOL_RESULT_FOOTER = "\n\nQuestion: {question}\nReply with just the answer, or call one different tool."
 # Lessons delivered where the decision is made (agents/delivery.py): restated under a tool result, and
 # checked once before a final answer.
-LESSON_RESTATEMENT = "\n\nA lesson for this question: {lessons}"
-ANSWER_CHECK = ("Before you answer, check this lesson for the question: {lessons}\n"
+LESSON_RESTATEMENT = "\n\nA lesson for this question: {lessons}{page}"
+ANSWER_CHECK = ("Before you answer, check this lesson for the question: {lessons}{page}\n"
                 "If you have not done what it says, do it now with one tool call. "
                 "If you have, reply with just the answer.")
+# A lesson turned into a next action: the unopened page it points to (LessonDelivery.suggest_page).
+SUGGESTED_PAGE = "\nThe page it points to: {label} — open {url}"
 
 # Tools described in the prompt, for models that write tool calls as text.
 TEXT_TOOLS_INSTRUCTIONS = """You can use these tools:

@@ -9,7 +9,12 @@ shared by the built-in ReAct agent and :class:`ExperienceMiddleware`:
 * ``restate`` — those lessons are repeated under every tool result, the last text the model reads
   before it answers or calls again;
 * ``answer_check`` — the first final answer is held back once, with the lessons and the question
-  "have you done what it says?", which gives the model one more step.
+  "have you done what it says?", which gives the model one more step;
+* ``suggest_page`` — the lesson turned into a next action: among the pages the run has seen (search
+  hits, links of opened pages) and not opened, the one whose title or address names what the lesson
+  says to open is named, with its URL, in the check and the restatement. A lesson says "open People,
+  then Faculty, then that person's own page"; the search result ``…/people/faculty/yuki-okonkwo.html``
+  is that page, and a small model follows a URL more readily than a route. It implies the check.
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfgrpo_agents.agents.answers import message_text
 from tfgrpo_agents.experience.models import Experience
 from tfgrpo_agents.experience.render import ordered
-from tfgrpo_agents.prompts import ANSWER_CHECK, LESSON_RESTATEMENT
+from tfgrpo_agents.prompts import ANSWER_CHECK, LESSON_RESTATEMENT, SUGGESTED_PAGE
 
 ANSWER_CHECK_NAME = "answer_check"  # the held-back answer's follow-up is a HumanMessage of this name
 
@@ -36,15 +41,30 @@ class LessonDelivery(BaseModel):
     relevant_only: bool = False
     restate: bool = False
     answer_check: bool = False
+    suggest_page: bool = False
     limit: int = Field(default=3, ge=1)
 
     @property
     def selects(self) -> bool:
-        return self.relevant_only or self.restate or self.answer_check
+        return self.relevant_only or self.restate or self.answer_check or self.suggest_page
+
+    @property
+    def fingerprint(self) -> str:
+        """The options as JSON for a rollout's set-up digest; an option added later is left out while
+        off, so rollouts recorded before it existed stay valid."""
+        return self.model_dump_json(exclude=set() if self.suggest_page else {"suggest_page"})
+
+    @property
+    def checks_answer(self) -> bool:
+        """Whether the first final answer is held back (the check, or the page it names)."""
+        return self.answer_check or self.suggest_page
+
+    def page_for(self, lessons: Sequence[Experience], messages: Sequence[AnyMessage]) -> SeenPage | None:
+        return suggested_page(lessons, messages) if self.suggest_page else None
 
     @classmethod
     def parse(cls, spec: str) -> LessonDelivery:
-        """``"relevant,restate,check"`` (any of them, in any order; ``""`` or ``"all"``: plain)."""
+        """``"relevant,restate,check,next"`` (any of them, in any order; ``""`` or ``"all"``: plain)."""
         words = {w.strip() for w in spec.replace("+", ",").split(",") if w.strip() and w.strip() != "all"}
         unknown = words - set(_SPEC_WORDS)
         if unknown:
@@ -58,7 +78,7 @@ class LessonDelivery(BaseModel):
         return "+".join(w for w, field in _SPEC_WORDS.items() if getattr(self, field)) or "all"
 
 
-_SPEC_WORDS = {"relevant": "relevant_only", "restate": "restate", "check": "answer_check"}
+_SPEC_WORDS = {"relevant": "relevant_only", "restate": "restate", "check": "answer_check", "next": "suggest_page"}
 
 
 _WORD = re.compile(r"[a-z][a-z0-9_]+")
@@ -117,12 +137,108 @@ def question_of(messages: Sequence[AnyMessage]) -> str:
     return next((message_text(m) for m in messages if isinstance(m, HumanMessage)), "")
 
 
-def restatement(lessons: Sequence[Experience]) -> str:
-    return LESSON_RESTATEMENT.format(lessons=" ".join(e.text for e in lessons)) if lessons else ""
+class SeenPage(BaseModel):
+    """A page the run was shown but has not opened: its label (a result's title, a link's text) and URL."""
+
+    label: str
+    url: str
 
 
-def answer_check(lessons: Sequence[Experience]) -> HumanMessage:
-    return HumanMessage(ANSWER_CHECK.format(lessons=" ".join(e.text for e in lessons)), name=ANSWER_CHECK_NAME)
+_LINE_URL = re.compile(r"(?P<head>.*?)(?P<url>https?://[^\s<>\"')\]]+)")
+_NUMBERING = re.compile(r"^\s*(?:\[\d+\]|\d+[.)])\s*")
+
+
+def _pages_in(text: str) -> list[SeenPage]:
+    """Every URL of a tool result with the words that label it: the text before it on its line
+    ("[3] Faculty: http://…"), else the line above ("1. Title | Site" over "URL: http://…")."""
+    pages, previous = [], ""
+    for line in text.splitlines():
+        found = _LINE_URL.match(line)
+        if found:
+            head = _NUMBERING.sub("", found.group("head")).strip().rstrip(":").strip()
+            label = head if head and head.lower() not in ("url", "link") else _NUMBERING.sub("", previous).strip()
+            pages.append(SeenPage(label=label, url=found.group("url").rstrip(".,;:")))
+        if line.strip():
+            previous = line
+    return pages
+
+
+def _path(url: str) -> str:
+    """A URL without scheme and host: a site served on 127.0.0.1 is the same site under its name."""
+    return url.split("://", 1)[-1].partition("/")[2].split("#")[0].rstrip("/")
+
+
+def _opened(messages: Sequence[AnyMessage]) -> set[str]:
+    """Paths of the URLs a tool was called with (a page opened, whatever the tool is named), and of
+    pages a tool result shows under their own "Title:" (an opened page's header)."""
+    called = {_path(value) for m in messages if isinstance(m, AIMessage) for call in m.tool_calls
+              for value in call["args"].values() if isinstance(value, str) and "://" in value}
+    shown = {_path(page.url) for m in messages if isinstance(m, ToolMessage)
+             for page in _pages_in(message_text(m)) if page.label.lower().startswith("title:")}
+    return called | shown
+
+
+_VERBS = frozenset("open opens read reads check checks visit go click follow see then first".split())
+
+
+_REASON = re.compile(r"[;.]\s|, (?:which|where|because|since|as)\b|\s[-—]\s")
+
+
+def _action_terms(lesson: str) -> set[str]:
+    """The words of what a lesson says to do: its text after the condition and before the reason
+    ("open the Shop page; item pages do not give prices" → shop), verbs aside."""
+    found = _CONDITION.match(lesson)
+    action = _REASON.split(lesson[found.end():] if found else lesson, maxsplit=1)[0]
+    return _terms(action) - {_stem(v) for v in _VERBS}
+
+
+def _address_terms(url: str) -> set[str]:
+    return _terms(re.sub(r"[/_.#?=&-]+", " ", _path(url)))
+
+
+def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]) -> SeenPage | None:
+    """The unopened page the lessons point to, or None.
+
+    A page must share a word of what a lesson says to do ("Faculty", "patch note", "Pricing") in
+    its label or address; among those, words of the question ("Yuki Okonkwo") break ties. Nothing
+    is suggested when a page already opened fits as well: the lesson has been followed.
+    """
+    action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()
+    if not action:
+        return None
+    asked, opened = _terms(question_of(messages)), _opened(messages)
+
+    def fit(label: str, url: str) -> tuple[int, int]:
+        terms = _terms(label) | _address_terms(url)
+        return len(terms & action), len(terms & asked)
+
+    best, best_fit = None, (0, 0)
+    followed = max((fit("", f"//host/{path}") for path in opened), default=(0, 0))
+    for message in messages:
+        if not isinstance(message, ToolMessage):
+            continue
+        for page in _pages_in(message_text(message)):
+            score = fit(page.label, page.url)
+            if _path(page.url) in opened:
+                followed = max(followed, score)
+            elif score[0] and score > best_fit:
+                best, best_fit = page, score
+    return best if best_fit > followed else None
+
+
+def restatement(lessons: Sequence[Experience], page: SeenPage | None = None) -> str:
+    if not lessons:
+        return ""
+    return LESSON_RESTATEMENT.format(lessons=" ".join(e.text for e in lessons), page=_page_line(page))
+
+
+def answer_check(lessons: Sequence[Experience], page: SeenPage | None = None) -> HumanMessage:
+    return HumanMessage(ANSWER_CHECK.format(lessons=" ".join(e.text for e in lessons), page=_page_line(page)),
+                        name=ANSWER_CHECK_NAME)
+
+
+def _page_line(page: SeenPage | None) -> str:
+    return SUGGESTED_PAGE.format(label=page.label or page.url, url=page.url) if page else ""
 
 
 def was_checked(messages: Sequence[AnyMessage]) -> bool:

@@ -93,7 +93,7 @@ class ExperienceMiddleware(AgentMiddleware):
     """
 
     def __new__(cls, *args: Any, delivery: LessonDelivery | None = None, **kwargs: Any) -> ExperienceMiddleware:
-        if cls is ExperienceMiddleware and delivery is not None and (delivery.restate or delivery.answer_check):
+        if cls is ExperienceMiddleware and delivery is not None and (delivery.restate or delivery.checks_answer):
             cls = LessonsAtDecisionMiddleware
         return super().__new__(cls)
 
@@ -160,7 +160,9 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
     def _restated(self, result: Any, library: ExperienceLibrary, state: Any) -> Any:
         if not self.delivery.restate or not isinstance(result, ToolMessage):
             return result
-        footer = restatement(self._matching(library, _messages(state)))
+        messages = _messages(state)
+        matched = self._matching(library, messages)
+        footer = restatement(matched, self.delivery.page_for(matched, [*messages, result]))
         return result.model_copy(update={"content": f"{message_text(result)}{footer}"}) if footer else result
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
@@ -173,11 +175,13 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
     def _check(self, state: Any, library: ExperienceLibrary) -> dict[str, Any] | None:
         messages = _messages(state)
         last = messages[-1] if messages else None
-        if not self.delivery.answer_check or not isinstance(last, AIMessage) or last.tool_calls \
+        if not self.delivery.checks_answer or not isinstance(last, AIMessage) or last.tool_calls \
                 or not str(last.text).strip() or was_checked(messages):
             return None
         matched = self._matching(library, messages)
-        return {"messages": [answer_check(matched)], "jump_to": "model"} if matched else None
+        if not matched:
+            return None
+        return {"messages": [answer_check(matched, self.delivery.page_for(matched, messages))], "jump_to": "model"}
 
     @hook_config(can_jump_to=["model"])
     def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:

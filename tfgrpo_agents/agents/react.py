@@ -185,9 +185,10 @@ def build_react_agent(
             if response.tool_calls:
                 return {"messages": [response], "steps": steps + 1}
             if str(response.text).strip():
-                if delivery.answer_check and matched and tools and steps + 1 < max_steps \
+                if delivery.checks_answer and matched and tools and steps + 1 < max_steps \
                         and not was_checked(state["messages"]):
-                    return {"messages": [response, answer_check(matched)], "steps": steps + 1}
+                    check = answer_check(matched, delivery.page_for(matched, state["messages"]))
+                    return {"messages": [response, check], "steps": steps + 1}
                 return {"messages": [response], "steps": steps + 1, "final_answer": _answer_of(response)}
         response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs
         if getattr(response, "tool_calls", None):
@@ -218,7 +219,8 @@ def build_react_agent(
         footer = ""
         if delivery.restate:
             library = yield None, source, {}
-            footer += restatement(matching_lessons(library.experiences, question, delivery.limit))
+            matched = matching_lessons(library.experiences, question, delivery.limit)
+            footer += restatement(matched, delivery.page_for(matched, [*messages, *results]))
         if tool_result_footer:
             footer += TOOL_RESULT_FOOTER.format(question=question)
         if footer:

@@ -98,7 +98,7 @@ async def evaluate(builder: AgentBuilder, config: EvalConfig, tasks: Sequence[Ta
     agent = builder(library, config.placement) if plain else builder(library, config.placement, config.delivery)
     if not plain and settings.agent_digest:
         settings = settings.model_copy(update={"agent_digest": hashlib.sha256(
-            f"{settings.agent_digest}:{config.delivery.model_dump_json()}".encode()).hexdigest()[:16]})
+            f"{settings.agent_digest}:{config.delivery.fingerprint}".encode()).hexdigest()[:16]})
     rollout = RolloutSettings(temperature=settings.temperature, max_steps=settings.max_steps,
                               timeout_s=settings.timeout_s, retries=settings.retries, model_id=settings.model_id)
     gate = asyncio.Semaphore(settings.concurrency)
