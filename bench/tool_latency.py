@@ -1,7 +1,7 @@
 """What the web tools cost per call, without a model: warm search, page extraction, index re-open.
 
     python bench/tool_latency.py                  # the three documentation sites
-    python bench/tool_latency.py --pages 60       # a quicker sample
+    python bench/tool_latency.py --pages 60       # a quicker sample of pages
 
 For each documentation site (Python 3.11 and Django 3.2 docs from ``../shared/data/sites``, Debian's
 GLib manual when installed):
@@ -10,8 +10,8 @@ GLib manual when installed):
   (``bench/results/**/<domain>/eval/*/trajectories.jsonl``) asked again of the warm index, results
   formatted as the tool returns them; one warm-up pass first;
 * **extraction** — what ``web_browse`` does once a page's bytes are in hand (parse, main text,
-  links, the rendering for the model's goal) on a seeded sample of the site's pages plus its ten
-  largest, so the tail is measured too;
+  links, the rendering for the model's goal) on every HTML page of the site (``--pages N``: a
+  seeded sample), so the percentiles are the site's own;
 * **re-open** — opening the cached index of an unchanged site in a fresh process (what every
   worker process and every CLI run pays), and again in the same process.
 
@@ -78,17 +78,16 @@ def search_latency(index: LocalSearchIndex, queries: list[str]) -> dict[str, flo
 
 def extraction_latency(files: SiteFiles, pages: int, seed: int) -> dict[str, float]:
     paths = files.html_paths()
-    sizes = {p: len(files.read(p) or b"") for p in paths}
-    largest = sorted(paths, key=lambda p: -sizes[p])[:10]
-    sample = sorted(set(random.Random(seed).sample(paths, min(pages, len(paths))) + largest))
+    if pages and pages < len(paths):
+        paths = sorted(random.Random(seed).sample(paths, pages))
+    markups = {p: (files.read(p) or b"").decode("utf-8", "replace") for p in paths}
 
     def extract(path: str) -> None:
-        markup = (files.read(path) or b"").decode("utf-8", "replace")
-        render_page(parse_html(markup, f"http://site.test/{path}"), "when was this added")
+        render_page(parse_html(markups[path], f"http://site.test/{path}"), "when was this added")
 
-    extract(sample[0])
-    result = summary([timed(extract, p) for p in sample])
-    result["largest_page_kb"] = sizes[largest[0]] / 1024
+    extract(paths[0])
+    result = summary([timed(extract, p) for p in paths])
+    result["largest_page_kb"] = max(len(m) for m in markups.values()) / 1024
     return result
 
 
@@ -102,7 +101,7 @@ def reopen_latency(site: Path, runs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pages", type=int, default=200, help="pages sampled per site for extraction")
+    parser.add_argument("--pages", type=int, default=0, help="pages sampled per site for extraction (0: all)")
     parser.add_argument("--reopens", type=int, default=7)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tool_latency.json")

@@ -135,3 +135,25 @@ def test_unreachable_host_is_a_readable_error():
     closed = Browser(PageFetcher(policy=UrlPolicy(block_private=False), timeout=2))
     result = web_browse_tool(closed).invoke({"url": "http://127.0.0.1:1/"})
     assert result.startswith("Could not open the page. Could not fetch http://127.0.0.1:1/: ConnectError")
+
+
+def test_a_page_opened_again_is_parsed_once_and_a_changed_page_anew(tmp_path, monkeypatch):
+    import tfgrpo_agents.tools.browse as browse_module
+
+    parsed: list[str] = []
+    real_parse = browse_module.parse_html
+    monkeypatch.setattr(browse_module, "parse_html", lambda text, url: parsed.append(url) or real_parse(text, url))
+    browse_module.parsed_page.cache_clear()
+    root = make_site(tmp_path / "site")
+    with LocalWeb(root, cache_dir=tmp_path / "cache") as web:
+        browse = tools_by_name(web)["web_browse"]
+        url = web.url.rstrip("/") + "/dates.html"
+        first = browse.invoke({"url": url, "goal": "registration deadline"})
+        assert FACT in first
+        assert "2 May 2031" in browse.invoke({"url": url, "goal": "camera-ready"})  # another goal, same parse
+        assert browse.invoke({"url": url, "goal": "registration deadline"}) == first
+        assert parsed == [url]
+        (root / "dates.html").write_text("<html><head><title>Dates moved</title></head><body><p>"
+                                         "Registration closes on 2 April 2031.</p></body></html>")
+        assert "2 April 2031" in browse.invoke({"url": url, "goal": "registration deadline"})
+        assert parsed == [url, url]

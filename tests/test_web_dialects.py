@@ -235,3 +235,36 @@ def test_a_generated_reference_page_is_read_whole():
         markup = (GLIB_MANUAL / "glib-GDateTime.html").read_text(encoding="utf-8")
         text = "\n".join(parse_html(markup, "http://x.test/glib-GDateTime.html").passages)
         assert text.count("Since:") >= markup.count('class="since"')
+
+
+def test_a_long_page_is_read_from_its_main_region_without_losing_its_facts():
+    """Above LARGE_PAGE_CHARS a page skips trafilatura: its main region's visible text, every fact kept,
+    the navigation around it left out; links are the same as on a short page."""
+    from tfgrpo_agents.tools.page import LARGE_PAGE_CHARS
+
+    sections = "".join(f'<h2 id="s{i}">Section {i}</h2><p>Entry {i} was added in version 3.{i % 13}. '
+                       f'See <a href="ref.html#e{i}">the reference</a>.</p><p>{"Detail words. " * 40}</p>'
+                       for i in range(400))
+    markup = ('<html><head><title>Big reference</title></head><body><nav><a href="index.html">Sidebar home</a>'
+              f'<p>Sidebar table of contents</p></nav><div role="main">{sections}'
+              '<p>The last entry is deprecated since 3.12.</p></div></body></html>')
+    assert len(markup) > LARGE_PAGE_CHARS
+    page = parse_html(markup, "http://docs.test/big.html")
+    text = "\n".join(page.passages)
+    assert "Entry 0 was added in version 3.0." in text and "deprecated since 3.12" in text
+    assert text.count("was added in version") == 400
+    assert "Sidebar table of contents" not in text
+    assert [link.url for link in page.links] == ["http://docs.test/index.html", "http://docs.test/ref.html"]
+    render = render_page(page, goal="entry 399 added", text_budget=900)
+    assert "Entry 399 was added in version 3.9." in " ".join(render.split())
+
+
+def test_a_long_page_without_a_main_region_is_read_whole():
+    from tfgrpo_agents.tools.page import html_tree, main_region
+
+    tree = html_tree("<html><body><article>one</article><article>two</article><p>rest</p></body></html>")
+    assert main_region(tree) is tree
+    tree = html_tree("<html><body><nav>menu</nav><main>the whole story here</main></body></html>")
+    assert main_region(tree).tag == "main"
+    tree = html_tree(f"<html><body><main>tiny</main><div>{'long prose ' * 50}</div></body></html>")
+    assert main_region(tree) is tree  # a <main> holding little of the page is not trusted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import lru_cache
 
 from tfgrpo_agents._text import clip_to_tokens, estimate_tokens
 from tfgrpo_agents.tools.fetch import PageFetcher
@@ -79,13 +80,20 @@ class Browser:
     def visit(self, url: str) -> tuple[Page, bool]:
         """The parsed page and whether its body was cut at the byte cap. Raises ``FetchError``."""
         fetched = self.fetcher.fetch(self.rewrite(url))
-        page = parse_html(fetched.text, fetched.url) if fetched.is_html else parse_text(fetched.text, fetched.url)
-        return page, fetched.truncated
+        return parsed_page(fetched.text, fetched.url, fetched.is_html), fetched.truncated
 
     def browse(self, url: str, goal: str = "") -> str:
         """The page as text: title, URL, head, passages relevant to ``goal``, numbered links."""
         page, truncated = self.visit(url)
         return render_page(page, goal, text_budget=self.text_budget, max_links=self.max_links, truncated=truncated)
+
+
+@lru_cache(maxsize=64)
+def parsed_page(text: str, url: str, is_html: bool) -> Page:
+    """The page parsed once per content: the rollouts of a group, and the tasks of a site, open the same
+    pages again and again. Keyed on the fetched text itself, so a changed page is parsed anew; the
+    ``Page`` is shared, and nothing downstream mutates it."""
+    return parse_html(text, url) if is_html else parse_text(text, url)
 
 
 def render_page(page: Page, goal: str, *, text_budget: int = 900, max_links: int = 25, truncated: bool = False) -> str:

@@ -19,6 +19,7 @@ except ImportError as error:  # pragma: no cover - exercised by the lean-install
 
 PASSAGE_WORDS = 80
 MAIN_TEXT_SHARE = 0.25  # main text shorter than this share of the visible text: use the visible text
+LARGE_PAGE_CHARS = 150_000  # markup above this is read from its main region, not through trafilatura
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:")
 
 
@@ -61,11 +62,14 @@ def extract_links(tree: lxml_html.HtmlElement, page_url: str) -> list[Link]:
     """Links in page order, absolute, without fragments or duplicates, skipping self-links."""
     links: list[Link] = []
     seen = {urldefrag(page_url).url}
+    resolved: dict[str, str] = {}  # index pages repeat one href hundreds of times with different fragments
     for anchor in tree.iter("a"):
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
             continue
-        url = urldefrag(urljoin(page_url, href)).url
+        url = resolved.get(href)
+        if url is None:
+            url = resolved[href] = _absolute(page_url, href)
         if url in seen:
             continue
         text = " ".join((anchor.text_content() or anchor.get("title") or "").replace("¶", "").split())
@@ -74,6 +78,11 @@ def extract_links(tree: lxml_html.HtmlElement, page_url: str) -> list[Link]:
         seen.add(url)
         links.append(Link(text=text[:120], url=url))
     return links
+
+
+def _absolute(page_url: str, href: str) -> str:
+    url = urljoin(page_url, href)
+    return urldefrag(url).url if "#" in url else url
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
@@ -119,11 +128,28 @@ def generated_reference(tree: lxml_html.HtmlElement) -> bool:
     return any(_REFERENCE_GENERATORS.search(str(content)) for content in tree.xpath("//meta[@name='generator']/@content"))
 
 
-def main_text(markup: str, tree: lxml_html.HtmlElement | None, **extract_options: bool) -> str:
+def main_region(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement:
+    """The element the page marks as its main content (``<main>``, ``role="main"``, a lone ``<article>``)
+    when it holds most of the page's text; else the whole page."""
+    candidates = tree.xpath("//main|//*[@role='main']")
+    if not candidates:
+        articles = tree.xpath("//article")
+        candidates = articles if len(articles) == 1 else []
+    if candidates and 2 * len(candidates[0].text_content()) >= len(tree.text_content()):
+        return candidates[0]
+    return tree
+
+
+def main_text(markup: str, tree: lxml_html.HtmlElement | None, *, large_page_chars: int | None = None,
+              **extract_options: bool) -> str:
     """trafilatura's main text; the visible text when it keeps too little of the page or a reference-manual
-    generator made it; its plain text when the page does not parse as HTML."""
+    generator made it; its plain text when the page does not parse as HTML. With ``large_page_chars``, a
+    page whose markup is longer is read from its main region's visible text: on long documentation pages
+    that keeps what trafilatura keeps, at a twentieth of the time (BENCHMARKS.md, tool latency)."""
     if tree is not None and generated_reference(tree):
         return visible_text(tree)
+    if tree is not None and large_page_chars is not None and len(markup) > large_page_chars:
+        return visible_text(main_region(tree))
     text = trafilatura.extract(markup, fast=True, favor_recall=True, include_tables=True, **extract_options) or ""
     if tree is None:
         return text or trafilatura.html2txt(markup) or ""
@@ -131,8 +157,8 @@ def main_text(markup: str, tree: lxml_html.HtmlElement | None, **extract_options
 
 
 def parse_html(markup: str, url: str) -> Page:
-    """Main text via trafilatura, title and links via lxml; the page's visible text when trafilatura
-    keeps too little of it; never the markup itself."""
+    """Main text via trafilatura (a long page's main region), title and links via lxml; the page's visible
+    text when trafilatura keeps too little of it; never the markup itself."""
     tree = html_tree(markup)
     if tree is None:
         text = re.sub(r"<[^>]+>", " ", markup)  # not HTML at all: its text without tags
@@ -142,7 +168,7 @@ def parse_html(markup: str, url: str) -> Page:
     if not title:
         heading = tree.find(".//h1")
         title = _clean_title(heading.text_content()) if heading is not None else ""
-    text = main_text(markup, tree, include_links=False)
+    text = main_text(markup, tree, large_page_chars=LARGE_PAGE_CHARS, include_links=False)
     author = page_author(tree)
     text = re.sub(r"¶", "", text)
     return Page(url=url, title=title, passages=split_passages(text), links=extract_links(tree, url),
