@@ -47,6 +47,7 @@ from tfgrpo_agents.learning import (
     ReflectionSettings,
     RunDir,
     Task,
+    ValidationSettings,
     load_tasks,
     read_trajectories,
 )
@@ -109,7 +110,8 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
     settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
-                             reflection=reflection)
+                             reflection=reflection,
+                             validation=ValidationSettings(tasks=args.validate) if args.validate else None)
     learner = experiment.learner(
         settings, run_dir,
         on_event=lambda event: log(f"{name}: {event.kind} {event.model_dump()}") if event.kind != "rollout" else None)
@@ -195,6 +197,9 @@ def main() -> None:
                         help="extra arm: a library file (learned on another domain: transfer; or replayed)")
     parser.add_argument("--test-split", default="test", choices=["test", "all"],
                         help="'all' tests on train + test tasks: only for transfer runs (--arms baseline --library …)")
+    parser.add_argument("--validate", type=int, default=0, metavar="N",
+                        help="validated updates: keep a step's change only if it does not lower the mean reward "
+                             "on N training tasks (its runs and arms are named …-validateN)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--price-as", default="deepseek-chat", choices=sorted(DEFAULT_PRICES))
     args = parser.parse_args()
@@ -239,11 +244,12 @@ def main() -> None:
         run_arm(configs[0])
         if "oracle" in arms:
             add_arm("oracle", ROOT / "bench" / "oracle" / f"{args.domain.removesuffix('-reason')}.json")
+        validated = f"-validate{args.validate}" if args.validate else ""
         if "tfgrpo" in arms:
-            name = f"learn-g{args.group_size}{suffix}"
+            name = f"learn-g{args.group_size}{suffix}{validated}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,
                                          server.model_id, s.domain.reflection(retries=2, summaries=args.summaries))
-            add_arm(f"tf-grpo{suffix}", library)
+            add_arm(f"tf-grpo{suffix}{validated}", library)
         if "tips" in arms:
             # tips written in the domain's lesson pattern, as the learned lessons are, are a separate arm
             pattern = ("-pattern" if s.domain.lesson_template else "") + (f"-{args.tag}" if args.tag else "")
@@ -254,10 +260,10 @@ def main() -> None:
                              tips_path)
             add_arm(f"direct-tips{pattern}", tips_path)
         if "g1" in arms:
-            library, costs[f"learn-g1{suffix}"] = learn(out, f"learn-g1{suffix}", experiment, s.train, args,
-                                                        1, server.model_id,
-                                                        s.domain.reflection(retries=2, summaries=args.summaries))
-            add_arm(f"g1{suffix}", library)
+            library, costs[f"learn-g1{suffix}{validated}"] = learn(
+                out, f"learn-g1{suffix}{validated}", experiment, s.train, args, 1, server.model_id,
+                s.domain.reflection(retries=2, summaries=args.summaries))
+            add_arm(f"g1{suffix}{validated}", library)
         for item in args.library:
             add_arm(library_arm_name(Path(item)), item)
         comparison = experiment.compare(configs, s.test, settings, out / "eval")
