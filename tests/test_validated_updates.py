@@ -2,11 +2,13 @@
 validation batch of training tasks (same seeds, paired); otherwise it is rolled back and the report says so."""
 
 import json
+import subprocess
+import sys
 
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from tests.scripted_world import WorldChatModel, make_tasks
+from tests.scripted_world import WorldChatModel, make_tasks, openai_reply
 from tfgrpo_agents.agents import build_react_agent
 from tfgrpo_agents.learning import (
     LearnSettings,
@@ -16,6 +18,7 @@ from tfgrpo_agents.learning import (
     ValidationSettings,
 )
 from tfgrpo_agents.learning.grpo import validation_batch
+from tfgrpo_agents.testing import OpenAIStub
 from tfgrpo_agents.tools import python_exec_tool
 
 KINDS = ["mixed", "mixed", "right", "mixed"]
@@ -34,7 +37,7 @@ class MisledByLessons(WorldChatModel):
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
-def learn(run_dir, model, validation):
+def learn(run_dir, model, validation, kinds=KINDS):
     tool = python_exec_tool()
     settings = LearnSettings(name="v", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
                              concurrency=3, model_id="gpt-4o-mini", validation=validation)
@@ -42,7 +45,7 @@ def learn(run_dir, model, validation):
         agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
                                                         max_steps=4),
         teacher=WorldChatModel(), run_dir=run_dir, settings=settings, grader=MathGrader())
-    return learner, learner.fit([Task.model_validate(t) for t in make_tasks(KINDS)])
+    return learner, learner.fit([Task.model_validate(t) for t in make_tasks(kinds)])
 
 
 def test_a_change_that_helps_is_kept_and_its_cost_is_in_the_ledger(tmp_path):
@@ -68,9 +71,35 @@ def test_a_change_that_hurts_is_rolled_back(tmp_path):
     assert len(again.library) == 0
 
 
+def test_a_library_validated_by_an_earlier_step_is_not_charged_again(tmp_path):
+    learner, result = learn(tmp_path / "run", MisledByLessons(), ValidationSettings(tasks=4), kinds=KINDS * 2)
+    first, second = (report.validation for report in result.reports)
+    assert not first["kept"] and not second["kept"], "both steps propose a lesson; both are rolled back"
+    assert not first["before_reused"] and first["rollouts"] == 8, "4 tasks before and after"
+    # step 2's "before" is still the empty library: its rollouts are step 1's, read from the cache
+    assert second["before_reused"] and second["rollouts"] == 4
+    steps = learner.ledger().steps
+    assert steps[1].stages["validate"].calls < steps[0].stages["validate"].calls
+
+
 def test_the_validation_batch_is_drawn_once_with_the_seed():
     tasks = [Task.model_validate(t) for t in make_tasks(["right"] * 10)]
     settings = LearnSettings(name="v", seed=3, validation=ValidationSettings(tasks=4))
     assert validation_batch(tasks, settings) == validation_batch(tasks, settings)
     assert len(validation_batch(tasks, settings)) == 4
     assert validation_batch(tasks, settings.model_copy(update={"validation": None})) == []
+
+
+def test_the_cli_validates_with_several_samples_per_task(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps(t) + "\n" for t in make_tasks(KINDS)))
+    with OpenAIStub(reply_fn=openai_reply) as stub:
+        done = subprocess.run(
+            [sys.executable, "-m", "tfgrpo_agents.cli", "learn", "--tasks", str(tasks), "--agent", "math",
+             "--model", "gpt-4o-mini", "--base-url", stub.base_url, "--group-size", "2", "--epochs", "1",
+             "--batch-size", "4", "--seed", "7", "--validate", "2", "--validate-samples", "2",
+             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved = json.loads((tmp_path / "run" / "steps" / "step-0001" / "validation.json").read_text())
+    assert len(saved["rewards_before"]) == len(saved["rewards_after"]) == 4, "2 tasks × 2 samples"
+    assert sorted({key.split("/")[1] for key in saved["rewards_after"]}) == ["0", "1"]

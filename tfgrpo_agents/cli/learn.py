@@ -64,6 +64,8 @@ def learn(
     validate: Annotated[int, typer.Option(help="Validated updates: keep a step's change only if it does not lower "
                                                "the mean reward on N training tasks (0: off, as in the paper).",
                                           callback=_at_least(0))] = 0,
+    validate_samples: Annotated[int, typer.Option(help="Validated updates: rollouts per validation task (one is "
+                                                       "noisy with small models).", callback=_at_least(1))] = 1,
     site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
                                               callback=_existing)] = None,
     public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
@@ -138,7 +140,8 @@ def learn(
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout,
             concurrency=_concurrency(concurrency, model, base_url),
             ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery),
-            validation=ValidationSettings(tasks=validate) if validate else None, model_id=model, teacher_model_id=teacher_model or model,
+            validation=ValidationSettings(tasks=validate, samples=validate_samples) if validate else None,
+            model_id=model, teacher_model_id=teacher_model or model,
             reflection=domain.reflection(method=structured_method, summaries=summaries),
         )
     try:  # checked before anything is written

@@ -354,17 +354,30 @@ class StepGraph:
                                         self._validation_rollouts(after, config))
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
         kept = (new_mean or 0.0) >= (old_mean or 0.0) - checks.tolerance
+        # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
+        reused = self._validated_before(before.digest(), step)
+        charged = new if reused else [*old, *new]
         verdict = {"kept": kept, "mean_reward_before": old_mean, "mean_reward_after": new_mean,
-                   "tasks": len(self.validation_tasks), "rollouts": len(old) + len(new),
-                   "usage": TokenUsage.sum(c for t in [*old, *new] for c in t.llm_calls).model_dump(),
-                   "rollout_time_s": round(sum(t.wall_time_s for t in [*old, *new]), 2)}
+                   "tasks": len(self.validation_tasks), "rollouts": len(charged), "before_reused": reused,
+                   "usage": TokenUsage.sum(c for t in charged for c in t.llm_calls).model_dump(),
+                   "rollout_time_s": round(sum(t.wall_time_s for t in charged), 2)}
         self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
-            **verdict, "rewards_before": {f"{t.task_id}/{t.sample}": t.reward for t in old},
+            **verdict, "digest_before": before.digest(), "digest_after": after.digest(),
+            "rewards_before": {f"{t.task_id}/{t.sample}": t.reward for t in old},
             "rewards_after": {f"{t.task_id}/{t.sample}": t.reward for t in new}})
         if not kept:
             logger.warning("step %d: change rolled back (validation mean reward %.3f → %.3f)", step,
                            old_mean or 0.0, new_mean or 0.0)
         return {"plan": plan if kept else [], "validation": verdict}
+
+    def _validated_before(self, digest: str, step: int) -> bool:
+        """Whether an earlier step already rolled out the library of ``digest`` on the validation tasks."""
+        for earlier in range(1, step):
+            path = self.run_dir.step_dir(earlier) / "validation.json"
+            record = self.run_dir.read_json(path) if path.exists() else {}
+            if digest in (record.get("digest_before"), record.get("digest_after")):
+                return True
+        return False
 
     async def _validation_rollouts(self, library: ExperienceLibrary, config: RunnableConfig) -> list[Trajectory]:
         """The validation tasks' rollouts with ``library``, cached by its digest (the kept library's are

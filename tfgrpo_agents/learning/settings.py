@@ -12,7 +12,9 @@ class ValidationSettings(BaseModel):
     """Validated updates (what GEPA and DSPy do, and the paper does not): a step's proposed library
     change is tried on ``tasks`` training tasks, drawn once with the run's seed, ``samples`` rollouts
     each, against the library before it with the same seeds (paired); it is kept only if its mean
-    reward is at least the old one minus ``tolerance``, and rolled back otherwise."""
+    reward is at least the old one minus ``tolerance``, and rolled back otherwise. The library before is
+    usually one an earlier step rolled out already: its rollouts are reused (and not charged again), so a
+    lucky draw that got a change kept also sets the bar for the next; ``samples`` ≥ 2 damps both."""
 
     tasks: int = Field(default=8, ge=1)
     samples: int = Field(default=1, ge=1)
