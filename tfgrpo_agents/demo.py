@@ -130,3 +130,32 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
                                             on_rollout=rollout_done)
     emit(DemoDone(seconds=round(time.monotonic() - started, 1)))
     return comparison
+
+
+def what_it_shows(comparison: Comparison, lessons: int) -> list[str]:
+    """The demo's closing lines: the learned arm against the baseline in plain words, without claiming
+    more than a run of this size can show."""
+    base, learned = comparison.arms[0], comparison.arms[-1]
+    d = learned.versus_baseline
+    lines = []
+    if lessons == 0:
+        lines.append("No lesson was learned: every training group's rollouts scored alike, so there was "
+                     "nothing to compare (the method skips such groups); the two rows differ only by chance.")
+    if d is not None:
+        size = f"{d.tasks} tasks × k={comparison.settings.k}"
+        if d.significant:
+            judged = "a difference beyond chance at this size" + (
+                "" if d.difference > 0 else ": the library made the agent worse")
+        else:
+            judged = f"inside the noise: on {size} a difference this small cannot be told from chance"
+        lines.append(f"The learned library ({lessons} lesson{'s' if lessons != 1 else ''}) scored "
+                     f"{learned.summary.mean_at_k:.3f} against the baseline's {base.summary.mean_at_k:.3f} "
+                     f"({d.difference:+.3f}, paired 95% CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}]): {judged}.")
+    calls = learned.tool_call_reduction_pct
+    if calls is not None:
+        lines.append(f"Tool calls per rollout: {base.summary.avg_tool_calls:.2f} → {learned.summary.avg_tool_calls:.2f}"
+                     f" ({abs(calls):.0f} % {'fewer' if calls >= 0 else 'more'}).")
+    lines.append("This demo shows the method's mechanics on a 1.5B model. On that model no learned library has yet "
+                 "beaten its baseline beyond noise in BENCHMARKS.md (40-task runs); the paper's gains need a "
+                 "strong model: `tfgrpo learn --model … --base-url …` on any OpenAI-compatible endpoint.")
+    return lines

@@ -28,7 +28,7 @@ def demo(
 ) -> None:
     """Offline, end to end: baseline → Training-Free GRPO → learned library, on the embedded model."""
 
-    from tfgrpo_agents.demo import PLANS, PhaseStarted, ServerReady, run_demo
+    from tfgrpo_agents.demo import PLANS, PhaseStarted, ServerReady, run_demo, what_it_shows
     from tfgrpo_agents.learning.events import RolloutFinished, StepFinished
     from tfgrpo_agents.models.local_model import LocalModelError
 
@@ -60,5 +60,9 @@ def demo(
     ledger = json.loads((out / "learn" / "ledger.json").read_text())["summary"]
     console.print(f"learning: {ledger['rollout_tokens']} rollout tokens, {ledger['reflection_tokens']} reflection tokens "
                   f"(ratio {ledger['reflection_to_rollout_ratio']}), {ledger['wall_time_s']} s of rollouts")
-    _print_library(_load(out / "learn" / "library.json"))
+    library = _load(out / "learn" / "library.json")
+    _print_library(library)
     console.print(f"report: {out / 'eval' / 'report.md'} · plots: {', '.join(comparison.plots)}")
+    console.print("[bold]What the numbers show[/]")
+    for line in what_it_shows(comparison, len(library)):
+        console.print(line, markup=False, highlight=False)

@@ -151,7 +151,7 @@ def comparison_markdown(comparison: Comparison) -> str:
         lines.append(
             f"- **{arm.summary.name}**: accuracy {d.difference:+.3f} (paired 95% CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}] "
             f"over {d.tasks} tasks) — {d.verdict()}; tool calls "
-            + ("unchanged" if reduction is None else f"{reduction:+.1f}% fewer" if reduction >= 0
+            + ("unchanged" if reduction is None else f"{reduction:.1f}% fewer" if reduction >= 0
                else f"{-reduction:.1f}% more") + ".")
     for arm in comparison.arms[1:]:
         if arm.wrong_to_right or arm.right_to_wrong:
