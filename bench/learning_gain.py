@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--arms", default="baseline,tfgrpo,tips,g1",
                         help="any of baseline, tfgrpo, tips, g1 and oracle (bench/oracle/<domain>.json, hand-written)")
     parser.add_argument("--delivery", action="append", default=[],
-                        help="each library arm again with this lesson delivery (relevant, restate, check, next; "
+                        help="each library arm again with this lesson delivery (relevant, restate, check, next or nextN; "
                              "comma-separated, repeatable)")
     parser.add_argument("--library", action="append", default=[],
                         help="extra arm: a library file (learned on another domain: transfer; or replayed)")

@@ -194,3 +194,62 @@ def test_a_create_agent_app_gets_the_page_in_the_restatement_and_the_check():
     tool_text = next(m for m in result["messages"] if isinstance(m, ToolMessage)).text
     assert "open http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in tool_text
     assert "open http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in model.calls[2]["messages"][-1].text
+
+
+@tool("web_search")
+def index_only_search(query: str) -> str:
+    """Search the website."""
+    return "1. People | University\nURL: http://a.test/uni/people.html\nOur people."
+
+
+@tool("web_browse")
+def index_then_person(url: str) -> str:
+    """Open a page."""
+    if url.endswith("people.html"):
+        return ("Title: People\nURL: http://a.test/uni/people.html\n\nLinks (2 of 2; open one by its URL):\n"
+                "[1] Bruno Mbeki: http://a.test/uni/people/faculty/bruno-mbeki.html\n[2] Contact: http://a.test/uni/contact.html")
+    return f"Title: Bruno Mbeki\nURL: {url}\n\nOffice: Room 4.12"
+
+
+def office_via_index(delivery: str):
+    model = scripted(tool_call("web_search", {"query": "Bruno Mbeki office"}), "It is on the Leadership page.",
+                     tool_call("web_browse", {"url": "http://a.test/uni/people.html"}), "Building C",
+                     tool_call("web_browse", {"url": "http://a.test/uni/people/faculty/bruno-mbeki.html"}),
+                     "Room 4.12")
+    agent = build_react_agent(model, [index_only_search, index_then_person], system_prompt="Answer from the website.",
+                              experiences=LESSONS, delivery=LessonDelivery.parse(delivery), max_steps=6)
+    return model, agent.invoke({"messages": [HumanMessage(OFFICE)]})
+
+
+def test_next2_names_the_page_an_opened_index_page_leads_to():
+    model, result = office_via_index("relevant,next2")
+    assert result["final_answer"] == "Room 4.12" and len(model.calls) == 6
+    first, second = model.calls[2]["messages"][-1].text, model.calls[4]["messages"][-1].text
+    assert "open http://a.test/uni/people.html" in first
+    assert "The page it points to: Bruno Mbeki — open http://a.test/uni/people/faculty/bruno-mbeki.html" in second
+
+
+def test_next_alone_checks_once_and_next2_never_names_a_page_twice():
+    model, result = office_via_index("relevant,next")
+    assert result["final_answer"] == "Building C" and len(model.calls) == 4, "one check, then the answer stands"
+    delivery = LessonDelivery.parse("relevant,next2")
+    assert (delivery.hops, delivery.spec) == (2, "relevant+next2") and LessonDelivery.parse(delivery.spec) == delivery
+    assert LessonDelivery.parse("next").fingerprint == LessonDelivery(suggest_page=True).fingerprint
+    assert "hops" not in LessonDelivery.parse("next").fingerprint and "hops" in delivery.fingerprint
+    # the answer after the first check, with nothing new to open: no second check
+    office = matching_lessons(LESSONS.experiences, OFFICE)
+    first = delivery.check_for(office, [HumanMessage(OFFICE), ToolMessage(index_only_search.invoke("x"), tool_call_id="1")])
+    assert "people.html" in first.text
+    again = [HumanMessage(OFFICE), ToolMessage(index_only_search.invoke("x"), tool_call_id="1"), first]
+    assert delivery.check_for(office, again) is None
+
+
+def test_a_create_agent_app_follows_two_hops_too():
+    model = scripted(tool_call("web_search", {"query": "Bruno Mbeki office"}), "It is on the Leadership page.",
+                     tool_call("web_browse", {"url": "http://a.test/uni/people.html"}), "Building C",
+                     tool_call("web_browse", {"url": "http://a.test/uni/people/faculty/bruno-mbeki.html"}),
+                     "Room 4.12")
+    agent = create_agent(model, tools=[index_only_search, index_then_person], middleware=[
+        ExperienceMiddleware(LESSONS, delivery=LessonDelivery.parse("relevant,next2"))])
+    result = agent.invoke({"messages": [HumanMessage(OFFICE)]})
+    assert result["messages"][-1].text == "Room 4.12" and len(model.calls) == 6

@@ -15,6 +15,8 @@ shared by the built-in ReAct agent and :class:`ExperienceMiddleware`:
   says to open is named, with its URL, in the check and the restatement. A lesson says "open People,
   then Faculty, then that person's own page"; the search result ``…/people/faculty/yuki-okonkwo.html``
   is that page, and a small model follows a URL more readily than a route. It implies the check.
+  With ``hops`` > 1 (spec word ``next2``), a page opened that way which links on to a better fit
+  (People → that professor's page) is named in one more check, up to ``hops`` checks in all.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class LessonDelivery(BaseModel):
     answer_check: bool = False
     suggest_page: bool = False
     limit: int = Field(default=3, ge=1)
+    hops: int = Field(default=1, ge=1, description="with suggest_page: checks before the answer, one more for "
+                                                   "each new page a followed suggestion leads to")
 
     @property
     def selects(self) -> bool:
@@ -52,7 +56,8 @@ class LessonDelivery(BaseModel):
     def fingerprint(self) -> str:
         """The options as JSON for a rollout's set-up digest; an option added later is left out while
         off, so rollouts recorded before it existed stay valid."""
-        return self.model_dump_json(exclude=set() if self.suggest_page else {"suggest_page"})
+        later = {name for name, off in (("suggest_page", not self.suggest_page), ("hops", self.hops == 1)) if off}
+        return self.model_dump_json(exclude=later)
 
     @property
     def checks_answer(self) -> bool:
@@ -62,20 +67,41 @@ class LessonDelivery(BaseModel):
     def page_for(self, lessons: Sequence[Experience], messages: Sequence[AnyMessage]) -> SeenPage | None:
         return suggested_page(lessons, messages) if self.suggest_page else None
 
+    def check_for(self, lessons: Sequence[Experience], messages: Sequence[AnyMessage]) -> HumanMessage | None:
+        """The check to send instead of accepting the final answer just written, or None: the first
+        answer is held back once; with ``hops`` > 1 again while the lessons point to a page no check
+        has named yet."""
+        if not self.checks_answer or not lessons:
+            return None
+        earlier = [message_text(m) for m in messages if isinstance(m, HumanMessage) and m.name == ANSWER_CHECK_NAME]
+        if not earlier:
+            return answer_check(lessons, self.page_for(lessons, messages))
+        if len(earlier) >= self.hops or not self.suggest_page:
+            return None
+        page = suggested_page(lessons, messages)
+        if page is None or any(page.url in text for text in earlier):
+            return None
+        return answer_check(lessons, page)
+
     @classmethod
     def parse(cls, spec: str) -> LessonDelivery:
-        """``"relevant,restate,check,next"`` (any of them, in any order; ``""`` or ``"all"``: plain)."""
+        """``"relevant,restate,check,next"`` (any of them, in any order; ``next2``: up to two pages named;
+        ``""`` or ``"all"``: plain)."""
         words = {w.strip() for w in spec.replace("+", ",").split(",") if w.strip() and w.strip() != "all"}
+        hops = [int(w[4:]) for w in words if re.fullmatch(r"next[1-9]", w)]
+        words = {"next" if re.fullmatch(r"next[1-9]", w) else w for w in words}
         unknown = words - set(_SPEC_WORDS)
-        if unknown:
-            raise ValueError(f"unknown lesson delivery {', '.join(sorted(unknown))!r}: use any of "
-                             f"{', '.join(_SPEC_WORDS)} (comma-separated)")
-        return cls(**{_SPEC_WORDS[w]: True for w in words})
+        if unknown or len(hops) > 1:
+            raise ValueError(f"unknown lesson delivery {', '.join(sorted(unknown)) or spec!r}: use any of "
+                             f"{', '.join(_SPEC_WORDS)} (comma-separated; nextN: up to N pages named)")
+        return cls(**{_SPEC_WORDS[w]: True for w in words}, hops=hops[0] if hops else 1)
 
     @property
     def spec(self) -> str:
-        """The inverse of :meth:`parse` ("relevant+restate"; "all" when plain)."""
-        return "+".join(w for w, field in _SPEC_WORDS.items() if getattr(self, field)) or "all"
+        """The inverse of :meth:`parse` ("relevant+restate", "relevant+next2"; "all" when plain)."""
+        words = [w + (str(self.hops) if w == "next" and self.hops > 1 else "")
+                 for w, field in _SPEC_WORDS.items() if getattr(self, field)]
+        return "+".join(words) or "all"
 
 
 _SPEC_WORDS = {"relevant": "relevant_only", "restate": "restate", "check": "answer_check", "next": "suggest_page"}
@@ -241,5 +267,3 @@ def _page_line(page: SeenPage | None) -> str:
     return SUGGESTED_PAGE.format(label=page.label or page.url, url=page.url) if page else ""
 
 
-def was_checked(messages: Sequence[AnyMessage]) -> bool:
-    return any(isinstance(m, HumanMessage) and m.name == ANSWER_CHECK_NAME for m in messages)

@@ -18,11 +18,9 @@ from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMe
 from tfgrpo_agents.agents.answers import message_text
 from tfgrpo_agents.agents.delivery import (
     LessonDelivery,
-    answer_check,
     matching_lessons,
     question_of,
     restatement,
-    was_checked,
 )
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.sampling import with_sampling
@@ -176,12 +174,10 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
         messages = _messages(state)
         last = messages[-1] if messages else None
         if not self.delivery.checks_answer or not isinstance(last, AIMessage) or last.tool_calls \
-                or not str(last.text).strip() or was_checked(messages):
+                or not str(last.text).strip():
             return None
-        matched = self._matching(library, messages)
-        if not matched:
-            return None
-        return {"messages": [answer_check(matched, self.delivery.page_for(matched, messages))], "jump_to": "model"}
+        check = self.delivery.check_for(self._matching(library, messages), messages)
+        return None if check is None else {"messages": [check], "jump_to": "model"}
 
     @hook_config(can_jump_to=["model"])
     def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:

@@ -25,11 +25,9 @@ from tfgrpo_agents.agents.answers import extract_final_answer, message_text
 from tfgrpo_agents.agents.delivery import (
     ANSWER_CHECK_NAME,
     LessonDelivery,
-    answer_check,
     matching_lessons,
     question_of,
     restatement,
-    was_checked,
 )
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.sampling import sampling_settings
@@ -185,9 +183,8 @@ def build_react_agent(
             if response.tool_calls:
                 return {"messages": [response], "steps": steps + 1}
             if str(response.text).strip():
-                if delivery.checks_answer and matched and tools and steps + 1 < max_steps \
-                        and not was_checked(state["messages"]):
-                    check = answer_check(matched, delivery.page_for(matched, state["messages"]))
+                check = delivery.check_for(matched, state["messages"]) if tools and steps + 1 < max_steps else None
+                if check is not None:
                     return {"messages": [response, check], "steps": steps + 1}
                 return {"messages": [response], "steps": steps + 1, "final_answer": _answer_of(response)}
         response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs

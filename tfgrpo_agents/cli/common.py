@@ -287,4 +287,5 @@ OutOpt = Annotated[Path, typer.Option(help="Output directory (a rerun resumes fr
 DeliveryOpt = Annotated[str, typer.Option(
     help="Which lessons a task sees and where they are said again: all (plain), or any of relevant (only "
          "the lessons matching the question), restate (under each tool result), check (once before the "
-         "final answer), comma-separated.", callback=_delivery)]
+         "final answer), next (the check names the page a lesson points to; next2: and the page that one "
+         "leads to), comma-separated.", callback=_delivery)]

@@ -28,7 +28,13 @@ def demo(
 ) -> None:
     """Offline, end to end: baseline → Training-Free GRPO → learned library, on the embedded model."""
 
-    from tfgrpo_agents.demo import PLANS, PhaseStarted, ServerReady, run_demo, what_it_shows
+    from tfgrpo_agents.demo import (
+        PLANS,
+        PhaseStarted,
+        ServerReady,
+        run_demo,
+        what_it_shows,
+    )
     from tfgrpo_agents.learning.events import RolloutFinished, StepFinished
     from tfgrpo_agents.models.local_model import LocalModelError
 

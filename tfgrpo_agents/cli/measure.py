@@ -125,7 +125,7 @@ def compare_command(
     direct_tips: Annotated[int, typer.Option(help="Add an arm of N tips written without rollouts (0: none).")] = 0,
     user_placement: Annotated[bool, typer.Option(help="Add each library again, injected in the user message.")] = False,
     delivery: Annotated[list[str] | None, typer.Option(
-        help="Add each library again with this lesson delivery (relevant, restate, check, next; comma-separated; "
+        help="Add each library again with this lesson delivery (relevant, restate, check, next or nextN; comma-separated; "
              "repeatable).", callback=_delivery)] = None,
     k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = None,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
