@@ -123,3 +123,29 @@ def test_usage_is_counted_once_inside_an_async_agent():
     collector = TrajectoryCollector()
     asyncio.run(agent.ainvoke({"messages": [HumanMessage("when?")]}, {"callbacks": [collector]}))
     assert [(u.input, u.output) for u in collector.llm_calls] == [(10, 2), (10, 2)]
+
+
+@tool
+def python_exec(code: str) -> str:
+    """Run Python code and return what it prints."""
+    return "ran"
+
+
+def test_reasoning_then_a_python_block_is_a_call_of_the_code_tool():
+    specs = tool_specs([web_search, python_exec])
+    reply = ("Each year he gains 10 - 2 = 8 trees, so after 10 years 50 + 80 = 130; 30% die.\n"
+             "```python\ntrees = 50 + (10 - 2) * 10\n```\nand then\n```py\nprint(trees * 0.7)\n```")
+    calls = parse_text_tool_calls(reply, specs)
+    assert [(c["name"], c["args"]) for c in calls] == [("python_exec", {"code": "trees = 50 + (10 - 2) * 10\nprint(trees * 0.7)"})]
+    json_call = 'Let me compute.\n```json\n{"name": "python_exec", "arguments": {"code": "print(1)"}}\n```'
+    assert [c["args"] for c in parse_text_tool_calls(json_call, specs)] == [{"code": "print(1)"}], "a JSON call wins"
+    assert parse_text_tool_calls(reply, SPECS) == [], "no code tool bound: the block is just text"
+    assert parse_text_tool_calls("The answer is 91.\n```\n91\n```", specs) == [], "a fence that is not Python"
+
+
+def test_a_react_episode_runs_the_code_the_model_reasoned_into():
+    inner = scripted("Quantities: 50 trees, +8 a year.\n```python\nprint((50 + 8 * 10) * 0.7)\n```", "91")
+    agent = build_react_agent(TextToolCallingModel(inner=inner), [python_exec], system_prompt="Solve it.", max_steps=4)
+    result = agent.invoke({"messages": [HumanMessage("How many trees?")]})
+    tool_turns = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert result["final_answer"] == "91" and len(tool_turns) == 1 and tool_turns[0].text.startswith("ran")

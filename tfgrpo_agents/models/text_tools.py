@@ -8,6 +8,8 @@ the conversation. :class:`TextToolCallingModel` wraps any chat model and keeps t
 client: tools are described in the system prompt, earlier calls and results are replayed as
 plain turns, and the reply is parsed into real ``tool_calls`` — only when the name is a bound
 tool's and the arguments fit its schema (a model that copies the schema is not calling a tool).
+A reply with no such call but a ```python block is a call of the bound code tool (one whose only
+argument is a string ``code``): a small model told to reason and then run code writes its code that way.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tfgrpo_agents.prompts import TEXT_TOOL_RESULT, TEXT_TOOLS_INSTRUCTIONS
 
 _FENCE = re.compile(r"```(?:json|tool_call)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL | re.IGNORECASE)
+_CODE_FENCE = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list, "object": dict}
 
 
@@ -102,7 +105,19 @@ def parse_text_tool_calls(text: str, specs: Sequence[dict[str, Any]]) -> list[di
                 seen.add(key)
                 calls.append({"name": name, "args": arguments, "id": f"call_{len(calls)}_{abs(hash(key)) % 10**8}",
                               "type": "tool_call"})
-    return calls
+    return calls or _code_block_call(text, specs)
+
+
+def _code_block_call(text: str, specs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reply's ```python blocks, joined, as one call of the only bound tool that takes just ``code``."""
+    coders = [spec for spec in specs if set(spec.get("parameters", {}).get("properties", {})) == {"code"}
+              and spec["parameters"]["properties"]["code"].get("type") == "string"]
+    code = "\n".join(block.strip() for block in _CODE_FENCE.findall(text) if block.strip())
+    if len(coders) != 1 or not code:
+        return []
+    name = coders[0]["name"]
+    return [{"name": name, "args": {"code": code}, "id": f"call_0_{abs(hash(name + code)) % 10**8}",
+             "type": "tool_call"}]
 
 
 def _render_tools(specs: Sequence[dict[str, Any]]) -> str:
