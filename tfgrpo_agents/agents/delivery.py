@@ -265,5 +265,3 @@ def answer_check(lessons: Sequence[Experience], page: SeenPage | None = None) ->
 
 def _page_line(page: SeenPage | None) -> str:
     return SUGGESTED_PAGE.format(label=page.label or page.url, url=page.url) if page else ""
-
-
