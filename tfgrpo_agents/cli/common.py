@@ -265,7 +265,7 @@ def _progress():
 
 
 TasksOpt = Annotated[Path, typer.Option(help="Task file (jsonl or json).")]
-AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math, math-reason (reasons before the code), web, web-walk (browse only), qa, or "
+AgentOpt = Annotated[str, typer.Option(help="Agent set-up: math-reason (reasons, then runs code; the default), math (code at once), web, web-walk (browse only), qa, or "
                                             "package.module:factory (your own).")]
 ModelOpt = Annotated[str, typer.Option(help="Model name at the endpoint, or local / local-0.5b (embedded).")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")]

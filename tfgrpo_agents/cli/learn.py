@@ -39,9 +39,9 @@ from tfgrpo_agents.cli.common import (
 @app.command("learn")
 def learn(
     tasks: Annotated[Path | None, typer.Option(help="Task file (jsonl or json).")] = None,
-    agent: Annotated[str, typer.Option(help="Agent set-up: math, math-reason (reasons before the code), web, web-walk (browse only), qa, or "
+    agent: Annotated[str, typer.Option(help="Agent set-up: math-reason (reasons, then runs code; the default), math (code at once), web, web-walk (browse only), qa, or "
                                             "package.module:factory for your own "
-                                            "agent (factory(library) returns it).")] = "math",
+                                            "agent (factory(library) returns it).")] = "math-reason",
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint, or local / local-0.5b.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY).")] = None,
     teacher_model: Annotated[str | None, typer.Option(help="Teacher model (default: the policy model at temperature 0).")] = None,

@@ -88,7 +88,7 @@ def _run_with_progress(total: int, experiment, coroutine_factory):
 
 @app.command("eval")
 def eval_command(
-    tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
+    tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math-reason", base_url: BaseUrlOpt = None,
     experiences: Annotated[Path | None, typer.Option(help="Library to inject (none: the baseline).",
                                                      callback=_existing)] = None,
     placement: PlacementOpt = "system", delivery: DeliveryOpt = "all",
@@ -120,7 +120,7 @@ def eval_command(
 
 @app.command("compare")
 def compare_command(
-    tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
+    tasks: TasksOpt, model: ModelOpt, out: OutOpt, agent: AgentOpt = "math-reason", base_url: BaseUrlOpt = None,
     library: Annotated[list[str] | None, typer.Option(help="NAME=PATH of a library arm (repeatable).")] = None,
     direct_tips: Annotated[int, typer.Option(help="Add an arm of N tips written without rollouts (0: none).")] = 0,
     user_placement: Annotated[bool, typer.Option(help="Add each library again, injected in the user message.")] = False,
@@ -177,7 +177,7 @@ def compare_command(
 def curve_command(
     tasks: TasksOpt, model: ModelOpt, out: OutOpt,
     library: Annotated[Path, typer.Option(help="A learned library (its snapshots are the curve's points).")],
-    agent: AgentOpt = "math", base_url: BaseUrlOpt = None,
+    agent: AgentOpt = "math-reason", base_url: BaseUrlOpt = None,
     steps: Annotated[str | None, typer.Option(help="Comma-separated steps (default: all).")] = None,
     k: KOpt = 3, temperature: TemperatureOpt = 0.3, seed: SeedOpt = 0, concurrency: ConcurrencyOpt = None,
     max_steps: MaxStepsOpt = 8, grader: GraderOpt = None, site: SiteOpt = None, public_url: PublicUrlOpt = None,
