@@ -193,3 +193,15 @@ def test_a_lesson_whose_label_no_result_shows_is_re_asked():
     assert vetting.unseen_label("Answer with the value after 'Source code' on the page.") is None
     assert vetting.unseen_label("Read the module's page.") is None, "no label, nothing to check"
     assert LessonVetting(TASK, []).unseen_label("Answer after 'Editor'.") is None, "no results, nothing to check"
+
+
+def test_a_lesson_that_compares_with_the_reference_answer_is_re_asked():
+    """Observed on math (§1k): the teacher, which sees the reference answer, wrote "Always check your work by
+    comparing your final answer with the reference answer" — advice the agent cannot follow at run time."""
+    graders = "When asked for a version, compare your answer with the reference answer before replying."
+    general = "When asked for a version, answer with the value after New in version on the module page."
+    assert "refers to «reference answer», which the agent never sees when it works" in re_asked(graders, general)
+    from tfgrpo_agents.learning.lessons import LessonVetting
+    vetting = LessonVetting(TASK, [attempt(0, "3.3", 1.0)])
+    assert vetting.objection("When a tool result does not match the expected answer, review the code.")
+    assert vetting.objection("When asked for a version, check the correct attempt's page first.") is None

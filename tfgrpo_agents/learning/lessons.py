@@ -91,6 +91,9 @@ SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
 # a quoted "label" that is only the task's value once generalised: "the value after 'N'", "after '`X`'"
 _VALUE_ONLY_QUOTE = re.compile(r"""(?<![\w'"])(['"‘“])\s*(?:N|`X`|X)\s*(['"’”])(?![\w'"])""")
 # the label a lesson says the answer follows: after 'Editor', after "New in version" ('What's New' keeps its apostrophe)
+# what only the grader holds: a lesson telling the agent to compare with it cannot be followed at run time
+_GRADERS_ANSWER = re.compile(r"\b(?:reference|expected|gold|ground[- ]truth|target)\s+(?:answer|solution|value)s?\b"
+                             r"|\b(?:answer key|ground truth)\b", re.IGNORECASE)
 _AFTER_LABEL = re.compile(r"""\bafter\s+(?:['‘](.+?)['’](?=[\s,.;:)]|$)|["“](.+?)["”])""")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
@@ -159,6 +162,10 @@ class LessonVetting:
         poisoned = poisoning_problem(lesson, self.raw_results, self.attempts)
         if poisoned:
             return f"{poisoned}; write only what the correct attempts did that the others did not"
+        graders = _GRADERS_ANSWER.search(lesson)
+        if graders:
+            return (f"refers to «{graders.group(0)}», which the agent never sees when it works; say what the "
+                    "correct attempts did that the others did not")
         terms = self.vocabulary.specific_terms(lesson, task.question, task.answer) if self.vocabulary else []
         if terms:
             return (f"names {', '.join(repr(t) for t in terms)} from this task only; write lessons that would help "
