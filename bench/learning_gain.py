@@ -152,8 +152,8 @@ def library_arm_name(library: Path) -> str:
 
 def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
     lines = ["", f"## Learning cost (tokens; dollars as if priced at `{price_as}`)", "",
-             "| run | rollout tokens | summarize | advantage | group_ops | consolidate | reflection ÷ rollout "
-             "| wall time per step (s) | dollars |", "|---|---|---|---|---|---|---|---|---|"]
+             "| run | rollout tokens | summarize | advantage | group_ops | consolidate | validate | reflection ÷ rollout "
+             "| wall time per step (s) | dollars |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, c in costs.items():
         stages = c["tokens_by_stage"]
 
@@ -163,7 +163,7 @@ def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
 
         per_step = [s["wall_time_s"] for s in c["steps"]]
         lines.append(f"| {name} | {c['rollout_tokens']:,} | {tokens('summarize')} | {tokens('advantage')} "
-                     f"| {tokens('group_ops')} | {tokens('consolidate')} | {c['reflection_to_rollout_ratio']} "
+                     f"| {tokens('group_ops')} | {tokens('consolidate')} | {tokens('validate')} | {c['reflection_to_rollout_ratio']} "
                      f"| {', '.join(f'{t:.0f}' for t in per_step)} | ${c['dollars_total']:.4f} |")
     return lines
 
