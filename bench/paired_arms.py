@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tfgrpo_agents.core.trajectory import read_trajectories
-from tfgrpo_agents.evaluation.metrics import paired_bootstrap, per_task_rewards
+from tfgrpo_agents.evaluation.metrics import paired_bootstrap, task_means
 
 
 def arm_rollouts(directory: Path) -> dict[tuple[str, int], object]:
@@ -34,8 +34,7 @@ def main() -> None:
     shared = sorted(set(a) & set(b))
     if not shared:
         raise SystemExit("error: the two arms share no (task, sample) rollouts")
-    means = {name: {task: float(np.mean(values)) for task, values in per_task_rewards([arm[key] for key in shared]).items()}
-             for name, arm in (("a", a), ("b", b))}
+    means = {name: task_means([arm[key] for key in shared]) for name, arm in (("a", a), ("b", b))}
     calls = {name: float(np.mean([len(arm[key].tool_calls) for key in shared])) for name, arm in (("a", a), ("b", b))}
     result = paired_bootstrap(means["a"], means["b"], names=(args.a.name, args.b.name))
     print(f"{len(shared)} paired rollouts over {result.tasks} tasks")

@@ -88,8 +88,8 @@ class LessonDelivery(BaseModel):
         """``"relevant,restate,check,next"`` (any of them, in any order; ``next2``: up to two pages named;
         ``""`` or ``"all"``: plain)."""
         words = {w.strip() for w in spec.replace("+", ",").split(",") if w.strip() and w.strip() != "all"}
-        hops = [int(w[4:]) for w in words if re.fullmatch(r"next[1-9]", w)]
-        words = {"next" if re.fullmatch(r"next[1-9]", w) else w for w in words}
+        hops = [int(found.group(1)) for found in map(_NEXT_N.fullmatch, words) if found]
+        words = {"next" if _NEXT_N.fullmatch(w) else w for w in words}
         unknown = words - set(_SPEC_WORDS)
         if unknown or len(hops) > 1:
             raise ValueError(f"unknown lesson delivery {', '.join(sorted(unknown)) or spec!r}: use any of "
@@ -105,6 +105,7 @@ class LessonDelivery(BaseModel):
 
 
 _SPEC_WORDS = {"relevant": "relevant_only", "restate": "restate", "check": "answer_check", "next": "suggest_page"}
+_NEXT_N = re.compile(r"next([1-9])")  # next2: suggest_page with hops=2
 
 
 _WORD = re.compile(r"[a-z][a-z0-9_]+")

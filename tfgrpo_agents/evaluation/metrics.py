@@ -34,6 +34,11 @@ def per_task_rewards(trajectories: Sequence[Trajectory]) -> dict[str, list[float
     return rewards
 
 
+def task_means(trajectories: Sequence[Trajectory]) -> dict[str, float]:
+    """Each task's mean reward over its samples: what paired comparisons resample."""
+    return {task: float(np.mean(values)) for task, values in per_task_rewards(trajectories).items()}
+
+
 def mean_at_k(rewards: dict[str, list[float]]) -> float:
     """Average over tasks of the average reward over the task's k samples."""
     if not rewards:

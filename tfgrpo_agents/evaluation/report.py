@@ -5,12 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-try:
-    import numpy as np
-except ImportError as error:  # pragma: no cover - exercised by the lean-install test
-    from tfgrpo_agents._extras import missing_extra
-
-    raise missing_extra("eval", error) from error
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._atomic import atomic_write_text
@@ -30,7 +24,7 @@ from tfgrpo_agents.evaluation.metrics import (
     EvalSummary,
     PairedDifference,
     paired_bootstrap,
-    per_task_rewards,
+    task_means,
 )
 from tfgrpo_agents.evaluation.plots import (
     plot_comparison,
@@ -66,14 +60,10 @@ class Comparison(BaseModel):
     plots: list[str] = Field(default_factory=list)
 
 
-def _task_means(trajectories: Sequence[Trajectory]) -> dict[str, float]:
-    return {task: float(np.mean(values)) for task, values in per_task_rewards(trajectories).items()}
-
-
 def _flips(base: Sequence[Trajectory], arm: Sequence[Trajectory], base_path: str, arm_path: str,
            questions: dict[str, str]) -> tuple[list[TaskFlip], list[TaskFlip]]:
     """Tasks whose majority outcome changed (mean reward crossing 0.5)."""
-    before, after = _task_means(base), _task_means(arm)
+    before, after = task_means(base), task_means(arm)
     up, down = [], []
     for task_id in sorted(set(before) & set(after)):
         flip = TaskFlip(task_id=task_id, question=questions.get(task_id, ""), baseline_mean=before[task_id],
@@ -101,7 +91,7 @@ async def compare(builder: AgentBuilder, configs: Sequence[EvalConfig], tasks: S
     (base_run, base_traj), questions = runs[0], {t.id: t.question for t in tasks}
     arms = [ArmResult(summary=base_run.summary, trajectories_path=base_run.trajectories_path)]
     for run, trajectories in runs[1:]:
-        difference = paired_bootstrap(_task_means(base_traj), _task_means(trajectories),
+        difference = paired_bootstrap(task_means(base_traj), task_means(trajectories),
                                       names=(base_run.config.name, run.config.name), seed=settings.seed)
         base_calls = base_run.summary.avg_tool_calls
         reduction = (base_calls - run.summary.avg_tool_calls) / base_calls * 100 if base_calls else None

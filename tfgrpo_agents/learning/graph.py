@@ -348,21 +348,22 @@ class StepGraph:
         before = self.library_for(step)
         after = before.model_copy(deep=True)
         after.apply(plan, step=step, strict=False)
-        if after.digest() == before.digest():
+        digest_before, digest_after = before.digest(), after.digest()
+        if digest_after == digest_before:
             return {}
         old, new = await asyncio.gather(self._validation_rollouts(before, config),
                                         self._validation_rollouts(after, config))
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
         kept = (new_mean or 0.0) >= (old_mean or 0.0) - checks.tolerance
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
-        reused = self._validated_before(before.digest(), step)
+        reused = self._validated_before(digest_before, step)
         charged = new if reused else [*old, *new]
         verdict = {"kept": kept, "mean_reward_before": old_mean, "mean_reward_after": new_mean,
                    "tasks": len(self.validation_tasks), "rollouts": len(charged), "before_reused": reused,
                    "usage": TokenUsage.sum(c for t in charged for c in t.llm_calls).model_dump(),
                    "rollout_time_s": round(sum(t.wall_time_s for t in charged), 2)}
         self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
-            **verdict, "digest_before": before.digest(), "digest_after": after.digest(),
+            **verdict, "digest_before": digest_before, "digest_after": digest_after,
             "rewards_before": {f"{t.task_id}/{t.sample}": t.reward for t in old},
             "rewards_after": {f"{t.task_id}/{t.sample}": t.reward for t in new}})
         if not kept:

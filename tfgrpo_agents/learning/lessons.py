@@ -90,10 +90,10 @@ def generalize_lesson(lesson: str, question: str, answer: str | None = None, sit
 SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
 # a quoted "label" that is only the task's value once generalised: "the value after 'N'", "after '`X`'"
 _VALUE_ONLY_QUOTE = re.compile(r"""(?<![\w'"])(['"‘“])\s*(?:N|`X`|X)\s*(['"’”])(?![\w'"])""")
-# the label a lesson says the answer follows: after 'Editor', after "New in version" ('What's New' keeps its apostrophe)
 # what only the grader holds: a lesson telling the agent to compare with it cannot be followed at run time
 _GRADERS_ANSWER = re.compile(r"\b(?:reference|expected|gold|ground[- ]truth|target)\s+(?:answer|solution|value)s?\b"
                              r"|\b(?:answer key|ground truth)\b", re.IGNORECASE)
+# the label a lesson says the answer follows: after 'Editor', after "New in version" ('What's New' keeps its apostrophe)
 _AFTER_LABEL = re.compile(r"""\bafter\s+(?:['‘](.+?)['’](?=[\s,.;:)]|$)|["“](.+?)["”])""")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence

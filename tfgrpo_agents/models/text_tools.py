@@ -103,9 +103,12 @@ def parse_text_tool_calls(text: str, specs: Sequence[dict[str, Any]]) -> list[di
             key = name + json.dumps(arguments, sort_keys=True)
             if key not in seen:
                 seen.add(key)
-                calls.append({"name": name, "args": arguments, "id": f"call_{len(calls)}_{abs(hash(key)) % 10**8}",
-                              "type": "tool_call"})
+                calls.append(_tool_call(name, arguments, len(calls), key))
     return calls or _code_block_call(text, specs)
+
+
+def _tool_call(name: str, arguments: dict[str, Any], index: int, key: str) -> dict[str, Any]:
+    return {"name": name, "args": arguments, "id": f"call_{index}_{abs(hash(key)) % 10**8}", "type": "tool_call"}
 
 
 def _code_block_call(text: str, specs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,8 +119,7 @@ def _code_block_call(text: str, specs: Sequence[dict[str, Any]]) -> list[dict[st
     if len(coders) != 1 or not code:
         return []
     name = coders[0]["name"]
-    return [{"name": name, "args": {"code": code}, "id": f"call_0_{abs(hash(name + code)) % 10**8}",
-             "type": "tool_call"}]
+    return [_tool_call(name, {"code": code}, 0, name + code)]
 
 
 def _render_tools(specs: Sequence[dict[str, Any]]) -> str:
