@@ -189,3 +189,28 @@ def test_the_teacher_still_reads_the_guess_that_was_set_aside():
     lines = render_transcript(trace).splitlines()
     assert lines[0] == "1. answered before using a tool (set aside, asked again): Guido van Rossum."
     assert lines[1].startswith('2. called add({"a": 1, "b": 2})')
+
+
+def test_each_node_step_is_one_run_in_the_trace():
+    """A node is recorded once, as LangGraph's own run, and the model call nests directly under it."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Runs(BaseCallbackHandler):
+        def __init__(self):
+            self.runs = {}
+
+        def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, **kw):
+            self.runs[run_id] = (kw.get("name"), parent_run_id)
+
+        def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, **kw):
+            self.runs[run_id] = ("chat_model", parent_run_id)
+
+    runs = Runs()
+    model = scripted(tool_call("add", {"a": 2, "b": 3}), "Final answer: 5")
+    agent = build_react_agent(model, [add])
+    agent.invoke({"messages": [HumanMessage("What is 2 + 3?")]}, {"callbacks": [runs]})
+    names = [name for name, _ in runs.runs.values()]
+    assert names.count("agent") == 2 and names.count("tools") == 1, names
+    for name, parent in runs.runs.values():
+        if name == "chat_model":
+            assert runs.runs[parent][0] == "agent", "the model call's parent is the agent step itself"

@@ -14,8 +14,11 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
+# LangGraph's own node runnable, as ``langchain.agents.create_agent`` uses it: the signature is read once,
+# not on every call, and no second chain run nests inside the node's own run
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
@@ -60,8 +63,9 @@ Step = Generator[tuple[Runnable | None, Any, dict[str, Any]], Any, dict[str, Any
 have an experience source read, and gets the result back."""
 
 
-def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> RunnableLambda:
-    """A graph node running ``step`` with ``invoke`` when the graph is invoked, ``ainvoke`` when awaited."""
+def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> RunnableCallable:
+    """A graph node running ``step`` with ``invoke`` when the graph is invoked, ``ainvoke`` when awaited
+    (untraced itself: LangGraph already records the node as a run)."""
 
     def call(runnable: Runnable | None, value: Any, config: RunnableConfig, kwargs: dict[str, Any]) -> Any:
         return value.current() if runnable is None else runnable.invoke(value, config, **kwargs)
@@ -87,7 +91,7 @@ def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> Runn
         except StopIteration as done:
             return done.value
 
-    return RunnableLambda(run, afunc=arun, name=name)
+    return RunnableCallable(run, arun, name=name, trace=False)
 
 
 SET_ASIDE = "tfgrpo_set_aside"  # additional_kwargs flag: kept in the trace, left out of later prompts

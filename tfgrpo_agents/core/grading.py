@@ -37,20 +37,28 @@ def grade_trajectories(trajectories: Sequence[Trajectory], tasks: Mapping[str, T
     """Each trajectory with its reward and the grader's reasoning, and the tokens grading spent.
 
     A failed rollout scores 0 without asking the grader; a grader that raises scores 0 and says why.
+    A grader marked ``instant`` (a string comparison) is asked again each time, in this thread:
+    a cache file and a worker thread would cost more than the grade.
     """
+    instant = bool(getattr(grader, "instant", False))
+
+    def ask(trajectory: Trajectory) -> Grade:
+        try:
+            return grade_rollout(grader, tasks[trajectory.task_id], trajectory)
+        except Exception as exc:
+            return Grade(reward=0.0, reasoning=f"grader failed: {type(exc).__name__}: {exc}")
 
     def one(trajectory: Trajectory) -> tuple[Trajectory, TokenUsage]:
         if trajectory.failed:
             return trajectory.model_copy(update={"reward": 0.0,
                                                  "grader_reasoning": f"rollout failed ({trajectory.failure})"}), TokenUsage()
-        cached = run_dir.cached("grade", key(trajectory))
-        if cached is None:
+        if instant:
+            cached = ask(trajectory).model_dump()
+        elif (cached := run_dir.cached("grade", key(trajectory))) is None:
             meter = TrajectoryCollector()
             token = _meter.set(meter)  # set in this worker thread, seen by every model call below
             try:
-                grade = grade_rollout(grader, tasks[trajectory.task_id], trajectory)
-            except Exception as exc:
-                grade = Grade(reward=0.0, reasoning=f"grader failed: {type(exc).__name__}: {exc}")
+                grade = ask(trajectory)
             finally:
                 _meter.reset(token)
             usage = TokenUsage.sum(meter.llm_calls)
@@ -58,6 +66,9 @@ def grade_trajectories(trajectories: Sequence[Trajectory], tasks: Mapping[str, T
         graded = trajectory.model_copy(update={"reward": cached["reward"], "grader_reasoning": cached["reasoning"]})
         return graded, TokenUsage.model_validate(cached.get("usage") or {})
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        results = list(pool.map(one, trajectories))
+    if instant:
+        results = [one(trajectory) for trajectory in trajectories]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            results = list(pool.map(one, trajectories))
     return [graded for graded, _ in results], TokenUsage.sum(usage for _, usage in results)

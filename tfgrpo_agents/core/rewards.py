@@ -76,6 +76,8 @@ def _last_number(text: str) -> float | None:
 class ExactMatchGrader:
     """1.0 when the normalized answer equals the normalized reference, else 0.0."""
 
+    instant = True  # a string comparison: graded again rather than cached (see core.grading)
+
     def grade(self, task: Task, answer: str | None) -> Grade:
         if task.answer is None:
             raise ValueError(f"task {task.id} has no reference answer to match")
@@ -92,6 +94,8 @@ class ShortAnswerGrader:
     Containment alone rewards an agent that pastes a whole search result which happens to include
     the answer; here the answer may add at most ``slack`` words to the reference.
     """
+
+    instant = True
 
     def __init__(self, slack: int = 6) -> None:
         self.slack = slack
