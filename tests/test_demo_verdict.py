@@ -41,3 +41,48 @@ def test_a_real_loss_is_said_to_be_one():
 def test_an_empty_library_is_explained():
     lines = what_it_shows(comparison(0.0, -0.1, 0.1, 2.0), lessons=0)
     assert lines[0].startswith("No lesson was learned")
+
+
+def test_the_demo_runs_its_phases_and_counts_each_rollout_once(tmp_path, monkeypatch):
+    """The whole demo on a fake model (it never calls a tool and never knows): each phase's progress
+    reaches exactly the rollouts it announced, and the comparison holds both arms."""
+    import itertools
+
+    from langchain_core.messages import AIMessage
+
+    import tfgrpo_agents.demo as demo
+    from tests.fakes import ScriptedChatModel
+    from tfgrpo_agents.learning.events import RolloutFinished
+
+    class FakeServer:
+        base_url, model_id, parallel = "http://127.0.0.1:9/v1", "fake-model", 2
+
+        @classmethod
+        def for_rollouts(cls, model):
+            return cls()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def chat_model(self, **kwargs):
+            return ScriptedChatModel(messages=itertools.repeat(AIMessage("I do not know.")))
+
+    monkeypatch.setattr(demo, "LlamaServer", FakeServer)
+    events = []
+    comparison = demo.run_demo(tmp_path, plan=demo.PLANS["quick"], on_event=events.append)
+    counts, phase = {}, None
+    for event in events:
+        if isinstance(event, demo.PhaseStarted):
+            phase = event
+            counts[phase.name] = [event.rollouts, 0]
+        elif isinstance(event, RolloutFinished):
+            counts[phase.name][1] += 1
+    plan = demo.PLANS["quick"]
+    assert counts == {"baseline": [plan.test_tasks, plan.test_tasks],
+                      "learning": [plan.train_tasks * plan.group_size] * 2,
+                      "learned": [plan.test_tasks, plan.test_tasks]}
+    assert [a.summary.name for a in comparison.arms] == ["baseline", "learned"]
+    assert all(a.summary.mean_at_k == 0.0 for a in comparison.arms)

@@ -124,10 +124,10 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
                 out / "learn", on_event=emit)
             learner.fit(train)
             emit(PhaseStarted(name="learned", rollouts=len(test) * plan.k))
-            configs = [EvalConfig(name="baseline"),
-                       EvalConfig(name="learned", library=str(out / "learn" / "library.json"))]
-            comparison = experiment.compare(configs, test, settings, out / "eval",
-                                            on_rollout=rollout_done)
+            learned = EvalConfig(name="learned", library=str(out / "learn" / "library.json"))
+            run_sync(experiment.aevaluate(learned, test, settings, out / "eval", on_rollout=rollout_done))
+            # both arms are read back from their records: the progress above counted each rollout once
+            comparison = experiment.compare([EvalConfig(name="baseline"), learned], test, settings, out / "eval")
     emit(DemoDone(seconds=round(time.monotonic() - started, 1)))
     return comparison
 
