@@ -17,7 +17,8 @@ one local tool call. Rollouts go through the same path as an evaluation — ``ev
   handles them one after another, so a step takes ``latency + concurrency × t``. ``t`` (event-loop
   CPU per model step) is fitted to the scale table; it says how far one process can scale;
 * workers: 64 rollouts in flight through the multi-process runner (``--workers``), 1 vs 2 worker
-  processes, with ±``--jitter`` latency spread (a fixed latency puts every rollout in lockstep);
+  processes, with ±``--jitter`` latency spread (a fixed latency puts every rollout in lockstep), beside
+  the share a client costing no CPU would reach (jittered rollouts drain the last wave unevenly);
 * client A/B: CPU per rollout with ``ChatOpenAI`` and with ``LeanChatOpenAI`` (no SDK request transform),
   and the reference arms: the same rollout through the raw openai SDK and a plain ``create_agent`` app;
 * faults: 429 / 500 / hung requests injected at fixed rates; every rollout must come back, as an
@@ -291,10 +292,28 @@ def reference_arms(rollouts: int = 128, concurrency: int = 16, rounds: int = 5) 
                                             / medians["plain create_agent"], 3)}
 
 
+def perfect_client_share(latency: float, jitter: float, concurrency: int, rollouts: int, runs: int = 50) -> float:
+    """The share of ideal a client that costs no CPU would reach: with jittered latencies the last
+    wave drains unevenly, so even it stays below 1 (mean of ``runs`` simulated evaluations)."""
+    import heapq
+
+    shares = []
+    for seed in range(runs):
+        rng, free_at, end = random.Random(seed), [0.0] * concurrency, 0.0
+        for _ in range(rollouts):
+            start = heapq.heappop(free_at)
+            done = start + sum(latency * rng.uniform(1 - jitter, 1 + jitter) for _ in range(2))
+            heapq.heappush(free_at, done)
+            end = max(end, done)
+        shares.append(rollouts * 2 * latency / concurrency / end)
+    return round(statistics.mean(shares), 3)
+
+
 def workers_arm(args) -> list[dict]:
     """64 rollouts in flight over 1 and 2 worker processes, at each latency, with latency jitter."""
     workers_rows = []
     for latency in (float(x) for x in args.scale_latencies.split(",")):
+        bound = perfect_client_share(latency, args.jitter, 64, args.worker_rollouts)
         with Server(latency, jitter_s=args.jitter * latency) as server:
             for workers in (1, 2):
                 wall, trajectories = run_workers(server.base_url, 64, args.worker_rollouts, workers)
@@ -302,7 +321,8 @@ def workers_arm(args) -> list[dict]:
                 ideal = 64 / (2 * latency)
                 row = {"latency_s": latency, "jitter": f"±{args.jitter:.0%}", "workers": workers, "concurrency": 64,
                        "rollouts": args.worker_rollouts, "rollouts_per_s": round(args.worker_rollouts / wall, 2),
-                       "share_of_ideal": round(args.worker_rollouts / wall / ideal, 3)}
+                       "share_of_ideal": round(args.worker_rollouts / wall / ideal, 3),
+                       "perfect_client_share": bound}
                 workers_rows.append(row)
                 print("workers", row, flush=True)
     return workers_rows

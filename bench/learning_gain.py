@@ -24,7 +24,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,9 @@ def main() -> None:
                         help="validated updates: keep a step's change only if it does not lower the mean reward "
                              "on N training tasks (its runs and arms are named …-validateN)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--free-first-call", action="store_true",
+                        help="the web agent's first reply is not decoded as a tool call (the set-up before "
+                             "require_first_call), for an A/B against it")
     parser.add_argument("--price-as", default="deepseek-chat", choices=sorted(DEFAULT_PRICES))
     args = parser.parse_args()
 
@@ -213,6 +216,8 @@ def main() -> None:
     out = args.out / args.domain
     out.mkdir(parents=True, exist_ok=True)
     s = setup(args.domain, args.train, args.test, args.seed, args.test_split)
+    if args.free_first_call:
+        s = replace(s, domain=replace(s.domain, require_first_call=False))
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
     costs: dict[str, dict] = {}

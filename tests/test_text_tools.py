@@ -149,3 +149,55 @@ def test_a_react_episode_runs_the_code_the_model_reasoned_into():
     result = agent.invoke({"messages": [HumanMessage("How many trees?")]})
     tool_turns = [m for m in result["messages"] if isinstance(m, ToolMessage)]
     assert result["final_answer"] == "91" and len(tool_turns) == 1 and tool_turns[0].text.startswith("ran")
+
+
+def test_a_required_call_is_asked_of_the_server_as_a_schema_only_a_call_fits():
+    import jsonschema
+
+    from tfgrpo_agents.models.text_tools import call_schema
+
+    forced = call_schema(SPECS)
+    schema = forced["json_schema"]["schema"]
+    jsonschema.validate({"name": "web_search", "arguments": {"query": "python 3.11"}}, schema)
+    jsonschema.validate({"name": "web_browse", "arguments": {"url": "http://x/", "goal": "date"}}, schema)
+    for wrong in ({"name": "web_search", "arguments": {}},  # a required argument missing
+                  {"name": "web_fetch", "arguments": {"query": "x"}},  # not a bound tool
+                  {"name": "web_search", "arguments": {"query": "x", "extra": 1}},
+                  "I will search for it first."):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, schema)
+    only_browse = call_schema(SPECS, "web_browse")["json_schema"]["schema"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "web_search", "arguments": {"query": "x"}}, only_browse)
+    with pytest.raises(ValueError, match="not a bound tool"):
+        call_schema(SPECS, "web_fetch")
+
+
+def test_the_first_call_is_required_over_http_and_later_calls_are_free():
+    """``require_first_call`` reaches an OpenAI-compatible server as a ``response_format`` on the first
+    request only; the reply written to it is read as the call."""
+    from tfgrpo_agents.models.lean_openai import LeanChatOpenAI
+    from tfgrpo_agents.testing import OpenAIStub
+
+    replies = ['{"name": "web_search", "arguments": {"query": "release date"}}', "2022"]
+    with OpenAIStub(replies) as stub:
+        inner = LeanChatOpenAI(model="m", base_url=stub.base_url, api_key="x", max_retries=0)
+        agent = build_react_agent(TextToolCallingModel(inner=inner), [web_search, web_browse],
+                                  system_prompt="Answer.", tool_first=True, require_first_call=True)
+        result = agent.invoke({"messages": [HumanMessage("When was it released?")]})
+    first, second = stub.requests
+    assert first["response_format"]["type"] == "json_schema"
+    options = first["response_format"]["json_schema"]["schema"]["anyOf"]
+    assert [o["properties"]["name"]["const"] for o in options] == ["web_search", "web_browse"]
+    assert "response_format" not in second and "tools" not in first
+    assert result["final_answer"] == "2022"
+    assert [m.tool_calls[0]["name"] for m in result["messages"] if isinstance(m, AIMessage) and m.tool_calls] == \
+        ["web_search"]
+
+
+def test_tool_choice_auto_and_none_leave_the_reply_free():
+    model = TextToolCallingModel(inner=scripted("hi"))
+    assert model.bind_tools([web_search], tool_choice="auto").required_call is None
+    assert model.bind_tools([web_search], tool_choice="none").required_call is None
+    named = model.bind_tools([web_search, web_browse], tool_choice={"type": "function", "function": {"name": "web_browse"}})
+    assert named.required_call["json_schema"]["schema"]["properties"]["name"] == {"const": "web_browse"}

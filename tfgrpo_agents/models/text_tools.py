@@ -122,6 +122,23 @@ def _code_block_call(text: str, specs: Sequence[dict[str, Any]]) -> list[dict[st
     return [_tool_call(name, {"code": code}, 0, name + code)]
 
 
+def call_schema(specs: Sequence[dict[str, Any]], name: str | None = None) -> dict[str, Any]:
+    """A JSON schema that only a call of one of ``specs`` (or of the tool ``name``) satisfies, as a
+    ``response_format``: servers that constrain decoding to it (llama.cpp, vLLM, Ollama, OpenAI) make
+    the reply that call and nothing else."""
+    chosen = [spec for spec in specs if name is None or spec["name"] == name]
+    if not chosen:
+        raise ValueError(f"tool_choice names {name!r}, which is not a bound tool")
+    options = [{"type": "object", "additionalProperties": False, "required": ["name", "arguments"],
+                "properties": {"name": {"const": spec["name"]},
+                               "arguments": {"type": "object", "properties": {}, **spec.get("parameters", {}),
+                                             "additionalProperties": False}}}
+               for spec in chosen]
+    return {"type": "json_schema",
+            "json_schema": {"name": "tool_call",
+                            "schema": options[0] if len(options) == 1 else {"anyOf": options}}}
+
+
 def _render_tools(specs: Sequence[dict[str, Any]]) -> str:
     lines = []
     for spec in specs:
@@ -141,17 +158,27 @@ class TextToolCallingModel(BaseChatModel):
 
     inner: BaseChatModel
     specs: list[dict[str, Any]] = []
+    required_call: dict[str, Any] | None = None  # the response_format that forces a call (tool_choice)
 
     @property
     def _llm_type(self) -> str:
         return f"text-tools({getattr(self.inner, '_llm_type', 'chat')})"
 
-    def bind_tools(self, tools: Sequence[BaseTool | dict[str, Any]], **kwargs: Any) -> Any:
+    def bind_tools(self, tools: Sequence[BaseTool | dict[str, Any]], *, tool_choice: Any = None,
+                   **kwargs: Any) -> Any:
         """This adapter with ``tools`` described in its prompt; other model arguments (a rollout's
         temperature and seed, passed by ``create_agent`` as ``model_settings``) are bound as usual.
-        Tool-protocol arguments (``tool_choice``, ``parallel_tool_calls``, ``strict``) do not apply."""
-        model = self.model_copy(update={"specs": tool_specs(tools)})
-        settings = {k: v for k, v in kwargs.items() if k not in ("tool_choice", "parallel_tool_calls", "strict")}
+        ``tool_choice`` ``"required"``/``"any"`` or a tool's name asks the server to decode only a call
+        (:func:`call_schema` as the ``response_format``); ``"auto"``/``"none"``, ``parallel_tool_calls``
+        and ``strict`` do not apply to calls written as text."""
+        specs = tool_specs(tools)
+        if isinstance(tool_choice, dict):  # OpenAI's {"type": "function", "function": {"name": …}}
+            tool_choice = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+        forced = None
+        if tool_choice in ("required", "any") or (isinstance(tool_choice, str) and tool_choice not in ("auto", "none")):
+            forced = call_schema(specs, None if tool_choice in ("required", "any") else tool_choice)
+        model = self.model_copy(update={"specs": specs, "required_call": forced})
+        settings = {k: v for k, v in kwargs.items() if k not in ("parallel_tool_calls", "strict")}
         return model.bind(**settings) if settings else model
 
     def to_text_messages(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -182,13 +209,18 @@ class TextToolCallingModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        reply = self.inner.invoke(self.to_text_messages(messages), self._child(run_manager), stop=stop, **kwargs)
+        reply = self.inner.invoke(self.to_text_messages(messages), self._child(run_manager), stop=stop,
+                                  **self._forcing(kwargs))
         return ChatResult(generations=[ChatGeneration(message=self._recover(reply))])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                          **kwargs: Any) -> ChatResult:
-        reply = await self.inner.ainvoke(self.to_text_messages(messages), self._child(run_manager), stop=stop, **kwargs)
+        reply = await self.inner.ainvoke(self.to_text_messages(messages), self._child(run_manager), stop=stop,
+                                         **self._forcing(kwargs))
         return ChatResult(generations=[ChatGeneration(message=self._recover(reply))])
+
+    def _forcing(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"response_format": self.required_call, **kwargs} if self.required_call else kwargs
 
     @staticmethod
     def _child(run_manager: Any) -> dict[str, Any] | None:
