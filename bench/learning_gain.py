@@ -201,9 +201,9 @@ def main() -> None:
                         help="validated updates: keep a step's change only if it does not lower the mean reward "
                              "on N training tasks (its runs and arms are named …-validateN)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--free-first-call", action="store_true",
-                        help="the web agent's first reply is not decoded as a tool call (the set-up before "
-                             "require_first_call), for an A/B against it")
+    parser.add_argument("--first-call", default=None, metavar="TOOL|required|free",
+                        help="override the agent's first_call (free: the first reply is not decoded as a call, "
+                             "the set-up before first_call), for an A/B")
     parser.add_argument("--price-as", default="deepseek-chat", choices=sorted(DEFAULT_PRICES))
     args = parser.parse_args()
 
@@ -216,8 +216,8 @@ def main() -> None:
     out = args.out / args.domain
     out.mkdir(parents=True, exist_ok=True)
     s = setup(args.domain, args.train, args.test, args.seed, args.test_split)
-    if args.free_first_call:
-        s = replace(s, domain=replace(s.domain, require_first_call=False))
+    if args.first_call:
+        s = replace(s, domain=replace(s.domain, first_call=None if args.first_call == "free" else args.first_call))
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     log(f"{args.domain}: {len(s.train)} train / {len(s.test)} test tasks, k={args.k}, arms {arms}")
     costs: dict[str, dict] = {}

@@ -19,15 +19,16 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     calls: list[dict[str, Any]] = Field(default_factory=list)
     bound_tools: tuple[str, ...] = ()
+    bound_choice: Any = None
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         names = tuple(getattr(t, "name", None) or t.get("name") or t["function"]["name"] for t in tools)
-        model = self.model_copy(update={"bound_tools": names})
+        model = self.model_copy(update={"bound_tools": names, "bound_choice": kwargs.get("tool_choice")})
         settings = {k: v for k, v in kwargs.items() if k != "tool_choice"}  # as real models bind them
         return model.bind(**settings) if settings else model
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any):
-        self.calls.append({"messages": list(messages), "tools": self.bound_tools})
+        self.calls.append({"messages": list(messages), "tools": self.bound_tools, "tool_choice": self.bound_choice})
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 

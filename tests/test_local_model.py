@@ -120,8 +120,8 @@ def test_real_model_runs_a_tool_calling_episode_on_the_synthetic_site():
     assert result["final_answer"], "a reply came back and was read as the final answer"
     assert tool_results or result.get("forced_final"), "the scaffold reached a tool call or a forced answer"
     assert all(m.status != "error" for m in tool_results[:1]), "the first tool call ran"
-    # The web set-up requires its first reply to be a call: the server decodes it under a JSON schema,
-    # which holds on any CPU (no plan narrated first, no reminder turn).
+    # The web set-up's first reply is a search: the server decodes it under a JSON schema, which holds
+    # on any CPU (no plan narrated first, no reminder turn).
     first = next(m for m in result["messages"] if isinstance(m, AIMessage))
-    assert first.tool_calls and not is_set_aside(first), first.text
+    assert [c["name"] for c in first.tool_calls] == ["web_search"] and not is_set_aside(first), first.text
     assert _servers() == before, "the server was stopped: no orphan process"

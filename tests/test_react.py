@@ -214,3 +214,34 @@ def test_each_node_step_is_one_run_in_the_trace():
     for name, parent in runs.runs.values():
         if name == "chat_model":
             assert runs.runs[parent][0] == "agent", "the model call's parent is the agent step itself"
+
+
+def test_first_call_binds_only_the_first_model_call_to_that_tool():
+    model = scripted(tool_call("add", {"a": 2, "b": 3}), "Final answer: 5")
+    result = ask(build_react_agent(model, [add], first_call="add"))
+    assert [c["tool_choice"] for c in model.calls] == ["add", None]
+    assert result["final_answer"] == "5"
+    with pytest.raises(ValueError, match="not one of the agent's tools"):
+        build_react_agent(model, [add], first_call="web_search")
+
+
+def test_the_web_set_up_searches_first_and_falls_back_to_any_tool_without_search():
+    from langchain_core.tools import tool as make_tool
+
+    @make_tool
+    def web_search(query: str) -> str:
+        """Search."""
+        return "hits"
+
+    @make_tool
+    def web_browse(url: str) -> str:
+        """Open."""
+        return "page"
+
+    for tools, expected in (([web_search, web_browse], "web_search"), ([web_browse], "required")):
+        model = scripted(tool_call(tools[0].name, {"query": "x"} if tools[0] is web_search else {"url": "u"}), "done")
+        ask(DOMAINS["web"].build_agent(model, tools))
+        assert model.calls[0]["tool_choice"] == expected
+    math_model = scripted("Final answer: 5")
+    ask(DOMAINS["math"].build_agent(math_model, [add]))
+    assert math_model.calls[0]["tool_choice"] is None, "math reasons first: its first reply stays free"

@@ -174,7 +174,7 @@ def test_a_required_call_is_asked_of_the_server_as_a_schema_only_a_call_fits():
 
 
 def test_the_first_call_is_required_over_http_and_later_calls_are_free():
-    """``require_first_call`` reaches an OpenAI-compatible server as a ``response_format`` on the first
+    """``first_call`` reaches an OpenAI-compatible server as a ``response_format`` on the first
     request only; the reply written to it is read as the call."""
     from tfgrpo_agents.models.lean_openai import LeanChatOpenAI
     from tfgrpo_agents.testing import OpenAIStub
@@ -183,7 +183,7 @@ def test_the_first_call_is_required_over_http_and_later_calls_are_free():
     with OpenAIStub(replies) as stub:
         inner = LeanChatOpenAI(model="m", base_url=stub.base_url, api_key="x", max_retries=0)
         agent = build_react_agent(TextToolCallingModel(inner=inner), [web_search, web_browse],
-                                  system_prompt="Answer.", tool_first=True, require_first_call=True)
+                                  system_prompt="Answer.", tool_first=True, first_call="required")
         result = agent.invoke({"messages": [HumanMessage("When was it released?")]})
     first, second = stub.requests
     assert first["response_format"]["type"] == "json_schema"

@@ -138,8 +138,8 @@ class Experiment:
         parts = [self.domain.name, self.domain.prompt_for(self.tools), f"tool_first={self.domain.tool_first}",
                  f"forget_guess={self.domain.forget_guess}", ",".join(sorted(t.name for t in self.tools)),
                  f"max_steps={self.max_steps}", str(model)]
-        if self.domain.require_first_call:  # named only when on: the records made before it stay valid
-            parts.append("require_first_call")
+        if self.domain.first_call:  # named only when set: the records made before it stay valid
+            parts.append(f"first_call={self.domain.first_call}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def _stamped(self, settings: Any) -> Any:

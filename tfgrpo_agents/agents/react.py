@@ -126,7 +126,7 @@ def build_react_agent(
     tool_result_footer: bool = True,
     tool_first: bool = False,
     forget_guess: bool = False,
-    require_first_call: bool = False,
+    first_call: str | None = None,
     delivery: LessonDelivery | None = None,
     checkpointer: Checkpointer = None,
     name: str = "react_agent",
@@ -146,10 +146,11 @@ def build_react_agent(
     small model that answered from memory before looking repeats its guess after reading the
     right value (BENCHMARKS.md §1f). The reply stays in the state, set aside,
     so the trace and the teacher still see it. Keep it off where the first reply is useful
-    reasoning (math: the code is written from it). ``require_first_call`` binds the first model call
-    with ``tool_choice="required"``, so the server decodes a tool call and nothing else: where a first
-    reply without a call would be set aside anyway, the plan a small model narrates before its call is
-    generation time spent for nothing (on CPU, most of a rollout's). ``delivery`` chooses which lessons a task sees
+    reasoning (math: the code is written from it). ``first_call`` (``"required"``, or a tool's name)
+    binds the first model call with that ``tool_choice``, so the server decodes a call and nothing
+    else: where a first reply without a call would be set aside anyway, the plan a small model
+    narrates before its call is generation time spent for nothing (on CPU, most of a rollout's).
+    ``delivery`` chooses which lessons a task sees
     and where they are said again (:mod:`tfgrpo_agents.agents.delivery`).
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
     The run's sampling (``sampling_settings(config)``: the learner's per-rollout temperature and
@@ -161,7 +162,9 @@ def build_react_agent(
     placement = Placement(placement)
     delivery = delivery or LessonDelivery()
     tool_model = model.bind_tools(list(tools)) if tools else model
-    first_model = model.bind_tools(list(tools), tool_choice="required") if tools and require_first_call else tool_model
+    if first_call not in (None, "required") and first_call not in {t.name for t in tools}:
+        raise ValueError(f"first_call names {first_call!r}, which is not one of the agent's tools")
+    first_model = model.bind_tools(list(tools), tool_choice=first_call) if tools and first_call else tool_model
     base_system = SystemMessage(content=system_prompt) if system_prompt else None
 
     # Each node is written once, as a generator that yields (runnable, input, kwargs) and gets the

@@ -29,7 +29,7 @@ class Domain:
     learning_objective: str = prompts.DEFAULT_LEARNING_OBJECTIVE
     tool_first: bool = True  # remind a model that answers before using any tool (see build_react_agent)
     forget_guess: bool = False  # and ask it without the answer it wrote from memory (see build_react_agent)
-    require_first_call: bool = False  # the first reply is decoded as a tool call (see build_react_agent)
+    first_call: str | None = None  # the first reply is decoded as a call of this tool, "required": any (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
     factory: Callable[[Any], Any] | None = None  # a user's own agent: factory(library) -> agent
     code_hint: str | None = None  # a system-prompt line added when python_exec is among the tools
@@ -45,8 +45,14 @@ class Domain:
             return self.factory(experiences)
         return build_react_agent(model, tools, system_prompt=self.prompt_for(tools), experiences=experiences,
                                  placement=placement, max_steps=max_steps, tool_first=self.tool_first,
-                                 forget_guess=self.forget_guess, require_first_call=self.require_first_call,
+                                 forget_guess=self.forget_guess, first_call=self._first_call(tools),
                                  delivery=delivery)
+
+    def _first_call(self, tools: Sequence[BaseTool]) -> str | None:
+        """The named first tool when the agent has it, else any tool."""
+        if self.first_call in (None, "required") or any(tool.name == self.first_call for tool in tools):
+            return self.first_call
+        return "required"
 
     def prompt_for(self, tools: Sequence[BaseTool]) -> str:
         """The system prompt for these tools (with the code hint when python_exec is one of them)."""
@@ -116,11 +122,13 @@ DOMAINS: dict[str, Domain] = {
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
                   code_hint=prompts.WEB_CODE_HINT,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
-                  forget_guess=True, require_first_call=True),
+                  # search first: across four site families the first calls that browsed or ran code were
+                  # right far less often than those that searched (BENCHMARKS.md §4c)
+                  forget_guess=True, first_call="web_search"),
     # WebWalkerQA's own setting: the root URL and web_browse only, so pages opened are the cost
     "web-walk": Domain("web-walk", prompts.WEB_SYSTEM_PROMPT, prompts.WALK_AGENT_OBJECTIVE, "judge", _walk_tools,
                        learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
-                       forget_guess=True, require_first_call=True),
+                       forget_guess=True, first_call="required"),
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }
