@@ -111,7 +111,8 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
                              reflection=reflection,
-                             validation=ValidationSettings(tasks=args.validate) if args.validate else None)
+                             validation=ValidationSettings(tasks=args.validate, samples=args.validate_samples)
+                             if args.validate else None)
     learner = experiment.learner(
         settings, run_dir,
         on_event=lambda event: log(f"{name}: {event.kind} {event.model_dump()}") if event.kind != "rollout" else None)
@@ -200,6 +201,8 @@ def main() -> None:
     parser.add_argument("--validate", type=int, default=0, metavar="N",
                         help="validated updates: keep a step's change only if it does not lower the mean reward "
                              "on N training tasks (its runs and arms are named …-validateN)")
+    parser.add_argument("--validate-samples", type=int, default=1, metavar="S",
+                        help="rollouts per validation task (S > 1: runs and arms are named …-validateNxS)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--first-call", default=None, metavar="TOOL|required|free",
                         help="override the agent's first_call (free: the first reply is not decoded as a call, "
@@ -249,7 +252,8 @@ def main() -> None:
         run_arm(configs[0])
         if "oracle" in arms:
             add_arm("oracle", ROOT / "bench" / "oracle" / f"{args.domain.removesuffix('-reason')}.json")
-        validated = f"-validate{args.validate}" if args.validate else ""
+        validated = (f"-validate{args.validate}" + (f"x{args.validate_samples}" if args.validate_samples > 1 else "")
+                     if args.validate else "")
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}{validated}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,

@@ -40,13 +40,20 @@ def test_a_real_loss_is_said_to_be_one():
 
 def test_an_empty_library_is_explained():
     lines = what_it_shows(comparison(0.0, -0.1, 0.1, 2.0), lessons=0)
-    assert lines[0].startswith("No lesson was learned")
+    assert lines[0].startswith("No lesson was learned: every training group's rollouts scored alike")
+
+
+def test_an_empty_library_after_groups_with_signal_blames_the_teacher_not_the_groups():
+    line = what_it_shows(comparison(0.0, -0.1, 0.1, 2.0), lessons=0, groups_with_signal=2)[0]
+    assert line.startswith("No lesson was learned: 2 training group(s) had rollouts that scored differently")
+    assert "scored alike" not in line and "learn/steps/" in line
 
 
 def test_the_demo_runs_its_phases_and_counts_each_rollout_once(tmp_path, monkeypatch):
     """The whole demo on a fake model (it never calls a tool and never knows): each phase's progress
     reaches exactly the rollouts it announced, and the comparison holds both arms."""
     import itertools
+    import json
 
     from langchain_core.messages import AIMessage
 
@@ -81,6 +88,9 @@ def test_the_demo_runs_its_phases_and_counts_each_rollout_once(tmp_path, monkeyp
         elif isinstance(event, RolloutFinished):
             counts[phase.name][1] += 1
     plan = demo.PLANS["quick"]
+    easy = {t["id"] for t in map(json.loads, (tmp_path / "learn" / "tasks.jsonl").read_text().splitlines())
+            if t["metadata"]["info"]["difficulty"] == "easy"}
+    assert not easy, "the quick demo trains on medium and hard tasks only"
     assert counts == {"baseline": [plan.test_tasks, plan.test_tasks],
                       "learning": [plan.train_tasks * plan.group_size] * 2,
                       "learned": [plan.test_tasks, plan.test_tasks]}

@@ -54,6 +54,7 @@ def demo(
             progress.advance(state["bar"])
         elif isinstance(event, StepFinished):
             report = event.report
+            state["signal"] = state.get("signal", 0) + report.groups_with_signal
             console.print(f"learning step {report.step}: mean reward {report.mean_reward}, groups with signal "
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
 
@@ -70,5 +71,5 @@ def demo(
     _print_library(library)
     console.print(f"report: {out / 'eval' / 'report.md'} · plots: {', '.join(comparison.plots)}")
     console.print("[bold]What the numbers show[/]")
-    for line in what_it_shows(comparison, len(library)):
+    for line in what_it_shows(comparison, len(library), state.get("signal", 0)):
         console.print(line, markup=False, highlight=False)
