@@ -21,7 +21,7 @@ from tfgrpo_agents.cli.common import (
 
 @app.command("demo")
 def demo(
-    quick: Annotated[bool, typer.Option(help="About 6 minutes on 2 cores instead of about a quarter of an hour.")] = False,
+    quick: Annotated[bool, typer.Option(help="About 2 minutes on 2 cores instead of about 6.")] = False,
     model: Annotated[str, typer.Option(help="Embedded model: local (1.5B) or local-0.5b.")] = "local",
     out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/demo[-quick]).")] = None,
     seed: SeedOpt = 0,
