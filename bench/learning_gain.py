@@ -7,6 +7,8 @@
     python bench/learning_gain.py --domain web-glib      # QA over Debian's GLib manual, GTK-Doc (tasks/glib_docs)
     python bench/learning_gain.py --domain web-synthetic --library bench/results/web-docs/learn-g3/library.json
                                                          # transfer: a library learned elsewhere, as an extra arm
+    python bench/learning_gain.py --domain web-synthetic --arms baseline --first-call free --out OUT
+                                                         # the web agent's first reply left free (BENCHMARKS.md §4c)
 
 Every phase caches its rollouts under ``--out/<domain>/`` and the learning runs checkpoint, so killing
 the script and running the same command again resumes where it stopped. Phases run in the order
