@@ -69,7 +69,7 @@ class DemoPlan(BaseModel):
     train_mix: str = "4:7:6"
 
 
-# Sized for about 6 minutes (default) and 4 (--quick) on an idle 2-core machine (BENCHMARKS.md, "tfgrpo demo").
+# Sized to stay under 6 minutes (default) and 4 (--quick) on an idle 2-core machine (BENCHMARKS.md, "tfgrpo demo").
 PLANS = {
     "default": DemoPlan(test_tasks=10, k=1, train_tasks=4, group_size=3, epochs=1, batch_size=4),
     "quick": DemoPlan(test_tasks=4, k=1, train_tasks=2, group_size=3, epochs=1, batch_size=2, max_steps=4,

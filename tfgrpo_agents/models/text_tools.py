@@ -175,7 +175,7 @@ class TextToolCallingModel(BaseChatModel):
         if isinstance(tool_choice, dict):  # OpenAI's {"type": "function", "function": {"name": …}}
             tool_choice = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
         forced = None
-        if tool_choice in ("required", "any") or (isinstance(tool_choice, str) and tool_choice not in ("auto", "none")):
+        if isinstance(tool_choice, str) and tool_choice not in ("auto", "none"):
             forced = call_schema(specs, None if tool_choice in ("required", "any") else tool_choice)
         model = self.model_copy(update={"specs": specs, "required_call": forced})
         settings = {k: v for k, v in kwargs.items() if k not in ("parallel_tool_calls", "strict")}
