@@ -9,6 +9,8 @@
                                                          # transfer: a library learned elsewhere, as an extra arm
     python bench/learning_gain.py --domain web-synthetic --arms baseline --first-call free --out OUT
                                                          # the web agent's first reply left free (BENCHMARKS.md §4c)
+    python bench/learning_gain.py --domain web-synthetic-unseen --arms baseline,oracle --test 51 --library LIB
+                                                         # held-out transfer: the site families anew, new facts
 
 Every phase caches its rollouts under ``--out/<domain>/`` and the learning runs checkpoint, so killing
 the script and running the same command again resumes where it stopped. Phases run in the order
@@ -33,6 +35,7 @@ from typing import Any
 from tfgrpo_agents._async import run_sync
 from tfgrpo_agents.agents import LessonDelivery
 from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
+from tfgrpo_agents.datasets.synthetic_web import generate as generate_synthetic_web
 from tfgrpo_agents.evaluation import (
     EvalConfig,
     EvalSettings,
@@ -79,6 +82,12 @@ WEB_SETS = {
     "web-glib": ("glib_docs", Path("/usr/share/gtk-doc/html/glib"), "https://developer-old.gnome.org/glib/stable/"),
     "web-synthetic": ("synthetic_web", None, PUBLIC_ROOT),
 }
+# Held-out transfer: the same site families generated anew (other people, dates, items and prices; the same
+# conventions), every one of its questions a test question. Nothing is learned here: libraries come from web-synthetic.
+UNSEEN_WEB = "web-synthetic-unseen"
+UNSEEN_WEB_SEED = 1
+# where a domain's hand-written library is (bench/oracle/<file>.json)
+ORACLE_FILE = {"math-reason": "math", UNSEEN_WEB: "web-synthetic"}
 
 
 def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test") -> Setup:
@@ -86,6 +95,12 @@ def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
         return Setup(train, test, DOMAINS[domain], "math", {})
+    if domain == UNSEEN_WEB:
+        web = unseen_web()
+        pool = [t.model_copy(update={"id": f"seed{UNSEEN_WEB_SEED}-{t.id}"})
+                for t in load_tasks(web / "train.jsonl") + load_tasks(web / "test.jsonl")]
+        test = stratified_sample(pool, n_test, ratio=parse_ratio("4:7:6"), seed=seed)
+        return Setup([], test, DOMAINS["web"], "short", {"site": str(web / "site"), "public_url": PUBLIC_ROOT})
     if domain in WEB_SETS:
         folder, site, public_url = WEB_SETS[domain]
         folder = ROOT / "tasks" / folder
@@ -98,6 +113,14 @@ def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "
         return Setup(train, test, DOMAINS["web"], "short", {"site": str(site or folder / "site"),
                                                             "public_url": public_url})
     raise SystemExit(f"unknown domain {domain!r}")
+
+
+def unseen_web() -> Path:
+    """The synthetic web of another seed, generated once into the user's cache (it is deterministic)."""
+    web = Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents")) / f"synthetic-web-seed{UNSEEN_WEB_SEED}"
+    if not (web / "test.jsonl").exists():
+        generate_synthetic_web(web, seed=UNSEEN_WEB_SEED)
+    return web
 
 
 def log(message: str) -> None:
@@ -173,7 +196,7 @@ def cost_markdown(costs: dict[str, dict], price_as: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--domain", required=True, choices=["math", "math-reason", *WEB_SETS])
+    parser.add_argument("--domain", required=True, choices=["math", "math-reason", *WEB_SETS, UNSEEN_WEB])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--model", default="local")
     parser.add_argument("--test", type=int, default=40)
@@ -216,6 +239,8 @@ def main() -> None:
     if args.test_split == "all" and (set(arms) - {"baseline"} or args.domain.startswith("math")):
         parser.error("--test-split all tests on the training tasks too: use it with --arms baseline and --library "
                      "files learned on another domain (a web domain)")
+    if args.domain == UNSEEN_WEB and set(arms) - {"baseline", "oracle"}:
+        parser.error(f"{UNSEEN_WEB} only tests: use --arms baseline,oracle and --library files learned on web-synthetic")
     # runs with trace summaries, or of a tagged variant of the prompts, are kept apart from the others
     suffix = ("-trace" if args.summaries == "trace" else "") + (f"-{args.tag}" if args.tag else "")
     out = args.out / args.domain
@@ -253,7 +278,7 @@ def main() -> None:
 
         run_arm(configs[0])
         if "oracle" in arms:
-            add_arm("oracle", ROOT / "bench" / "oracle" / f"{args.domain.removesuffix('-reason')}.json")
+            add_arm("oracle", ROOT / "bench" / "oracle" / f"{ORACLE_FILE.get(args.domain, args.domain)}.json")
         validated = (f"-validate{args.validate}" + (f"x{args.validate_samples}" if args.validate_samples > 1 else "")
                      if args.validate else "")
         if "tfgrpo" in arms:

@@ -113,16 +113,32 @@ def test_lessons_are_written_in_the_domain_pattern_and_unfilled_slots_are_re_ask
     assert "Write each lesson by filling in every <...> of this pattern:" in str(teacher.calls[0]["messages"][0].content)
     assert "still holds the slot <the kind of fact>" in str(teacher.calls[1]["messages"][-1].content)
 
-    # Observed with the 1.5B teacher at G=1: the slot's description copied without its brackets.
+    # Observed with the 1.5B teacher at G=1 and in the demo: the label slot's description copied without its
+    # brackets into a lesson about which page to open. The label is optional: the clause is cut, the page kept.
     copied = "When asked for a version, answer with the value after 'the label next to it' on the module page."
-    teacher = scripted('{"lessons": ["' + copied + '"]}', '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
-    assert Reflector(teacher, settings).advantage(TASK, [(right, "s1"), (wrong, "s2")]) == [filled]
-    assert "still holds the slot <the label next to it>" in str(teacher.calls[1]["messages"][-1].content)
+    teacher = scripted('{"lessons": ["' + copied + '"]}')
+    assert Reflector(teacher, settings).advantage(TASK, [(right, "s1"), (wrong, "s2")]) == [
+        "When asked for a version, answer with the value on the module page."]
+    assert len(teacher.calls) == 1, "a lesson whose only gap is the optional label is not re-asked"
+    bracketed = 'When asked for a chair, answer with the value after "<the label next to it>" on the Committee page.'
+    assert settings.without_unfilled_clause(bracketed) == "When asked for a chair, answer with the value on the Committee page."
+    assert settings.without_unfilled_clause(filled) == filled, "a filled label stays"
 
-    tips_teacher = scripted('{"lessons": ["' + copied + '"]}', '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
+    # A slot that is not optional: the lesson is dropped when another of the reply is filled, re-asked when none is.
+    no_page = "When asked for a version, answer with the value after 'Added' on <which page or section>."
+    teacher = scripted('{"lessons": ["' + no_page + '", "' + filled.replace('"', '\\"') + '"]}')
+    assert Reflector(teacher, settings).advantage(TASK, [(right, "s1"), (wrong, "s2")]) == [filled]
+    assert len(teacher.calls) == 1
+    teacher = scripted('{"lessons": ["' + no_page + '"]}', '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
+    assert Reflector(teacher, settings).advantage(TASK, [(right, "s1"), (wrong, "s2")]) == [filled]
+    assert "still holds the slot <which page or section>" in str(teacher.calls[1]["messages"][-1].content)
+
+    tips_teacher = scripted('{"lessons": ["' + no_page + '"]}', '{"lessons": ["' + filled.replace('"', '\\"') + '"]}')
     tips = generate_direct_tips(tips_teacher, [TASK], count=2, settings=settings)
     assert "of this pattern:" in str(tips_teacher.calls[0]["messages"][0].content), "tips get the same pattern"
     assert tips.texts() == [filled], "a tip with an unfilled slot is re-asked"
+    tips = generate_direct_tips(scripted('{"lessons": ["' + copied + '"]}'), [TASK], count=2, settings=settings)
+    assert tips.texts() == ["When asked for a version, answer with the value on the module page."]
 
 
 def test_plain_lines_are_read_as_lessons_and_a_lesson_holding_the_answer_is_specific():

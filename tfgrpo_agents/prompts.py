@@ -94,6 +94,9 @@ LESSON_TEMPLATE_BLOCK = "Write each lesson by filling in every <...> of this pat
 # a lesson names.
 WEB_LESSON_TEMPLATE = ('When asked for <the kind of fact, in general words>, answer with the value after "<the label '
                        'next to it>" on <which page or section>.')
+# The label is the one slot a lesson may leave out: where the answer is (the page) is the lesson. The 1.5B teacher
+# copies "the label next to it" into lessons about which page to open; without the clause they still say it.
+WEB_LESSON_OPTIONAL_CLAUSE = ' after "<the label next to it>"'
 
 # The current library is not shown here: a small teacher copied it back as its "lessons" for every
 # group. group_ops maps the lessons onto the library instead.

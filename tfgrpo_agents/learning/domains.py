@@ -31,6 +31,7 @@ class Domain:
     forget_guess: bool = False  # and ask it without the answer it wrote from memory (see build_react_agent)
     first_call: str | None = None  # the first reply is decoded as a call of this tool, "required": any (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
+    optional_clause: str | None = None  # a clause of that pattern a lesson may leave out (see ReflectionSettings)
     factory: Callable[[Any], Any] | None = None  # a user's own agent: factory(library) -> agent
     code_hint: str | None = None  # a system-prompt line added when python_exec is among the tools
 
@@ -64,7 +65,8 @@ class Domain:
         """Reflection settings that tell the teacher what this agent does and what a good lesson is."""
         return ReflectionSettings(**{"agent_objective": self.agent_objective,
                                      "learning_objective": self.learning_objective,
-                                     "lesson_template": self.lesson_template, **overrides})
+                                     "lesson_template": self.lesson_template,
+                                     "optional_clause": self.optional_clause, **overrides})
 
 
 def _no_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
@@ -122,13 +124,14 @@ DOMAINS: dict[str, Domain] = {
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
                   code_hint=prompts.WEB_CODE_HINT,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
+                  optional_clause=prompts.WEB_LESSON_OPTIONAL_CLAUSE,
                   # search first: across four site families the first calls that browsed or ran code were
                   # right far less often than those that searched (BENCHMARKS.md §4c)
                   forget_guess=True, first_call="web_search"),
     # WebWalkerQA's own setting: the root URL and web_browse only, so pages opened are the cost
     "web-walk": Domain("web-walk", prompts.WEB_SYSTEM_PROMPT, prompts.WALK_AGENT_OBJECTIVE, "judge", _walk_tools,
                        learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
-                       forget_guess=True, first_call="required"),
+                       optional_clause=prompts.WEB_LESSON_OPTIONAL_CLAUSE, forget_guess=True, first_call="required"),
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -48,6 +49,7 @@ from tfgrpo_agents.prompts import (
 )
 
 logger = logging.getLogger(__name__)
+_QUOTES = "\"'“”‘’"
 
 
 class Lessons(BaseModel):
@@ -114,6 +116,9 @@ class ReflectionSettings(BaseModel):
     summaries: Literal["teacher", "trace"] = "teacher"
     # A sentence pattern with <...> slots that lessons (and direct tips) are written in; None: free form.
     lesson_template: str | None = None
+    # A clause of that pattern with one slot (e.g. ' after "<the label next to it>"') that a lesson may leave
+    # out: left unfilled, the clause is cut from the lesson instead of the lesson being refused.
+    optional_clause: str | None = None
     # None: every stage uses the teacher's own reply limit
     reply_caps: ReplyCaps | None = Field(default_factory=ReplyCaps)
 
@@ -127,6 +132,18 @@ class ReflectionSettings(BaseModel):
         if not self.lesson_template:
             return False
         return line.split(maxsplit=1)[0].lower() == self.lesson_template.split(maxsplit=1)[0].lower()
+
+    def without_unfilled_clause(self, lesson: str) -> str:
+        """The lesson with the optional clause cut out when it left that clause's slot unfilled
+        (``<...>`` kept, or its description copied, in or out of quotes)."""
+        slot = SLOT.search(self.optional_clause or "")
+        if slot is None:
+            return lesson
+        lead = [word for word in self.optional_clause[:slot.start()].split() if word.strip(_QUOTES)]
+        description = re.escape(slot.group(0).strip("<>").strip())
+        unfilled = re.compile(r"\s*" + "".join(rf"\b{re.escape(word)}\s+" for word in lead)
+                              + rf"[{_QUOTES}]?<?\s*{description}\s*>?[{_QUOTES}]?", re.IGNORECASE)
+        return " ".join(unfilled.sub("", lesson).split())
 
     def unfilled_slot(self, lesson: str) -> str | None:
         """A slot of the pattern the lesson left unfilled: ``<...>`` itself, or its description copied
@@ -271,13 +288,19 @@ class Reflector:
         vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary)
 
         def check(result: Lessons) -> str | None:
+            # a lesson that still holds a slot is re-asked only when no lesson of the reply is filled in
+            lessons = list(map(s.without_unfilled_clause, result.lessons))
+            unfilled = [slot for slot in map(s.unfilled_slot, lessons) if slot]
+            if unfilled and len(unfilled) == len(lessons):
+                return f"a lesson still holds the slot {unfilled[0]}; replace every <...> with what the attempts show"
+            for lesson in lessons:
+                if s.unfilled_slot(lesson):
+                    logger.info("dropped a lesson of task %s (an unfilled slot): %s", task.id, lesson)
+            result.lessons = [lesson for lesson in lessons if not s.unfilled_slot(lesson)]
             usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
                       if not placeholder_problem(lesson, s.min_words)]
             if result.lessons and not usable:
                 return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
-            unfilled = next(filter(None, map(s.unfilled_slot, result.lessons)), None)
-            if unfilled:
-                return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
             if result.lessons and not any(usable):
                 words = len(result.lessons[0].split())
                 return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
