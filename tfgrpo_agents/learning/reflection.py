@@ -288,22 +288,20 @@ class Reflector:
         vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary)
 
         def check(result: Lessons) -> str | None:
-            # a lesson that still holds a slot is re-asked only when no lesson of the reply is filled in
             lessons = list(map(s.without_unfilled_clause, result.lessons))
-            unfilled = [slot for slot in map(s.unfilled_slot, lessons) if slot]
-            if unfilled and len(unfilled) == len(lessons):
-                return f"a lesson still holds the slot {unfilled[0]}; replace every <...> with what the attempts show"
-            for lesson in lessons:
-                if s.unfilled_slot(lesson):
-                    logger.info("dropped a lesson of task %s (an unfilled slot): %s", task.id, lesson)
-            result.lessons = [lesson for lesson in lessons if not s.unfilled_slot(lesson)]
-            usable = [shorten(lesson, s.word_cap) for lesson in result.lessons
-                      if not placeholder_problem(lesson, s.min_words)]
-            if result.lessons and not usable:
-                return f"lesson 1: {placeholder_problem(result.lessons[0], s.min_words)}"
-            if result.lessons and not any(usable):
-                words = len(result.lessons[0].split())
-                return f"lesson 1 has {words} words; write each lesson as one sentence of at most {s.word_cap} words"
+            candidates = [lesson for lesson in lessons if not placeholder_problem(lesson, s.min_words)]
+            if lessons and not candidates:
+                return f"lesson 1: {placeholder_problem(lessons[0], s.min_words)}"
+            # a lesson that still holds a slot is re-asked only when no lesson of the reply is filled in
+            filled = [lesson for lesson in candidates if not s.unfilled_slot(lesson)]
+            if candidates and not filled:
+                return (f"a lesson still holds the slot {s.unfilled_slot(candidates[0])}; "
+                        "replace every <...> with what the attempts show")
+            for lesson in set(candidates) - set(filled):
+                logger.info("dropped a lesson of task %s (an unfilled slot): %s", task.id, lesson)
+            usable = [shorten(lesson, s.word_cap) for lesson in filled]
+            if filled and not any(usable):
+                return f"lesson 1 has {len(filled[0].split())} words; write each lesson as one sentence of at most {s.word_cap} words"
             kept, refused = [], []
             for lesson in map(vetting.general, filter(None, usable)):
                 objection = vetting.objection(lesson)
