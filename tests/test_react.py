@@ -172,6 +172,29 @@ def test_the_web_domain_forgets_a_guess_and_math_keeps_its_reasoning():
         assert ("Reasoning: 2 + 3 = 5." in retry_texts) is retry_sees_reply, domain
 
 
+def test_a_bare_first_answer_is_set_aside_and_the_reasoning_asked_for():
+    """Observed with the 1.5B math agent and an answer-format lesson: it answered "50" at once, was told
+    to call a tool "without describing steps", and printed its guess."""
+    reason = "Reason first, then call add."
+    model = scripted("50", "We need 2 + 3:\nthe sum of both.", tool_call("add", {"a": 2, "b": 3}), "5")
+    result = ask(build_react_agent(model, [add], tool_first=True, reason_reminder=reason, tool_result_footer=False))
+    assert result["final_answer"] == "5"
+    assert [m.text for m in model.calls[1]["messages"]] == ["What is 2 + 3?", reason], "asked without its guess"
+    assert [m.text for m in model.calls[2]["messages"]] == [
+        "What is 2 + 3?", "We need 2 + 3:\nthe sum of both.", USE_A_TOOL_FIRST], "then reminded, reasoning kept"
+    assert all("50" not in m.text for m in model.calls[3]["messages"])
+    assert [m.text for m in result["messages"] if is_set_aside(m)] == ["50", reason]
+
+    # reasoning at once (several lines) goes the usual way; so does a bare answer without the option
+    model = scripted("We need 2 + 3:\nthe sum.", tool_call("add", {"a": 2, "b": 3}), "5")
+    ask(build_react_agent(model, [add], tool_first=True, reason_reminder=reason))
+    assert model.calls[1]["messages"][-1].text == USE_A_TOOL_FIRST
+    model = scripted("50", tool_call("add", {"a": 2, "b": 3}), "5")
+    ask(build_react_agent(model, [add], tool_first=True))
+    assert [m.text for m in model.calls[1]["messages"]] == ["What is 2 + 3?", "50", USE_A_TOOL_FIRST]
+    assert DOMAINS["math-reason"].reason_reminder and not DOMAINS["math"].reason_reminder
+
+
 def test_without_tool_first_a_narrated_reply_is_the_answer():
     model = scripted("I would use the add tool.")
     assert ask(build_react_agent(model, [add]))["final_answer"] == "I would use the add tool."

@@ -165,6 +165,9 @@ Use the python_exec tool to compute: write short Python code that prints the res
 MATH_REASON_FIRST_PROMPT = """You solve math word problems.
 First reason in a few short lines: list each quantity the problem gives and how the answer follows from them.
 Then call the python_exec tool with short Python code that computes the answer and prints it."""
+# asked (with the bare answer set aside) when the reason-first agent's first reply is only an answer
+REASON_BEFORE_CALLING = ("Do not answer yet. In a few short lines, list each quantity the problem gives and how the "
+                         "answer follows from them; then call python_exec with code that computes the answer.")
 WEB_SYSTEM_PROMPT = """You find answers on websites you have never seen, using tools.
 Start by opening the website given with the question, then follow its links."""
 # added to the web agent's system prompt when it has python_exec

@@ -140,6 +140,8 @@ class Experiment:
                  f"max_steps={self.max_steps}", str(model)]
         if self.domain.first_call:  # named only when set: the records made before it stay valid
             parts.append(f"first_call={self.domain.first_call}")
+        if self.domain.reason_reminder:
+            parts.append(f"reason_reminder={self.domain.reason_reminder}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def _stamped(self, settings: Any) -> Any:

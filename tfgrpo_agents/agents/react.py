@@ -101,6 +101,12 @@ def _answer_of(reply: AIMessage) -> str:
     return extract_final_answer(message_text(reply))
 
 
+def _is_bare_answer(reply: AIMessage, most_words: int = 12) -> bool:
+    """A reply that only states an answer: one short line, no reasoning to write code from."""
+    text = message_text(reply).strip()
+    return bool(text) and "\n" not in text and len(text.split()) <= most_words
+
+
 def set_aside(message: AnyMessage) -> AnyMessage:
     return message.model_copy(update={"additional_kwargs": {**message.additional_kwargs, SET_ASIDE: True}})
 
@@ -127,6 +133,7 @@ def build_react_agent(
     tool_first: bool = False,
     forget_guess: bool = False,
     first_call: str | None = None,
+    reason_reminder: str | None = None,
     delivery: LessonDelivery | None = None,
     checkpointer: Checkpointer = None,
     name: str = "react_agent",
@@ -150,6 +157,10 @@ def build_react_agent(
     binds the first model call with that ``tool_choice``, so the server decodes a call and nothing
     else: where a first reply without a call would be set aside anyway, the plan a small model
     narrates before its call is generation time spent for nothing (on CPU, most of a rollout's).
+    ``reason_reminder``, for agents that reason before their first call: a first reply that is a bare
+    answer (a few words, no call) is set aside and the model is asked this instead, so a guess is not
+    what the code is then written from (lessons about the final answer's format made the 1.5B math
+    agent answer at once, BENCHMARKS.md §1m).
     ``delivery`` chooses which lessons a task sees
     and where they are said again (:mod:`tfgrpo_agents.agents.delivery`).
     Invoke with ``{"messages": [HumanMessage(question)]}``; the result holds ``final_answer``.
@@ -185,20 +196,25 @@ def build_react_agent(
         if steps < max_steps or not tools:
             first = not any(isinstance(m, ToolMessage) for m in state["messages"])
             response = yield (first_model if first else tool_model), prompt, model_kwargs
+            guessed: list[AnyMessage] = []  # a bare first answer and the request to reason, set aside
+            if reason_reminder and tools and first and not response.tool_calls and _is_bare_answer(response):
+                ask = HumanMessage(content=reason_reminder)
+                guessed = [set_aside(response), set_aside(ask)]
+                response = yield tool_model, [*prompt, ask], model_kwargs
             if tool_first and tools and not response.tool_calls and first:
                 reminder = HumanMessage(content=USE_A_TOOL_FIRST)
                 seen = [reminder] if forget_guess else [response, reminder]
                 retry = yield tool_model, [*prompt, *seen], model_kwargs
                 if retry.tool_calls:
                     kept = [set_aside(response), set_aside(reminder)] if forget_guess else [response, reminder]
-                    return {"messages": [*kept, retry], "steps": steps + 1}
+                    return {"messages": [*guessed, *kept, retry], "steps": steps + 1}
             if response.tool_calls:
-                return {"messages": [response], "steps": steps + 1}
+                return {"messages": [*guessed, response], "steps": steps + 1}
             if str(response.text).strip():
                 check = delivery.check_for(matched, state["messages"]) if tools and steps + 1 < max_steps else None
                 if check is not None:
-                    return {"messages": [response, check], "steps": steps + 1}
-                return {"messages": [response], "steps": steps + 1, "final_answer": _answer_of(response)}
+                    return {"messages": [*guessed, response, check], "steps": steps + 1}
+                return {"messages": [*guessed, response], "steps": steps + 1, "final_answer": _answer_of(response)}
         response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs
         if getattr(response, "tool_calls", None):
             # The model ignored the instruction; keep its words, drop the calls.

@@ -30,6 +30,7 @@ class Domain:
     tool_first: bool = True  # remind a model that answers before using any tool (see build_react_agent)
     forget_guess: bool = False  # and ask it without the answer it wrote from memory (see build_react_agent)
     first_call: str | None = None  # the first reply is decoded as a call of this tool, "required": any (see build_react_agent)
+    reason_reminder: str | None = None  # asked when the first reply is a bare answer (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
     optional_clause: str | None = None  # a clause of that pattern a lesson may leave out (see ReflectionSettings)
     factory: Callable[[Any], Any] | None = None  # a user's own agent: factory(library) -> agent
@@ -47,7 +48,7 @@ class Domain:
         return build_react_agent(model, tools, system_prompt=self.prompt_for(tools), experiences=experiences,
                                  placement=placement, max_steps=max_steps, tool_first=self.tool_first,
                                  forget_guess=self.forget_guess, first_call=self._first_call(tools),
-                                 delivery=delivery)
+                                 reason_reminder=self.reason_reminder, delivery=delivery)
 
     def _first_call(self, tools: Sequence[BaseTool]) -> str | None:
         """The named first tool when the agent has it, else any tool."""
@@ -120,7 +121,7 @@ DOMAINS: dict[str, Domain] = {
     "math": Domain("math", prompts.MATH_SYSTEM_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math", _math_tools),
     # the same, reasoning in words before the code (the candidate math baseline of issue 17)
     "math-reason": Domain("math-reason", prompts.MATH_REASON_FIRST_PROMPT, prompts.MATH_AGENT_OBJECTIVE, "math",
-                          _math_tools),
+                          _math_tools, reason_reminder=prompts.REASON_BEFORE_CALLING),
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
                   code_hint=prompts.WEB_CODE_HINT,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
