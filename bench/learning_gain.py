@@ -85,19 +85,20 @@ WEB_SETS = {
 # Held-out transfer: the same site families generated anew (other people, dates, items and prices; the same
 # conventions), every one of its questions a test question. Nothing is learned here: libraries come from web-synthetic.
 UNSEEN_WEB = "web-synthetic-unseen"
-UNSEEN_WEB_SEED = 1
+UNSEEN_WEB_SEED = 1  # the default; --web-seed picks another (a confirmation set: its results go to …-seedN)
 # where a domain's hand-written library is (bench/oracle/<file>.json)
 ORACLE_FILE = {"math-reason": "math", UNSEEN_WEB: "web-synthetic"}
 
 
-def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test") -> Setup:
+def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "test",
+          web_seed: int = UNSEEN_WEB_SEED) -> Setup:
     if domain in ("math", "math-reason"):  # the same questions; math-reason's scaffold reasons before the code
         train, test = train_test_split(load_tasks(SHARED / "math" / "gsm8k_test.jsonl"), train=n_train, test=n_test,
                                        seed=seed)
         return Setup(train, test, DOMAINS[domain], "math", {})
     if domain == UNSEEN_WEB:
-        web = unseen_web()
-        pool = [t.model_copy(update={"id": f"seed{UNSEEN_WEB_SEED}-{t.id}"})
+        web = unseen_web(web_seed)
+        pool = [t.model_copy(update={"id": f"seed{web_seed}-{t.id}"})
                 for t in load_tasks(web / "train.jsonl") + load_tasks(web / "test.jsonl")]
         test = stratified_sample(pool, n_test, ratio=parse_ratio("4:7:6"), seed=seed)
         return Setup([], test, DOMAINS["web"], "short", {"site": str(web / "site"), "public_url": PUBLIC_ROOT})
@@ -115,11 +116,13 @@ def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "
     raise SystemExit(f"unknown domain {domain!r}")
 
 
-def unseen_web() -> Path:
+def unseen_web(web_seed: int) -> Path:
     """The synthetic web of another seed, generated once into the user's cache (it is deterministic)."""
-    web = Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents")) / f"synthetic-web-seed{UNSEEN_WEB_SEED}"
+    if web_seed == 0:
+        raise SystemExit("--web-seed 0 is the committed synthetic web the libraries are written and learned on")
+    web = Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents")) / f"synthetic-web-seed{web_seed}"
     if not (web / "test.jsonl").exists():
-        generate_synthetic_web(web, seed=UNSEEN_WEB_SEED)
+        generate_synthetic_web(web, seed=web_seed)
     return web
 
 
@@ -229,6 +232,8 @@ def main() -> None:
     parser.add_argument("--validate-samples", type=int, default=1, metavar="S",
                         help="rollouts per validation task (S > 1: runs and arms are named …-validateNxS)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--web-seed", type=int, default=UNSEEN_WEB_SEED,
+                        help=f"{UNSEEN_WEB}: the seed its sites are generated with (other than 1: results in …-seedN)")
     parser.add_argument("--first-call", default=None, metavar="TOOL|required|free",
                         help="override the agent's first_call (free: the first reply is not decoded as a call, "
                              "the set-up before first_call), for an A/B")
@@ -243,9 +248,10 @@ def main() -> None:
         parser.error(f"{UNSEEN_WEB} only tests: use --arms baseline,oracle and --library files learned on web-synthetic")
     # runs with trace summaries, or of a tagged variant of the prompts, are kept apart from the others
     suffix = ("-trace" if args.summaries == "trace" else "") + (f"-{args.tag}" if args.tag else "")
-    out = args.out / args.domain
+    out = args.out / (args.domain + (f"-seed{args.web_seed}" if args.domain == UNSEEN_WEB
+                                     and args.web_seed != UNSEEN_WEB_SEED else ""))
     out.mkdir(parents=True, exist_ok=True)
-    s = setup(args.domain, args.train, args.test, args.seed, args.test_split)
+    s = setup(args.domain, args.train, args.test, args.seed, args.test_split, args.web_seed)
     if args.first_call:
         s = replace(s, domain=replace(s.domain, first_call=None if args.first_call == "free" else args.first_call))
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")

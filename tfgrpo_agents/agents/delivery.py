@@ -57,11 +57,12 @@ class LessonDelivery(BaseModel):
         """The options as JSON for a rollout's set-up digest; an option added later is left out while
         off, so rollouts recorded before it existed stay valid."""
         later = {name for name, off in (("suggest_page", not self.suggest_page), ("hops", self.hops == 1)) if off}
-        return self.model_dump_json(exclude=later)
+        # since 2026-12-07 ``next`` without ``check`` holds no answer back when it has no page to name
+        return self.model_dump_json(exclude=later) + (":page-only" if self.suggest_page and not self.answer_check else "")
 
     @property
     def checks_answer(self) -> bool:
-        """Whether the first final answer is held back (the check, or the page it names)."""
+        """Whether the first final answer may be held back (the check, or the page it names)."""
         return self.answer_check or self.suggest_page
 
     def page_for(self, lessons: Sequence[Experience], messages: Sequence[AnyMessage]) -> SeenPage | None:
@@ -75,7 +76,12 @@ class LessonDelivery(BaseModel):
             return None
         earlier = [message_text(m) for m in messages if isinstance(m, HumanMessage) and m.name == ANSWER_CHECK_NAME]
         if not earlier:
-            return answer_check(lessons, self.page_for(lessons, messages))
+            page = self.page_for(lessons, messages)
+            # ``next`` alone holds the answer back only to name a page: a route was not followed, and a
+            # lesson matched by a shared word ("cost") made agents drop right answers (BENCHMARKS.md §1n)
+            if page is None and not self.answer_check:
+                return None
+            return answer_check(lessons, page)
         if len(earlier) >= self.hops or not self.suggest_page:
             return None
         page = suggested_page(lessons, messages)
