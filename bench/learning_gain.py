@@ -222,6 +222,8 @@ def main() -> None:
     parser.add_argument("--delivery", action="append", default=[],
                         help="each library arm again with this lesson delivery (relevant, restate, check, next or nextN; "
                              "comma-separated, repeatable)")
+    parser.add_argument("--delivery-only", action="store_true",
+                        help="library arms only with the --delivery placements, not in the plain system prompt")
     parser.add_argument("--library", action="append", default=[],
                         help="extra arm: a library file (learned on another domain: transfer; or replayed)")
     parser.add_argument("--test-split", default="test", choices=["test", "all"],
@@ -275,8 +277,9 @@ def main() -> None:
                 f"{run.summary.avg_tool_calls:.2f} ({time.monotonic() - t0:.0f}s)")
 
         def add_arm(name: str, library: Path | str) -> None:
-            configs.append(EvalConfig(name=name, library=str(library)))
-            run_arm(configs[-1])
+            if not (args.delivery_only and args.delivery):
+                configs.append(EvalConfig(name=name, library=str(library)))
+                run_arm(configs[-1])
             for spec in args.delivery:
                 delivery = LessonDelivery.parse(spec)
                 configs.append(EvalConfig(name=f"{name}+{delivery.spec}", library=str(library), delivery=delivery))
