@@ -14,7 +14,8 @@ shared by the built-in ReAct agent and :class:`ExperienceMiddleware`:
   hits, links of opened pages) and not opened, the one whose title or address names what the lesson
   says to open is named, with its URL, in the check and the restatement. A lesson says "open People,
   then Faculty, then that person's own page"; the search result ``…/people/faculty/yuki-okonkwo.html``
-  is that page, and a small model follows a URL more readily than a route. It implies the check.
+  is that page, and a small model follows a URL more readily than a route. The answer is held back
+  only when there is such a page to name (with ``answer_check`` too: always).
   With ``hops`` > 1 (spec word ``next2``), a page opened that way which links on to a better fit
   (People → that professor's page) is named in one more check, up to ``hops`` checks in all.
 """
