@@ -47,6 +47,17 @@ def test_the_matching_lesson_comes_first_and_generic_words_match_nothing():
     assert [e.id for e in matching_lessons(notified.experiences, "When are authors notified?")] == ["G0"]
 
 
+def test_a_name_in_the_question_matches_no_lesson():
+    """Observed on a held-out web: "…the course DEP322 in the Department of Applied Tundra Studies?" got the
+    head-of-department lesson by the site's name, and the agent swapped the coordinator it had read for the head."""
+    head = ExperienceLibrary.from_texts(["When asked who heads a university department, open About, then Leadership."])
+    course = "Who coordinates the course DEP322 in the Department of Applied Tundra Studies?"
+    assert matching_lessons(head.experiences, course) == []
+    assert len(matching_lessons(head.experiences, "Who is the head of the Department of Applied Tundra Studies?")) == 1
+    assert len(matching_lessons(head.experiences, "Department heads: who is the one at Tundra?")) == 1, \
+        "the first word is a word of the question"
+
+
 def system_of(call) -> str:
     first = call["messages"][0]
     return first.text if isinstance(first, SystemMessage) else ""

@@ -145,6 +145,16 @@ def condition_of(lesson: str) -> str:
     return found.group(1) if found and found.group(1).strip() else lesson
 
 
+_NAME_WORD = re.compile(r"(?<![.?!:]\s)(?<!^)\b[A-Z][\w'’-]*")
+
+
+def _without_names(question: str) -> str:
+    """The question without its capitalised words past the first (its names: "the course DEP322 in the
+    Department of Applied Tundra Studies"). Lessons are general, so a condition that shares only a
+    name with the question ("who heads a university department") does not apply to it (BENCHMARKS.md §1n)."""
+    return _NAME_WORD.sub(" ", question.strip())
+
+
 def matching_lessons(experiences: Iterable[Experience], question: str, limit: int = 3) -> list[Experience]:
     """The lessons whose condition shares the most informative words with ``question``, best first.
 
@@ -154,7 +164,7 @@ def matching_lessons(experiences: Iterable[Experience], question: str, limit: in
     """
     lessons = ordered(experiences)
     conditions = {e.id: _terms(condition_of(e.text)) for e in lessons}
-    asked = _terms(question)
+    asked = _terms(_without_names(question))
     frequency: dict[str, int] = {}
     for terms in conditions.values():
         for term in terms:
