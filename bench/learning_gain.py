@@ -59,6 +59,7 @@ from tfgrpo_agents.learning import (
 from tfgrpo_agents.learning.domains import DOMAINS, Domain
 from tfgrpo_agents.models.local_model import ROLLOUT_SERVER, LlamaServer
 from tfgrpo_agents.session import Experiment
+from tfgrpo_agents.tools.search_index import default_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -86,6 +87,7 @@ WEB_SETS = {
 # conventions), every one of its questions a test question. Nothing is learned here: libraries come from web-synthetic.
 UNSEEN_WEB = "web-synthetic-unseen"
 UNSEEN_WEB_SEED = 1  # the default; --web-seed picks another (a confirmation set: its results go to …-seedN)
+WEB_MIX = "4:7:6"  # easy:medium:hard of every web sample
 # where a domain's hand-written library is (bench/oracle/<file>.json)
 ORACLE_FILE = {"math-reason": "math", UNSEEN_WEB: "web-synthetic"}
 
@@ -100,12 +102,12 @@ def setup(domain: str, n_train: int, n_test: int, seed: int, test_split: str = "
         web = unseen_web(web_seed)
         pool = [t.model_copy(update={"id": f"seed{web_seed}-{t.id}"})
                 for t in load_tasks(web / "train.jsonl") + load_tasks(web / "test.jsonl")]
-        test = stratified_sample(pool, n_test, ratio=parse_ratio("4:7:6"), seed=seed)
+        test = stratified_sample(pool, n_test, ratio=parse_ratio(WEB_MIX), seed=seed)
         return Setup([], test, DOMAINS["web"], "short", {"site": str(web / "site"), "public_url": PUBLIC_ROOT})
     if domain in WEB_SETS:
         folder, site, public_url = WEB_SETS[domain]
         folder = ROOT / "tasks" / folder
-        ratio = parse_ratio("4:7:6")
+        ratio = parse_ratio(WEB_MIX)
         train = stratified_sample(load_tasks(folder / "train.jsonl"), n_train, ratio=ratio, seed=seed)
         pool = load_tasks(folder / "test.jsonl")
         if test_split == "all":  # nothing is learned on this domain: every task is unseen
@@ -120,7 +122,7 @@ def unseen_web(web_seed: int) -> Path:
     """The synthetic web of another seed, generated once into the user's cache (it is deterministic)."""
     if web_seed == 0:
         raise SystemExit("--web-seed 0 is the committed synthetic web the libraries are written and learned on")
-    web = Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents")) / f"synthetic-web-seed{web_seed}"
+    web = default_cache_dir() / f"synthetic-web-seed{web_seed}"
     if not (web / "test.jsonl").exists():
         generate_synthetic_web(web, seed=web_seed)
     return web

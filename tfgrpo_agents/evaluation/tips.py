@@ -29,11 +29,9 @@ def generate_direct_tips(teacher: BaseChatModel, tasks: Sequence[Task], *, count
 
     def check(result: Lessons) -> str | None:
         # the same leniency as learned lessons: an unfilled optional clause is cut, a tip holding a slot dropped
-        tips = list(map(settings.without_unfilled_clause, result.lessons))
-        filled = [tip for tip in tips if not settings.unfilled_slot(tip)]
-        if tips and not filled:
-            return (f"a tip still holds the slot {settings.unfilled_slot(tips[0])}; "
-                    "replace every <...> with what such tasks need")
+        filled, unfilled = settings.filled_in(list(map(settings.without_unfilled_clause, result.lessons)))
+        if unfilled:
+            return f"a tip still holds the slot {unfilled}; replace every <...> with what such tasks need"
         if not filled:
             return "no tips were given"
         too_long = [i for i, tip in enumerate(filled, start=1) if len(tip.split()) > settings.word_cap]

@@ -145,6 +145,12 @@ class ReflectionSettings(BaseModel):
                               + rf"[{_QUOTES}]?<?\s*{description}\s*>?[{_QUOTES}]?", re.IGNORECASE)
         return " ".join(unfilled.sub("", lesson).split())
 
+    def filled_in(self, lessons: Sequence[str]) -> tuple[list[str], str | None]:
+        """Of ``lessons`` (their optional clause already cut), those with every slot filled in; and when
+        none is, the slot the first one left, which the re-ask names."""
+        filled = [lesson for lesson in lessons if not self.unfilled_slot(lesson)]
+        return filled, (self.unfilled_slot(lessons[0]) if lessons and not filled else None)
+
     def unfilled_slot(self, lesson: str) -> str | None:
         """A slot of the pattern the lesson left unfilled: ``<...>`` itself, or its description copied
         without the brackets (a small teacher writes "the value after 'the label next to it'")."""
@@ -293,12 +299,12 @@ class Reflector:
             if lessons and not candidates:
                 return f"lesson 1: {placeholder_problem(lessons[0], s.min_words)}"
             # a lesson that still holds a slot is re-asked only when no lesson of the reply is filled in
-            filled = [lesson for lesson in candidates if not s.unfilled_slot(lesson)]
-            if candidates and not filled:
-                return (f"a lesson still holds the slot {s.unfilled_slot(candidates[0])}; "
-                        "replace every <...> with what the attempts show")
-            for lesson in set(candidates) - set(filled):
-                logger.info("dropped a lesson of task %s (an unfilled slot): %s", task.id, lesson)
+            filled, unfilled = s.filled_in(candidates)
+            if unfilled:
+                return f"a lesson still holds the slot {unfilled}; replace every <...> with what the attempts show"
+            for lesson in candidates:
+                if lesson not in filled:
+                    logger.info("dropped a lesson of task %s (an unfilled slot): %s", task.id, lesson)
             usable = [shorten(lesson, s.word_cap) for lesson in filled]
             if filled and not any(usable):
                 return f"lesson 1 has {len(filled[0].split())} words; write each lesson as one sentence of at most {s.word_cap} words"
