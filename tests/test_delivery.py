@@ -14,7 +14,7 @@ from tfgrpo_agents.agents import (
     build_react_agent,
     matching_lessons,
 )
-from tfgrpo_agents.agents.delivery import condition_of
+from tfgrpo_agents.agents.delivery import condition_of, suggested_page
 from tfgrpo_agents.experience import ExperienceLibrary
 
 LESSONS = ExperienceLibrary.from_texts([
@@ -180,7 +180,6 @@ def test_next_names_the_unopened_page_the_lesson_points_to_in_the_check():
 def test_next_skips_pages_already_opened_and_names_nothing_without_a_word_of_the_lesson():
     from langchain_core.messages import AIMessage
 
-    from tfgrpo_agents.agents.delivery import suggested_page
     office = matching_lessons(LESSONS.experiences, OFFICE)
     browse = "Title: People\nURL: http://a.test/people.html\n\nLinks (2 of 2; open one by its URL):\n" \
              "[1] Faculty: http://a.test/people/faculty.html\n[2] Contact: http://a.test/contact.html"
@@ -283,3 +282,101 @@ def test_a_create_agent_app_follows_two_hops_too():
         ExperienceMiddleware(LESSONS, delivery=LessonDelivery.parse("relevant,next2"))])
     result = agent.invoke({"messages": [HumanMessage(OFFICE)]})
     assert result["messages"][-1].text == "Room 4.12" and len(model.calls) == 6
+
+
+@tool("web_search")
+def item_search(query: str) -> str:
+    """Search the website."""
+    return ("1. Onyx Blade | Cinderfall\n   URL: http://a.test/game/items/onyx-blade.html\n   Base damage: 25.\n"
+            "2. Patch notes | Cinderfall\n   URL: http://a.test/game/patches/index.html\n   Newest first.")
+
+
+@tool("web_browse")
+def patch_pages(url: str) -> str:
+    """Open a page."""
+    if url.endswith("index.html"):
+        return ("Title: Patch notes | Cinderfall\nURL: http://a.test/game/patches/index.html\n\nNewest first.\n\n"
+                "Links (2 of 2; open one by its URL):\n[1] Home: http://a.test/game/index.html\n"
+                "[2] Patch 4.7: http://a.test/game/patches/4.7.html")
+    return f"Title: Patch 4.7 | Cinderfall\nURL: {url}\n\nOnyx Blade damage raised to 36."
+
+
+def test_next2_names_a_link_of_an_index_page_that_fits_the_lesson_less_than_the_index():
+    """Observed on held-out webs: told to open the newest patch note, the agent opened the Patch notes index,
+    whose title fits the lesson better than its link "Patch 4.7", and answered the base damage from there."""
+    question = "What is the current damage of the Onyx Blade in Cinderfall?"
+
+    def run(spec: str):
+        model = scripted(tool_call("web_search", {"query": "Onyx Blade damage"}), "25",
+                         tool_call("web_browse", {"url": "http://a.test/game/patches/index.html"}), "25",
+                         tool_call("web_browse", {"url": "http://a.test/game/patches/4.7.html"}), "36")
+        agent = build_react_agent(model, [item_search, patch_pages], experiences=LESSONS,
+                                  delivery=LessonDelivery.parse(spec), max_steps=6)
+        return model, agent.invoke({"messages": [HumanMessage(question)]})
+
+    model, result = run("relevant,next2")
+    assert result["final_answer"] == "36" and len(model.calls) == 6
+    assert "Patch notes | Cinderfall — open http://a.test/game/patches/index.html" in model.calls[2]["messages"][-1].text
+    assert "Patch 4.7 — open http://a.test/game/patches/4.7.html" in model.calls[4]["messages"][-1].text
+    model, result = run("relevant,next")
+    assert result["final_answer"] == "25" and len(model.calls) == 4, "`next` names one page only"
+    home_only = [HumanMessage(question), ToolMessage(patch_pages.invoke({"url": "http://a.test/game/patches/4.7.html"}),
+                                                     tool_call_id="1")]
+    patch = matching_lessons(LESSONS.experiences, question)
+    assert suggested_page(patch, home_only, onward=True) is None, "an opened page with no fitting link leads nowhere"
+
+
+@tool("web_search")
+def shop_search(query: str) -> str:
+    """Search the website."""
+    return "1. Shop | Cinderfall\n   URL: http://a.test/game/shop.html\n   Prices in gold."
+
+
+@tool("web_browse")
+def shop_page(url: str, goal: str = "") -> str:
+    """Open a page."""
+    return f"Title: Shop | Cinderfall\nURL: {url}\n\nOnyx Blade: 373 gold."
+
+
+SHOP = ExperienceLibrary.from_texts(["When asked what a game item costs in the shop, open the Shop page."])
+SHOP_QUESTION = "How much does the Onyx Blade cost in the Cinderfall shop?"
+
+
+def test_a_reply_that_repeats_the_check_opens_the_page_it_named():
+    """Observed on held-out webs: after a check named the Shop page, the 1.5B agent replied with the check's own
+    line ("The page it points to: Shop | … — open http://…") or "I have not done what it says.", and that was
+    graded as its answer."""
+    for repeat in ("The page it points to: Shop | Cinderfall — open http://a.test/game/shop.html",
+                   "I have not done what it says."):
+        model = scripted(tool_call("web_search", {"query": "Onyx Blade"}), "15", repeat, "373 gold")
+        agent = build_react_agent(model, [shop_search, shop_page], experiences=SHOP,
+                                  delivery=LessonDelivery.parse("relevant,next"), max_steps=6)
+        result = agent.invoke({"messages": [HumanMessage(SHOP_QUESTION)]})
+        assert result["final_answer"] == "373 gold", repeat
+        opened = [m for m in result["messages"] if isinstance(m, ToolMessage)][-1]
+        assert "Onyx Blade: 373 gold" in opened.text, "the page the check named was opened"
+        assert any(repeat in m.text for m in result["messages"]), "the reply stays in the trace, set aside"
+    model = scripted(tool_call("web_search", {"query": "Onyx Blade"}), "15", "373 gold")
+    agent = build_react_agent(model, [shop_search, shop_page], experiences=SHOP,
+                              delivery=LessonDelivery.parse("relevant,next"), max_steps=6)
+    assert agent.invoke({"messages": [HumanMessage(SHOP_QUESTION)]})["final_answer"] == "373 gold", \
+        "an answer after the check is the answer"
+    app = create_agent(scripted(tool_call("web_search", {"query": "Onyx Blade"}), "15",
+                                "The page it points to: Shop | Cinderfall — open http://a.test/game/shop.html",
+                                "373 gold"),
+                       tools=[shop_search, shop_page],
+                       middleware=[ExperienceMiddleware(SHOP, delivery=LessonDelivery.parse("relevant,next"))])
+    result = app.invoke({"messages": [HumanMessage(SHOP_QUESTION)]})
+    assert result["messages"][-1].text == "373 gold"
+    assert "Onyx Blade: 373 gold" in [m for m in result["messages"] if isinstance(m, ToolMessage)][-1].text
+
+
+def test_next2_names_no_link_of_a_list_of_equals():
+    faculty = ("Title: Faculty | University\nURL: http://a.test/uni/people/faculty/index.html\n\n"
+               "Links (2 of 2; open one by its URL):\n[1] Ada Brennan: http://a.test/uni/people/faculty/ada-brennan.html\n"
+               "[2] Bruno Mbeki: http://a.test/uni/people/faculty/bruno-mbeki.html")
+    office = matching_lessons(LESSONS.experiences, "Where is the office of the head of department?")
+    head = [HumanMessage("Where is the office of the head of department?"), ToolMessage(faculty, tool_call_id="1")]
+    assert suggested_page(office, head, onward=True) is None, "no professor is the one asked about: none named"
+    named = [HumanMessage(OFFICE), ToolMessage(faculty, tool_call_id="1")]
+    assert suggested_page(office, named, onward=True).label == "Bruno Mbeki"

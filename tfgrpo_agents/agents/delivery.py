@@ -15,17 +15,22 @@ shared by the built-in ReAct agent and :class:`ExperienceMiddleware`:
   says to open is named, with its URL, in the check and the restatement. A lesson says "open People,
   then Faculty, then that person's own page"; the search result ``…/people/faculty/yuki-okonkwo.html``
   is that page, and a small model follows a URL more readily than a route. The answer is held back
-  only when there is such a page to name (with ``answer_check`` too: always).
-  With ``hops`` > 1 (spec word ``next2``), a page opened that way which links on to a better fit
-  (People → that professor's page) is named in one more check, up to ``hops`` checks in all.
+  only when there is such a page to name (with ``answer_check`` too: always). A reply that repeats
+  the check instead of answering or calling ("The page it points to: … — open http://…") opens the
+  page it named (:func:`opening_call`).
+  With ``hops`` > 1 (spec word ``next2``), a link of the page opened that way which fits the lesson
+  (People → that professor's page; Patch notes → Patch 3.4) is named in one more check, up to
+  ``hops`` checks in all.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfgrpo_agents.agents.answers import message_text
@@ -34,6 +39,7 @@ from tfgrpo_agents.experience.render import ordered
 from tfgrpo_agents.prompts import ANSWER_CHECK, LESSON_RESTATEMENT, SUGGESTED_PAGE
 
 ANSWER_CHECK_NAME = "answer_check"  # the held-back answer's follow-up is a HumanMessage of this name
+OPENED_FOR_CHECK = "opened_for_check"  # the call that opens the page a check named, for a reply that repeated it
 
 
 class LessonDelivery(BaseModel):
@@ -58,8 +64,12 @@ class LessonDelivery(BaseModel):
         """The options as JSON for a rollout's set-up digest; an option added later is left out while
         off, so rollouts recorded before it existed stay valid."""
         later = {name for name, off in (("suggest_page", not self.suggest_page), ("hops", self.hops == 1)) if off}
-        # since 2026-12-07 ``next`` without ``check`` holds no answer back when it has no page to name
-        return self.model_dump_json(exclude=later) + (":page-only" if self.suggest_page and not self.answer_check else "")
+        # Changes of behaviour since the options were recorded (2026-12-07): ``next`` without ``check``
+        # holds no answer back when it has no page to name; a reply that repeats a check opens its page;
+        # a later check names a fitting link of the page last opened.
+        changes = [self.suggest_page and not self.answer_check and "page-only", self.suggest_page and "opens",
+                   self.hops > 1 and "onward"]
+        return ":".join([self.model_dump_json(exclude=later), *filter(None, changes)])
 
     @property
     def checks_answer(self) -> bool:
@@ -85,7 +95,7 @@ class LessonDelivery(BaseModel):
             return answer_check(lessons, page)
         if len(earlier) >= self.hops or not self.suggest_page:
             return None
-        page = suggested_page(lessons, messages)
+        page = suggested_page(lessons, messages, onward=True)
         if page is None or any(page.url in text for text in earlier):
             return None
         return answer_check(lessons, page)
@@ -240,12 +250,15 @@ def _address_terms(url: str) -> set[str]:
     return _terms(re.sub(r"[/_.#?=&-]+", " ", _path(url)))
 
 
-def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]) -> SeenPage | None:
+def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage], onward: bool = False) -> SeenPage | None:
     """The unopened page the lessons point to, or None.
 
     A page must share a word of what a lesson says to do ("Faculty", "patch note", "Pricing") in
     its label or address; among those, words of the question ("Yuki Okonkwo") break ties. Nothing
-    is suggested when a page already opened fits as well: the lesson has been followed.
+    is suggested when a page already opened fits as well: the lesson has been followed — unless
+    ``onward``: then a link of the last page opened that fits the lesson is the next hop, however
+    well that page itself fits (the "Patch notes" index fits "the newest patch note" better than
+    its link "Patch 3.4", which holds the note).
     """
     action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()
     if not action:
@@ -256,18 +269,28 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
         terms = _terms(label) | _address_terms(url)
         return len(terms & action), len(terms & asked)
 
-    best, best_fit = None, (0, 0)
-    followed = max((fit("", f"//host/{path}") for path in opened), default=(0, 0))
-    for message in messages:
-        if not isinstance(message, ToolMessage):
-            continue
-        for page in _pages_in(message_text(message)):
+    def best_of(pages: Iterable[SeenPage]) -> tuple[SeenPage | None, tuple[int, int]]:
+        best, best_fit = None, (0, 0)
+        for page in pages:
             score = fit(page.label, page.url)
-            if _path(page.url) in opened:
-                followed = max(followed, score)
-            elif score[0] and score > best_fit:
+            if _path(page.url) not in opened and score[0] and score > best_fit:
                 best, best_fit = page, score
-    return best if best_fit > followed else None
+        return best, best_fit
+
+    shown = [_pages_in(message_text(m)) for m in messages if isinstance(m, ToolMessage)]
+    followed = max([fit("", f"//host/{path}") for path in opened]
+                   + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened], default=(0, 0))
+    best, best_fit = best_of(p for pages in shown for p in pages)
+    if best_fit > followed:
+        return best
+    if onward:
+        links = next((pages[1:] for pages in reversed(shown) if pages and pages[0].label.lower().startswith("title:")
+                      and fit(pages[0].label, pages[0].url)[0]), [])
+        onward_page, onward_fit = best_of(links)
+        # a list of equals (every professor on the Faculty page) names none: a guess would be acted on
+        tied = sum(1 for p in links if _path(p.url) not in opened and fit(p.label, p.url) == onward_fit)
+        return onward_page if tied == 1 else None
+    return None
 
 
 def restatement(lessons: Sequence[Experience], page: SeenPage | None = None) -> str:
@@ -279,6 +302,41 @@ def restatement(lessons: Sequence[Experience], page: SeenPage | None = None) -> 
 def answer_check(lessons: Sequence[Experience], page: SeenPage | None = None) -> HumanMessage:
     return HumanMessage(ANSWER_CHECK.format(lessons=" ".join(e.text for e in lessons), page=_page_line(page)),
                         name=ANSWER_CHECK_NAME)
+
+
+def named_url(check: AnyMessage) -> str | None:
+    """The URL of the page an answer check named, or None (not a check, or no page named)."""
+    if not isinstance(check, HumanMessage) or check.name != ANSWER_CHECK_NAME:
+        return None
+    found = _NAMED_URL.search(message_text(check))
+    return found.group(1) if found else None
+
+
+_REPLY_WORD = re.compile(r"\w\w+")  # "I have not done what it says": all its words are the check's
+_NAMED_URL = re.compile(re.escape(SUGGESTED_PAGE.split("{url}")[0].rsplit("{label}", 1)[1]) + r"(\S+)")
+
+
+def opening_call(messages: Sequence[AnyMessage], reply: AIMessage, tools: Sequence[Any]) -> AIMessage | None:
+    """The reply to a check that named a page, as the call that opens it, when the reply repeats the
+    check instead of answering or calling ("The page it points to: Shop — open http://…", "I have not
+    done what it says."): the 1.5B model does so in about one check of twelve (BENCHMARKS.md §1o).
+    ``tools`` are the agent's; the call goes to the one that takes a ``url``. None otherwise. The
+    call is the scaffold's (named :data:`OPENED_FOR_CHECK`, no token usage): keep the reply beside it."""
+    url = named_url(messages[-1]) if messages else None
+    text = message_text(reply)
+    if url is None or reply.tool_calls or not text.strip():
+        return None
+    words = set(_REPLY_WORD.findall(text.lower()))
+    repeated = len(words) >= 3 and words <= set(_REPLY_WORD.findall(message_text(messages[-1]).lower()))
+    if url not in text and not repeated:
+        return None
+    for spec in tools:
+        function = convert_to_openai_tool(spec)["function"]
+        if "url" in function.get("parameters", {}).get("properties", {}):
+            call = {"name": function["name"], "args": {"url": url}, "id": f"call_open_{len(messages)}",
+                    "type": "tool_call"}
+            return AIMessage(content="", tool_calls=[call], name=OPENED_FOR_CHECK)
+    return None
 
 
 def _page_line(page: SeenPage | None) -> str:

@@ -19,6 +19,7 @@ from tfgrpo_agents.agents.answers import message_text
 from tfgrpo_agents.agents.delivery import (
     LessonDelivery,
     matching_lessons,
+    opening_call,
     question_of,
     restatement,
 )
@@ -154,6 +155,31 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
 
     def _matching(self, library: ExperienceLibrary, messages: list[AnyMessage]) -> list:
         return matching_lessons(library.experiences, question_of(messages), self.delivery.limit)
+
+    def _opened(self, request: ModelRequest, response: Any) -> Any:
+        """The reply to a check that repeated it instead of opening the page it named, as the call that
+        opens it (:func:`~tfgrpo_agents.agents.delivery.opening_call`); other replies as they came."""
+        replies = response.result if isinstance(response, ModelResponse) else [response]
+        last = replies[-1] if replies else None
+        opening = opening_call(request.messages, last, request.tools) \
+            if self.delivery.suggest_page and isinstance(last, AIMessage) else None
+        if opening is None:
+            return response
+        opening = opening.model_copy(update={"usage_metadata": last.usage_metadata, "id": last.id,
+                                             "response_metadata": last.response_metadata})
+        if isinstance(response, ModelResponse):
+            return dataclasses.replace(response, result=[*replies[:-1], opening])
+        return opening
+
+    def wrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
+    ) -> ModelResponse:
+        return self._opened(request, super().wrap_model_call(request, handler))
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
+    ) -> Any:
+        return self._opened(request, await super().awrap_model_call(request, handler))
 
     def _restated(self, result: Any, library: ExperienceLibrary, state: Any) -> Any:
         if not self.delivery.restate or not isinstance(result, ToolMessage):

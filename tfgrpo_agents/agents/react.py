@@ -29,6 +29,7 @@ from tfgrpo_agents.agents.delivery import (
     ANSWER_CHECK_NAME,
     LessonDelivery,
     matching_lessons,
+    opening_call,
     question_of,
     restatement,
 )
@@ -208,6 +209,9 @@ def build_react_agent(
                 if retry.tool_calls:
                     kept = [set_aside(response), set_aside(reminder)] if forget_guess else [response, reminder]
                     return {"messages": [*guessed, *kept, retry], "steps": steps + 1}
+            opening = opening_call(state["messages"], response, tools) if delivery.suggest_page else None
+            if opening is not None:  # the check repeated instead of followed: the reply set aside, the page opened
+                return {"messages": [set_aside(response), opening], "steps": steps + 1}
             if response.tool_calls:
                 return {"messages": [*guessed, response], "steps": steps + 1}
             if str(response.text).strip():
