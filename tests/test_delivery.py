@@ -380,3 +380,16 @@ def test_next2_names_no_link_of_a_list_of_equals():
     assert suggested_page(office, head, onward=True) is None, "no professor is the one asked about: none named"
     named = [HumanMessage(OFFICE), ToolMessage(faculty, tool_call_id="1")]
     assert suggested_page(office, named, onward=True).label == "Bruno Mbeki"
+
+
+def test_next_names_the_page_of_the_site_the_question_names():
+    """Observed on a held-out web: search hits came from three company sites, and the check named the first
+    company's changelog to a question about the second company's product."""
+    version = ExperienceLibrary.from_texts(["When asked for a product's current version, open the Changelog."])
+    question = "What is the latest version of NimbusDB?\nWebsite: http://sites.tfgrpo.test/company-2/"
+    hits = ("1. Changelog | Garnet Labs\n   URL: http://127.0.0.1:3/company-1/changelog.html\n"
+            "2. Changelog | Harbor Systems\n   URL: http://127.0.0.1:3/company-2/changelog.html")
+    shown = [HumanMessage(question), ToolMessage(hits, tool_call_id="1")]
+    assert suggested_page(version.experiences, shown).url == "http://127.0.0.1:3/company-2/changelog.html"
+    anywhere = [HumanMessage("What is the latest version of NimbusDB?\nWebsite: http://sites.tfgrpo.test/"), shown[1]]
+    assert suggested_page(version.experiences, anywhere).url.endswith("company-1/changelog.html"), "else the first"

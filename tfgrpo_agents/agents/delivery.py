@@ -66,9 +66,10 @@ class LessonDelivery(BaseModel):
         later = {name for name, off in (("suggest_page", not self.suggest_page), ("hops", self.hops == 1)) if off}
         # Changes of behaviour since the options were recorded (2026-12-07): ``next`` without ``check``
         # holds no answer back when it has no page to name; a reply that repeats a check opens its page;
-        # a later check names a fitting link of the page last opened.
+        # a page of the question's site is named first; a later check names a fitting link of the page
+        # last opened.
         changes = [self.suggest_page and not self.answer_check and "page-only", self.suggest_page and "opens",
-                   self.hops > 1 and "onward"]
+                   self.suggest_page and "site-first", self.hops > 1 and "onward"]
         return ":".join([self.model_dump_json(exclude=later), *filter(None, changes)])
 
     @property
@@ -254,7 +255,9 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     """The unopened page the lessons point to, or None.
 
     A page must share a word of what a lesson says to do ("Faculty", "patch note", "Pricing") in
-    its label or address; among those, words of the question ("Yuki Okonkwo") break ties. Nothing
+    its label or address; among those, a page of the site the question names comes first (search
+    hits come from every site: the changelog of another company is not this product's), then
+    words of the question ("Yuki Okonkwo") break ties. Nothing
     is suggested when a page already opened fits as well: the lesson has been followed — unless
     ``onward``: then a link of the last page opened that fits the lesson is the next hop, however
     well that page itself fits (the "Patch notes" index fits "the newest patch note" better than
@@ -263,14 +266,17 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()
     if not action:
         return None
-    asked, opened = _terms(question_of(messages)), _opened(messages)
+    question = question_of(messages)
+    asked, opened = _terms(question), _opened(messages)
+    sites = [f"{path}/" if path else "" for path in (_path(url.rstrip(".,;:)")) for url in _URL.findall(question))]
 
-    def fit(label: str, url: str) -> tuple[int, int]:
+    def fit(label: str, url: str) -> tuple[int, int, int]:
         terms = _terms(label) | _address_terms(url)
-        return len(terms & action), len(terms & asked)
+        on_site = any((_path(url) + "/").startswith(site) for site in sites)
+        return len(terms & action), int(on_site), len(terms & asked)
 
-    def best_of(pages: Iterable[SeenPage]) -> tuple[SeenPage | None, tuple[int, int]]:
-        best, best_fit = None, (0, 0)
+    def best_of(pages: Iterable[SeenPage]) -> tuple[SeenPage | None, tuple[int, int, int]]:
+        best, best_fit = None, (0, 0, 0)
         for page in pages:
             score = fit(page.label, page.url)
             if _path(page.url) not in opened and score[0] and score > best_fit:
@@ -279,7 +285,7 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
 
     shown = [_pages_in(message_text(m)) for m in messages if isinstance(m, ToolMessage)]
     followed = max([fit("", f"//host/{path}") for path in opened]
-                   + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened], default=(0, 0))
+                   + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened], default=(0, 0, 0))
     best, best_fit = best_of(p for pages in shown for p in pages)
     if best_fit > followed:
         return best
