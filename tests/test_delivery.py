@@ -316,7 +316,8 @@ def test_next2_names_a_link_of_an_index_page_that_fits_the_lesson_less_than_the_
 
     model, result = run("relevant,next2")
     assert result["final_answer"] == "36" and len(model.calls) == 6
-    assert "Patch notes | Cinderfall — open http://a.test/game/patches/index.html" in model.calls[2]["messages"][-1].text
+    first_check = model.calls[2]["messages"][-1].text
+    assert "Patch notes | Cinderfall — open http://a.test/game/patches/index.html" in first_check
     assert "Patch 4.7 — open http://a.test/game/patches/4.7.html" in model.calls[4]["messages"][-1].text
     model, result = run("relevant,next")
     assert result["final_answer"] == "25" and len(model.calls) == 4, "`next` names one page only"
@@ -373,7 +374,8 @@ def test_a_reply_that_repeats_the_check_opens_the_page_it_named():
 
 def test_next2_names_no_link_of_a_list_of_equals():
     faculty = ("Title: Faculty | University\nURL: http://a.test/uni/people/faculty/index.html\n\n"
-               "Links (2 of 2; open one by its URL):\n[1] Ada Brennan: http://a.test/uni/people/faculty/ada-brennan.html\n"
+               "Links (2 of 2; open one by its URL):\n"
+               "[1] Ada Brennan: http://a.test/uni/people/faculty/ada-brennan.html\n"
                "[2] Bruno Mbeki: http://a.test/uni/people/faculty/bruno-mbeki.html")
     office = matching_lessons(LESSONS.experiences, "Where is the office of the head of department?")
     head = [HumanMessage("Where is the office of the head of department?"), ToolMessage(faculty, tool_call_id="1")]

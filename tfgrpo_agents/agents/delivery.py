@@ -251,17 +251,17 @@ def _address_terms(url: str) -> set[str]:
     return _terms(re.sub(r"[/_.#?=&-]+", " ", _path(url)))
 
 
-def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage], onward: bool = False) -> SeenPage | None:
+def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage],
+                   onward: bool = False) -> SeenPage | None:
     """The unopened page the lessons point to, or None.
 
     A page must share a word of what a lesson says to do ("Faculty", "patch note", "Pricing") in
     its label or address; among those, a page of the site the question names comes first (search
-    hits come from every site: the changelog of another company is not this product's), then
-    words of the question ("Yuki Okonkwo") break ties. Nothing
-    is suggested when a page already opened fits as well: the lesson has been followed — unless
-    ``onward``: then a link of the last page opened that fits the lesson is the next hop, however
-    well that page itself fits (the "Patch notes" index fits "the newest patch note" better than
-    its link "Patch 3.4", which holds the note).
+    hits come from every site: another company's changelog is not this product's), then words of
+    the question ("Yuki Okonkwo") break ties. Nothing is suggested when a page already opened fits
+    as well: the lesson has been followed — unless ``onward``: then a link of the last page opened
+    that fits the lesson is the next hop, however well that page itself fits (the "Patch notes"
+    index fits "the newest patch note" better than its link "Patch 3.4", which holds the note).
     """
     action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()
     if not action:
@@ -285,7 +285,8 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
 
     shown = [_pages_in(message_text(m)) for m in messages if isinstance(m, ToolMessage)]
     followed = max([fit("", f"//host/{path}") for path in opened]
-                   + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened], default=(0, 0, 0))
+                   + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened],
+                   default=(0, 0, 0))
     best, best_fit = best_of(p for pages in shown for p in pages)
     if best_fit > followed:
         return best
