@@ -1,13 +1,13 @@
 """Agents that use experiences: middleware for ``create_agent`` apps and our ReAct graph."""
 
-from tfgrpo_agents.agents.answers import extract_final_answer, message_text
+from tfgrpo_agents.agents.answers import extract_final_answer, is_set_aside, message_text
 from tfgrpo_agents.agents.delivery import LessonDelivery, matching_lessons
 from tfgrpo_agents.agents.injection import Placement, inject_experiences
 from tfgrpo_agents.agents.middleware import (
     ExperienceMiddleware,
     LessonsAtDecisionMiddleware,
 )
-from tfgrpo_agents.agents.react import ReActState, build_react_agent, is_set_aside
+from tfgrpo_agents.agents.react import ReActState, build_react_agent
 from tfgrpo_agents.agents.sampling import SamplingMiddleware, sampling_settings
 
 __all__ = [

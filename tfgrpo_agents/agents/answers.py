@@ -6,6 +6,8 @@ import re
 
 from langchain_core.messages import BaseMessage
 
+SET_ASIDE = "tfgrpo_set_aside"  # additional_kwargs flag: kept in the trace, left out of later prompts
+
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 _MARKER = re.compile(r"(?:final answer|answer)\s*[:：]\s*", re.IGNORECASE)
 _TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
@@ -14,6 +16,15 @@ _TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 def message_text(message: BaseMessage) -> str:
     """Text of a message whether its content is a string or a list of content blocks."""
     return str(message.text)
+
+
+def set_aside(message: BaseMessage) -> BaseMessage:
+    """The message flagged to stay in the state (the trace, the teacher) but out of later prompts."""
+    return message.model_copy(update={"additional_kwargs": {**message.additional_kwargs, SET_ASIDE: True}})
+
+
+def is_set_aside(message: BaseMessage) -> bool:
+    return bool(message.additional_kwargs.get(SET_ASIDE))
 
 
 def extract_final_answer(text: str) -> str:

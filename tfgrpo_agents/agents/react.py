@@ -24,7 +24,7 @@ from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Checkpointer
 
-from tfgrpo_agents.agents.answers import extract_final_answer, message_text
+from tfgrpo_agents.agents.answers import extract_final_answer, is_set_aside, message_text, set_aside
 from tfgrpo_agents.agents.delivery import (
     ANSWER_CHECK_NAME,
     LessonDelivery,
@@ -95,9 +95,6 @@ def _node(step: Callable[[ReActState, RunnableConfig], Step], name: str) -> Runn
     return RunnableCallable(run, arun, name=name, trace=False)
 
 
-SET_ASIDE = "tfgrpo_set_aside"  # additional_kwargs flag: kept in the trace, left out of later prompts
-
-
 def _answer_of(reply: AIMessage) -> str:
     return extract_final_answer(message_text(reply))
 
@@ -106,14 +103,6 @@ def _is_bare_answer(reply: AIMessage, most_words: int = 12) -> bool:
     """A reply that only states an answer: one short line, no reasoning to write code from."""
     text = message_text(reply).strip()
     return bool(text) and "\n" not in text and len(text.split()) <= most_words
-
-
-def set_aside(message: AnyMessage) -> AnyMessage:
-    return message.model_copy(update={"additional_kwargs": {**message.additional_kwargs, SET_ASIDE: True}})
-
-
-def is_set_aside(message: AnyMessage) -> bool:
-    return bool(message.additional_kwargs.get(SET_ASIDE))
 
 
 def _call_key(call: dict[str, Any]) -> str:
@@ -216,8 +205,8 @@ def build_react_agent(
                 return {"messages": [*guessed, response], "steps": steps + 1}
             if str(response.text).strip():
                 check = delivery.check_for(matched, state["messages"]) if tools and steps + 1 < max_steps else None
-                if check is not None:
-                    return {"messages": [*guessed, response, check], "steps": steps + 1}
+                if check is not None:  # the answer held back is set aside: a small model repeats what it sees
+                    return {"messages": [*guessed, set_aside(response), check], "steps": steps + 1}
                 return {"messages": [*guessed, response], "steps": steps + 1, "final_answer": _answer_of(response)}
         response = yield model, [*prompt, HumanMessage(content=FORCE_FINAL_ANSWER)], model_kwargs
         if getattr(response, "tool_calls", None):

@@ -175,8 +175,9 @@ def render_library(library: ExperienceLibrary) -> str:
 def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> str:
     """The rollout as numbered steps: each tool call with its arguments and (shortened) result."""
     lines: list[str] = []
-    step = 0
+    step, looked = 0, False
     for message in trajectory.langchain_messages():
+        looked = looked or isinstance(message, ToolMessage)
         if isinstance(message, AIMessage):
             thought = " ".join(str(message.text).split())
             if message.tool_calls:
@@ -186,7 +187,8 @@ def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> st
                                  + (f" — reasoning: {thought[:200]}" if thought else ""))
             elif thought:
                 step += 1
-                said = "answered before using a tool (set aside, asked again)" if is_set_aside(message) else "replied"
+                said = ("replied" if not is_set_aside(message) else "answered, held back for a lesson check"
+                        if looked else "answered before using a tool (set aside, asked again)")
                 lines.append(f"{step}. {said}: {thought[:max_result_chars]}")
         elif isinstance(message, ToolMessage):
             result = " ".join(str(message.text).split())
