@@ -342,7 +342,8 @@ def shop_page(url: str, goal: str = "") -> str:
     return f"Title: Shop | Cinderfall\nURL: {url}\n\nOnyx Blade: 373 gold."
 
 
-SHOP = ExperienceLibrary.from_texts(["When asked what a game item costs in the shop, open the Shop page."])
+SHOP = ExperienceLibrary.from_texts(["When asked what a game item costs in the shop, open the Shop page; item pages do "
+                                   "not give shop prices."])
 SHOP_QUESTION = "How much does the Onyx Blade cost in the Cinderfall shop?"
 
 
@@ -351,7 +352,7 @@ def test_a_reply_that_repeats_the_check_opens_the_page_it_named():
     line ("The page it points to: Shop | … — open http://…") or "I have not done what it says.", and that was
     graded as its answer."""
     for repeat in ("The page it points to: Shop | Cinderfall — open http://a.test/game/shop.html",
-                   "I have not done what it says."):
+                   "I have not done what it says.", "The page it points to does not give shop prices."):
         model = scripted(tool_call("web_search", {"query": "Onyx Blade"}), "15", repeat, "373 gold")
         agent = build_react_agent(model, [shop_search, shop_page], experiences=SHOP,
                                   delivery=LessonDelivery.parse("relevant,next"), max_steps=6)

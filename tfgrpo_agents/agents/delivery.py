@@ -321,14 +321,15 @@ def named_url(check: AnyMessage) -> str | None:
     return found.group(1) if found else None
 
 
-_REPLY_WORD = re.compile(r"\w\w+")  # "I have not done what it says": all its words are the check's
+_REPLY_WORD = re.compile(r"\w\w+")  # "I have not done what it says": (nearly) all its words are the check's
 _NAMED_URL = re.compile(re.escape(SUGGESTED_PAGE.split("{url}")[0].rsplit("{label}", 1)[1]) + r"(\S+)")
 
 
 def opening_call(messages: Sequence[AnyMessage], reply: AIMessage, tools: Sequence[Any]) -> AIMessage | None:
     """The reply to a check that named a page, as the call that opens it, when the reply repeats the
     check instead of answering or calling ("The page it points to: Shop — open http://…", "I have not
-    done what it says."): the 1.5B model does so in about one check of twelve (BENCHMARKS.md §1o).
+    done what it says.", "The page it points to does not give shop prices."; four words in five the
+    check's): the 1.5B model does so in about one check of twelve (BENCHMARKS.md §1o).
     ``tools`` are the agent's; the call goes to the one that takes a ``url``. None otherwise. The
     call is the scaffold's (named :data:`OPENED_FOR_CHECK`, no token usage): keep the reply beside it."""
     url = named_url(messages[-1]) if messages else None
@@ -336,7 +337,8 @@ def opening_call(messages: Sequence[AnyMessage], reply: AIMessage, tools: Sequen
     if url is None or reply.tool_calls or not text.strip():
         return None
     words = set(_REPLY_WORD.findall(text.lower()))
-    repeated = len(words) >= 3 and words <= set(_REPLY_WORD.findall(message_text(messages[-1]).lower()))
+    repeated = len(words) >= 3 and len(words - set(_REPLY_WORD.findall(message_text(messages[-1]).lower()))) \
+        <= len(words) // 5
     if url not in text and not repeated:
         return None
     for spec in tools:
