@@ -220,8 +220,8 @@ def test_a_create_agent_app_gets_the_page_in_the_restatement_and_the_check():
     result = agent.invoke({"messages": [HumanMessage(OFFICE)]})
     tool_text = next(m for m in result["messages"] if isinstance(m, ToolMessage)).text
     assert "open http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in tool_text
-    assert "It is on the Leadership page." in [m.text for m in result["messages"]], "the held-back answer stays"
-    assert "It is on the Leadership page." not in [m.text for m in model.calls[2]["messages"]], "…out of sight"
+    assert "It is on the Leadership page." in [m.text for m in model.calls[2]["messages"]], \
+        "the answer held back stays in sight: set aside, the 1.5B agent lost its thread (BENCHMARKS.md §1o)"
     assert "open http://sites.tfgrpo.test/uni/people/faculty/bruno-mbeki.html" in model.calls[2]["messages"][-1].text
 
 
@@ -318,9 +318,7 @@ def test_next2_names_a_link_of_an_index_page_that_fits_the_lesson_less_than_the_
     assert result["final_answer"] == "36" and len(model.calls) == 6
     first_check = model.calls[2]["messages"][-1].text
     assert "Patch notes | Cinderfall — open http://a.test/game/patches/index.html" in first_check
-    assert not [m for call in model.calls[2:] for m in call["messages"] if isinstance(m, AIMessage) and m.text == "25"], \
-        "the answers held back are not shown again (the 1.5B model repeated its '47' after reading '24')"
-    assert [m.text for m in result["messages"] if isinstance(m, AIMessage) and m.text == "25"] == ["25", "25"]
+
     assert "Patch 4.7 — open http://a.test/game/patches/4.7.html" in model.calls[4]["messages"][-1].text
     model, result = run("relevant,next")
     assert result["final_answer"] == "25" and len(model.calls) == 4, "`next` names one page only"

@@ -9,9 +9,7 @@ shared by the built-in ReAct agent and :class:`ExperienceMiddleware`:
 * ``restate`` — those lessons are repeated under every tool result, the last text the model reads
   before it answers or calls again;
 * ``answer_check`` — the first final answer is held back once, with the lessons and the question
-  "have you done what it says?", which gives the model one more step; the answer held back stays in
-  the trace but later calls do not see it (a small model repeats the answer it sees, even after
-  reading the right value on the page the check sent it to);
+  "have you done what it says?", which gives the model one more step;
 * ``suggest_page`` — the lesson turned into a next action: among the pages the run has seen (search
   hits, links of opened pages) and not opened, the one whose title or address names what the lesson
   says to open is named, with its URL, in the check and the restatement. A lesson says "open People,
@@ -69,9 +67,9 @@ class LessonDelivery(BaseModel):
         # Changes of behaviour since the options were recorded (2026-12-07): ``next`` without ``check``
         # holds no answer back when it has no page to name; a reply that repeats a check opens its page;
         # a page of the question's site is named first; a later check names a fitting link of the page
-        # last opened; the answer a check held back is not shown to later calls.
+        # last opened.
         changes = [self.suggest_page and not self.answer_check and "page-only", self.suggest_page and "opens",
-                   self.suggest_page and "site-first", self.hops > 1 and "onward", self.checks_answer and "held-aside"]
+                   self.suggest_page and "site-first", self.hops > 1 and "onward"]
         return ":".join([self.model_dump_json(exclude=later), *filter(None, changes)])
 
     @property

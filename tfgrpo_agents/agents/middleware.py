@@ -15,7 +15,7 @@ from langchain.agents.middleware import (
 )
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 
-from tfgrpo_agents.agents.answers import is_set_aside, message_text, set_aside
+from tfgrpo_agents.agents.answers import message_text
 from tfgrpo_agents.agents.delivery import (
     LessonDelivery,
     matching_lessons,
@@ -142,11 +142,6 @@ class ExperienceMiddleware(AgentMiddleware):
         return await handler(self._with_experiences(request, await read_source(self.source)))
 
 
-def _without_set_aside(request: ModelRequest) -> ModelRequest:
-    shown = [m for m in request.messages if not is_set_aside(m)]
-    return request if len(shown) == len(request.messages) else request.override(messages=shown)
-
-
 def _messages(state: Any) -> list[AnyMessage]:
     """The conversation of an agent state given as a dict (create_agent's) or as an object."""
     found = state.get("messages") if isinstance(state, dict) else getattr(state, "messages", None)
@@ -179,13 +174,11 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
     ) -> ModelResponse:
-        request = _without_set_aside(request)
         return self._opened(request, super().wrap_model_call(request, handler))
 
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> Any:
-        request = _without_set_aside(request)
         return self._opened(request, await super().awrap_model_call(request, handler))
 
     def _restated(self, result: Any, library: ExperienceLibrary, state: Any) -> Any:
@@ -210,8 +203,7 @@ class LessonsAtDecisionMiddleware(ExperienceMiddleware):
                 or not str(last.text).strip():
             return None
         check = self.delivery.check_for(self._matching(library, messages), messages)
-        # the answer held back stays in the state under its id, set aside: later model calls do not see it
-        return None if check is None else {"messages": [set_aside(last), check], "jump_to": "model"}
+        return None if check is None else {"messages": [check], "jump_to": "model"}
 
     @hook_config(can_jump_to=["model"])
     def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:

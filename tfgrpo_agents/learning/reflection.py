@@ -187,8 +187,9 @@ def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> st
                                  + (f" — reasoning: {thought[:200]}" if thought else ""))
             elif thought:
                 step += 1
-                said = ("replied" if not is_set_aside(message) else "answered, held back for a lesson check"
-                        if looked else "answered before using a tool (set aside, asked again)")
+                said = ("replied" if not is_set_aside(message) else "replied with the lesson check's words (set "
+                        "aside, the page it named opened)" if looked else "answered before using a tool (set aside, "
+                        "asked again)")
                 lines.append(f"{step}. {said}: {thought[:max_result_chars]}")
         elif isinstance(message, ToolMessage):
             result = " ".join(str(message.text).split())
