@@ -14,7 +14,7 @@ from tfgrpo_agents.agents import (
     build_react_agent,
     matching_lessons,
 )
-from tfgrpo_agents.agents.delivery import condition_of, suggested_page
+from tfgrpo_agents.agents.delivery import condition_of, opening_call, suggested_page
 from tfgrpo_agents.experience import ExperienceLibrary
 
 LESSONS = ExperienceLibrary.from_texts([
@@ -371,6 +371,9 @@ def test_a_reply_that_repeats_the_check_opens_the_page_it_named():
                        middleware=[ExperienceMiddleware(SHOP, delivery=LessonDelivery.parse("relevant,next"))])
     result = app.invoke({"messages": [HumanMessage(SHOP_QUESTION)]})
     assert result["messages"][-1].text == "373 gold"
+    check = next(m for m in result["messages"] if isinstance(m, HumanMessage) and m.name == "answer_check")
+    opening = opening_call([check], AIMessage("I have not done what it says."), [{"type": "web_search"}, shop_page])
+    assert opening.tool_calls[0]["name"] == "web_browse", "a provider's built-in tool without a schema is passed over"
     assert "Onyx Blade: 373 gold" in [m for m in result["messages"] if isinstance(m, ToolMessage)][-1].text
 
 

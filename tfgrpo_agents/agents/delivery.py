@@ -340,8 +340,11 @@ def opening_call(messages: Sequence[AnyMessage], reply: AIMessage, tools: Sequen
     if url not in text and not repeated:
         return None
     for spec in tools:
-        function = convert_to_openai_tool(spec)["function"]
-        if "url" in function.get("parameters", {}).get("properties", {}):
+        try:
+            function = convert_to_openai_tool(spec).get("function") or {}
+        except (TypeError, ValueError):  # a provider's built-in tool ({"type": "web_search"}) has no schema here
+            continue
+        if "url" in (function.get("parameters") or {}).get("properties", {}):
             call = {"name": function["name"], "args": {"url": url}, "id": f"call_open_{len(messages)}",
                     "type": "tool_call"}
             return AIMessage(content="", tool_calls=[call], name=OPENED_FOR_CHECK)
