@@ -28,7 +28,7 @@ import httpx
 from langchain_core.messages import AIMessage, SystemMessage, messages_from_dict
 from langchain_openai.chat_models.base import _convert_message_to_dict
 
-from tfgrpo_agents.agents.react import is_set_aside
+from tfgrpo_agents.agents import is_set_aside
 from tfgrpo_agents.datasets.synthetic_web import PUBLIC_ROOT
 from tfgrpo_agents.learning.domains import domain_for
 from tfgrpo_agents.models.local_model import LlamaServer

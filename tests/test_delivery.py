@@ -4,7 +4,7 @@ the answer — in the built-in ReAct agent and in a create_agent app through Exp
 import asyncio
 
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage, messages_to_dict
 from langchain_core.tools import tool
 
 from tests.fakes import scripted, tool_call
@@ -16,6 +16,8 @@ from tfgrpo_agents.agents import (
 )
 from tfgrpo_agents.agents.delivery import condition_of, opening_call, suggested_page
 from tfgrpo_agents.experience import ExperienceLibrary
+from tfgrpo_agents.learning import Trajectory
+from tfgrpo_agents.learning.reflection import render_transcript
 
 LESSONS = ExperienceLibrary.from_texts([
     "When asked for a conference's submission deadline, open its Call for Papers page and read the Key dates table.",
@@ -359,6 +361,9 @@ def test_a_reply_that_repeats_the_check_opens_the_page_it_named():
         opened = [m for m in result["messages"] if isinstance(m, ToolMessage)][-1]
         assert "Onyx Blade: 373 gold" in opened.text, "the page the check named was opened"
         assert any(repeat in m.text for m in result["messages"]), "the reply stays in the trace, set aside"
+        transcript = render_transcript(Trajectory(task_id="t", sample=0, question=SHOP_QUESTION,
+                                                  messages=messages_to_dict(result["messages"])))
+        assert f"replied with the lesson check's words (set aside, the page it named opened): {repeat}" in transcript
     model = scripted(tool_call("web_search", {"query": "Onyx Blade"}), "15", "373 gold")
     agent = build_react_agent(model, [shop_search, shop_page], experiences=SHOP,
                               delivery=LessonDelivery.parse("relevant,next"), max_steps=6)

@@ -187,9 +187,12 @@ def render_transcript(trajectory: Trajectory, max_result_chars: int = 400) -> st
                                  + (f" — reasoning: {thought[:200]}" if thought else ""))
             elif thought:
                 step += 1
-                said = ("replied" if not is_set_aside(message) else "replied with the lesson check's words (set "
-                        "aside, the page it named opened)" if looked else "answered before using a tool (set aside, "
-                        "asked again)")
+                if not is_set_aside(message):
+                    said = "replied"
+                elif looked:  # a reply that repeated a lesson check: the page it named was opened instead
+                    said = "replied with the lesson check's words (set aside, the page it named opened)"
+                else:
+                    said = "answered before using a tool (set aside, asked again)"
                 lines.append(f"{step}. {said}: {thought[:max_result_chars]}")
         elif isinstance(message, ToolMessage):
             result = " ".join(str(message.text).split())
