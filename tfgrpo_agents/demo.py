@@ -70,7 +70,7 @@ class DemoPlan(BaseModel):
     train_mix: str = "4:7:6"
     # how the learned library reaches the agent: the placement under which hand-written lessons gained
     # beyond noise on held-out webs (BENCHMARKS.md §1o); the baseline has no lessons, so no checks
-    delivery: str = "relevant,next2"
+    delivery: LessonDelivery = LessonDelivery.parse("relevant,next2")
 
 
 # Sized to stay under 6 minutes (default) and 4 (--quick) on an idle 2-core machine (BENCHMARKS.md, "tfgrpo demo").
@@ -132,7 +132,7 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
             learner.fit(train)
             emit(PhaseStarted(name="learned", rollouts=len(test) * plan.k))
             learned = EvalConfig(name="learned", library=str(out / "learn" / "library.json"),
-                                 delivery=LessonDelivery.parse(plan.delivery))
+                                 delivery=plan.delivery)
             run_sync(experiment.aevaluate(learned, test, settings, out / "eval", on_rollout=rollout_done))
             # both arms are read back from their records: the progress above counted each rollout once
             comparison = experiment.compare([EvalConfig(name="baseline"), learned], test, settings, out / "eval")
