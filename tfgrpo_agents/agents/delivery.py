@@ -223,13 +223,18 @@ def _path(url: str) -> str:
     return url.split("://", 1)[-1].partition("/")[2].split("#")[0].rstrip("/")
 
 
+def _is_opened_page(page: SeenPage) -> bool:
+    """Whether a page of a tool result is the page that result shows (its "Title: …" header), not a link."""
+    return page.label.lower().startswith("title:")
+
+
 def _opened(messages: Sequence[AnyMessage]) -> set[str]:
     """Paths of the URLs a tool was called with (a page opened, whatever the tool is named), and of
     pages a tool result shows under their own "Title:" (an opened page's header)."""
     called = {_path(value) for m in messages if isinstance(m, AIMessage) for call in m.tool_calls
               for value in call["args"].values() if isinstance(value, str) and "://" in value}
     shown = {_path(page.url) for m in messages if isinstance(m, ToolMessage)
-             for page in _pages_in(message_text(m)) if page.label.lower().startswith("title:")}
+             for page in _pages_in(message_text(m)) if _is_opened_page(page)}
     return called | shown
 
 
@@ -275,28 +280,27 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
         on_site = any((_path(url) + "/").startswith(site) for site in sites)
         return len(terms & action), int(on_site), len(terms & asked)
 
-    def best_of(pages: Iterable[SeenPage]) -> tuple[SeenPage | None, tuple[int, int, int]]:
-        best, best_fit = None, (0, 0, 0)
-        for page in pages:
-            score = fit(page.label, page.url)
-            if _path(page.url) not in opened and score[0] and score > best_fit:
-                best, best_fit = page, score
-        return best, best_fit
+    def best_of(pages: Iterable[SeenPage]) -> tuple[tuple[int, int, int], list[SeenPage]]:
+        """The best fit among the unopened pages that share a word of the lessons' action, and the
+        pages with it in the order seen (no fit, no pages: ``(0, 0, 0), []``)."""
+        scored = [(score, page) for page in pages
+                  if _path(page.url) not in opened and (score := fit(page.label, page.url))[0]]
+        top = max((score for score, _ in scored), default=(0, 0, 0))
+        return top, [page for score, page in scored if score == top]
 
     shown = [_pages_in(message_text(m)) for m in messages if isinstance(m, ToolMessage)]
     followed = max([fit("", f"//host/{path}") for path in opened]
                    + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened],
                    default=(0, 0, 0))
-    best, best_fit = best_of(p for pages in shown for p in pages)
-    if best_fit > followed:
-        return best
+    best_fit, best = best_of(p for pages in shown for p in pages)
+    if best and best_fit > followed:
+        return best[0]
     if onward:
-        links = next((pages[1:] for pages in reversed(shown) if pages and pages[0].label.lower().startswith("title:")
+        links = next((pages[1:] for pages in reversed(shown) if pages and _is_opened_page(pages[0])
                       and fit(pages[0].label, pages[0].url)[0]), [])
-        onward_page, onward_fit = best_of(links)
+        _, onward_pages = best_of(links)
         # a list of equals (every professor on the Faculty page) names none: a guess would be acted on
-        tied = sum(1 for p in links if _path(p.url) not in opened and fit(p.label, p.url) == onward_fit)
-        return onward_page if tied == 1 else None
+        return onward_pages[0] if len(onward_pages) == 1 else None
     return None
 
 
