@@ -140,7 +140,7 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
     settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
-                             reflection=reflection,
+                             reflection=reflection, delivery=LessonDelivery.parse(args.learn_delivery),
                              validation=ValidationSettings(tasks=args.validate, samples=args.validate_samples)
                              if args.validate else None)
     learner = experiment.learner(
@@ -224,6 +224,9 @@ def main() -> None:
     parser.add_argument("--delivery", action="append", default=[],
                         help="each library arm again with this lesson delivery (relevant, restate, check, next or nextN; "
                              "comma-separated, repeatable)")
+    parser.add_argument("--learn-delivery", default="", metavar="DELIVERY",
+                        help="the lesson delivery of the learning run's own rollouts and validation (default: the "
+                             "plain system prompt, as in the paper; runs and arms are named …-learn-DELIVERY)")
     parser.add_argument("--delivery-only", action="store_true",
                         help="library arms only with the --delivery placements, not in the plain system prompt")
     parser.add_argument("--library", action="append", default=[],
@@ -251,7 +254,8 @@ def main() -> None:
     if args.domain == UNSEEN_WEB and set(arms) - {"baseline", "oracle"}:
         parser.error(f"{UNSEEN_WEB} only tests: use --arms baseline,oracle and --library files learned on web-synthetic")
     # runs with trace summaries, or of a tagged variant of the prompts, are kept apart from the others
-    suffix = ("-trace" if args.summaries == "trace" else "") + (f"-{args.tag}" if args.tag else "")
+    suffix = (("-trace" if args.summaries == "trace" else "") + (f"-{args.tag}" if args.tag else "")
+              + (f"-learn-{LessonDelivery.parse(args.learn_delivery).spec}" if args.learn_delivery else ""))
     out = args.out / (args.domain + (f"-seed{args.web_seed}" if args.domain == UNSEEN_WEB
                                      and args.web_seed != UNSEEN_WEB_SEED else ""))
     out.mkdir(parents=True, exist_ok=True)

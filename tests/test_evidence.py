@@ -46,7 +46,7 @@ def test_a_wrong_answer_is_traced_to_the_website_address():
 
 def test_a_wrong_answer_is_traced_to_a_tool_result_or_to_memory():
     assert answer_source(attempt(0, "Lib/lzma.py", 0.0), TASK).startswith(
-        "answered «Lib/lzma.py», taken from the wrong part of its tool result 1: «…")
+        "answered «Lib/lzma.py», taken from the wrong part of its tool result 1, after the label «Source code»: «…")
     assert answer_source(attempt(0, "Guido van Rossum", 0.0), TASK) == \
         "answered «Guido van Rossum», which is in none of its tool results (from memory)"
     assert answer_source(attempt(0, "It was added in Python 3.3 as a new module.", 0.0), TASK) == \
@@ -221,3 +221,38 @@ def test_a_lesson_that_compares_with_the_reference_answer_is_re_asked():
     vetting = LessonVetting(TASK, [attempt(0, "3.3", 1.0)])
     assert vetting.objection("When a tool result does not match the expected answer, review the code.")
     assert vetting.objection("When asked for a version, check the correct attempt's page first.") is None
+
+
+SHOP_TASK = Task(id="s", question="How much does the Juniper Staff cost in the Cinderfall shop?", answer="117 gold",
+                 root_url="http://127.0.0.1:8000/game-1/")
+SHOP_HITS = ("1. Shop | Cinderfall\n   URL: http://127.0.0.1:8000/game-1/shop.html\n   Home Shop Nimbus Bow: 788 gold. "
+             "Juniper Staff: 117 gold.\n2. Lumen Staff | Cinderfall\n   URL: http://127.0.0.1:8000/game-1/items/"
+             "lumen-staff.html\n   Lumen Staff Base damage: 19. Lore.")
+PROFESSOR_PAGE = ("Title: Prof Bruno Mbeki | Institute of Meridian Computing\nURL: http://127.0.0.1:8000/institute-1/"
+                  "people/faculty/bruno-mbeki.html\n\nHome People Faculty Bruno Mbeki Office: Room 4.12.")
+
+
+def shop_attempt(sample: int, answer: str, reward: float, result: str = SHOP_HITS) -> Trajectory:
+    messages = [HumanMessage(SHOP_TASK.question),
+                AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "Juniper Staff"}, "id": "c0"}]),
+                ToolMessage(result, tool_call_id="c0"), AIMessage(answer)]
+    return Trajectory(task_id="s", sample=sample, question=SHOP_TASK.question, messages=messages_to_dict(messages),
+                      tool_calls=tool_calls_from_messages(messages), final_answer=answer, reward=reward)
+
+
+def test_the_contrast_names_the_page_and_label_of_each_value_without_the_tasks_names():
+    """The teacher fills "on <which page>" and "after <the label>" from these, not from the wrong attempt's excerpt."""
+    contrast = group_contrast(SHOP_TASK, [shop_attempt(0, "117 gold", 1.0), shop_attempt(1, "19", 0.0)])
+    assert "found on the search hit for the page «Shop» (/game-1/shop.html), in the text" in contrast
+    assert ("answered «19», taken from the wrong part of its tool result 1 on the search hit for the page "
+            "«Lumen X» (/game-1/items/lumen-X.html), after the label «Base damage»:") in contrast
+    assert "after the label «Staff»" not in contrast, "an item's name before its price is not a label"
+
+
+def test_an_opened_pages_title_and_path_lose_the_questions_names():
+    from tfgrpo_agents.learning.evidence import whereabouts
+    question = "Where is the office of Bruno Mbeki in the Institute of Meridian Computing?"
+    text = " ".join(PROFESSOR_PAGE.split())
+    assert whereabouts(text, text.index("Room 4.12"), question) == \
+        " on the opened page «Prof X» (/institute-1/people/faculty/X.html), after the label «Office»"
+    assert whereabouts("no header here: 3.3", 16, question) == ""

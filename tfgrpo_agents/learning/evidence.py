@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from langchain_core.messages import ToolMessage
 
@@ -49,14 +50,73 @@ def _excerpt(text: str, at: int, length: int, window: int) -> str:
     return f"«…{text[start:end]}…»"
 
 
-def reference_location(trajectory: Trajectory, reference: str, window: int = 80) -> tuple[int, str] | None:
-    """The first tool result (1-based) holding the reference answer, with the text around it."""
-    needle = _flat(reference)
+def _locate(trajectory: Trajectory, needle: str) -> tuple[int, str, int] | None:
+    """The first tool result (1-based) holding ``needle`` whole, that result's text and the position in it."""
     for number, text in enumerate(tool_results(trajectory), start=1):
         at = _find(needle, text)
         if at >= 0:
-            return number, _excerpt(text, at, len(needle), window)
+            return number, text, at
     return None
+
+
+def reference_location(trajectory: Trajectory, reference: str, window: int = 80) -> tuple[int, str] | None:
+    """The first tool result (1-based) holding the reference answer, with the text around it."""
+    needle = _flat(reference)
+    found = _locate(trajectory, needle)
+    return (found[0], _excerpt(found[1], found[2], len(needle), window)) if found else None
+
+
+# Where a page begins inside a tool result: a search hit ("2. Committee | Orbit Conf URL: …") or an
+# opened page ("Title: … URL: …"); the text up to the next beginning is that page's.
+_PAGE_START = re.compile(r"(?:^|(?<=\s))(?P<kind>\d+\.|Title:) (?P<title>\S.{0,118}?) URL: (?P<url>\S+)")
+# the words a page writes just before a value: "Workshop chair: …", "Head of department: …"
+_LABEL = re.compile(r"(?:^|(?<=\s))(?P<label>[A-Z][a-z]+(?: [a-z]+){0,3}):\s*$")
+_NAME_WORD = re.compile(r"[A-Z][\w'-]*|\w*\d\w*")
+
+
+def _names(question: str) -> set[str]:
+    """The question's names and codes, lower-cased (its first word is capitalised as a sentence's)."""
+    return {w.lower() for w in _NAME_WORD.findall(question)[1:]}
+
+
+def _without_names(text: str, question: str) -> str:
+    """``text`` with the question's names and codes ("Bruno Mbeki", "DEP276") as X: a page title or path
+    then says what kind of page it is (``Prof X``, ``/people/faculty/X.html``), which carries to other tasks."""
+    names = _names(question)
+    general = re.sub(r"[A-Za-z0-9']+", lambda m: "X" if m.group(0).lower() in names else m.group(0), text)
+    return re.sub(r"X(?:[ _-]X)+", "X", general)
+
+
+def page_at(text: str, at: int, question: str) -> str | None:
+    """The page a position of a tool result lies on, with the question's names taken out:
+    'the opened page «Prof X» (/people/faculty/X.html)', or 'the search hit for …'."""
+    start = None
+    for match in _PAGE_START.finditer(text):
+        if match.start() > at:
+            break
+        start = match
+    if start is None:
+        return None
+    title = _without_names(start["title"].split(" | ")[0], question)  # the site's name says nothing of the page
+    folder, _, name = (urlsplit(start["url"]).path or "/").rpartition("/")
+    path = f"{folder}/{_without_names(name, question)}"  # folders name kinds of pages; "institute-1" stays
+    kind = "the opened page" if start["kind"] == "Title:" else "the search hit for the page"
+    return f"{kind} «{title}» ({path})"
+
+
+def label_before(text: str, at: int, question: str) -> str | None:
+    """The label a page writes just before a value ("Workshop chair"), if it has one; the end of a name
+    the question gives ("Juniper Staff: 117 gold") is not a label."""
+    match = _LABEL.search(text[max(0, at - 60):at])
+    if match is None or match["label"].lower() in _names(question):
+        return None
+    return match["label"]
+
+
+def whereabouts(text: str, at: int, question: str) -> str:
+    """' on the opened page «Shop» (/game-1/shop.html), after the label «Base damage»', or what of it is known."""
+    page, label = page_at(text, at, question), label_before(text, at, question)
+    return (f" on {page}" if page else "") + (f", after the label «{label}»" if label else "")
 
 
 def where_reference_appeared(trajectory: Trajectory, reference: str, window: int = 80) -> str:
@@ -108,8 +168,8 @@ def answer_source(trajectory: Trajectory, task: Task, window: int = 60) -> str |
         for number, text in enumerate(tool_results(trajectory), start=1):
             at = _find(candidate, text)
             if at >= 0:
-                return (f"answered «{answer}», taken from the wrong part of its tool result {number}: "
-                        f"{_excerpt(text, at, len(candidate), window)}")
+                return (f"answered «{answer}», taken from the wrong part of its tool result {number}"
+                        f"{whereabouts(text, at, task.question)}: {_excerpt(text, at, len(candidate), window)}")
     return f"answered «{answer}», which is in none of its tool results (from memory)"
 
 
@@ -134,9 +194,15 @@ def group_contrast(task: Task, attempts: Sequence[Trajectory]) -> str:
     if not right or not wrong:
         return ""
     lines = []
-    found = next((loc for loc in (reference_location(t, task.answer, 60) for t in right) if loc), None)
-    lines.append(f"The correct attempts answered «{task.answer}»"
-                 + (f", found in the text {found[1]}." if found else ", which is in none of their tool results."))
+    needle = _flat(task.answer)
+    found = next((loc for loc in (_locate(t, needle) for t in right) if loc), None)
+    if found:
+        _, text, at = found
+        where = whereabouts(text, at, task.question)
+        lines.append(f"The correct attempts answered «{task.answer}», found{where + ',' if where else ''} "
+                     f"in the text {_excerpt(text, at, len(needle), 60)}.")
+    else:
+        lines.append(f"The correct attempts answered «{task.answer}», which is in none of their tool results.")
     sources = Counter(src for src in (answer_source(t, task) for t in wrong if not t.failed) if src)
     for source, count in sources.most_common(2):
         lines.append(f"{count} wrong attempt(s) {source}.")
