@@ -256,3 +256,20 @@ def test_an_opened_pages_title_and_path_lose_the_questions_names():
     assert whereabouts(text, text.index("Room 4.12"), question) == \
         " on the opened page «Prof X» (/institute-1/people/faculty/X.html), after the label «Office»"
     assert whereabouts("no header here: 3.3", 16, question) == ""
+
+
+def test_a_web_lesson_may_say_the_kind_of_fact_its_question_asks_but_not_what_it_names():
+    """Refused before: "names 'keynote', 'opening' from this task only", the one keynote question of the set."""
+    from tfgrpo_agents.learning.domains import DOMAINS
+    from tfgrpo_agents.learning.lessons import TaskVocabulary
+
+    keynote = "Who gives the opening keynote at Orbit Conf 2036?"
+    questions = [keynote, "Who is the workshop chair of Lumen Symposium 2035?",
+                 "How much does the Juniper Staff cost in the Cinderfall shop?", "Who chairs Basalt Workshop 2035?"]
+    lesson = "When asked who gives the opening keynote, answer with the name on the Keynotes page."
+    assert TaskVocabulary(questions).specific_terms(lesson, keynote) == ["give", "keynote", "opening"]
+    names_only = TaskVocabulary(questions, names_only=True)
+    assert names_only.specific_terms(lesson, keynote) == []
+    assert names_only.specific_terms(lesson + " of Orbit Conf", keynote) == ["conf", "orbit"]
+    assert names_only.specific_terms("When asked for a keynote in 2036, open Keynotes.", keynote) == ["2036"]
+    assert DOMAINS["web"].reflection().specific_words == "names" and DOMAINS["math"].reflection().specific_words == "any"

@@ -33,6 +33,7 @@ class Domain:
     reason_reminder: str | None = None  # asked when the first reply is a bare answer (see build_react_agent)
     lesson_template: str | None = None  # the sentence pattern lessons are written in (small teachers need one)
     optional_clause: str | None = None  # a clause of that pattern a lesson may leave out (see ReflectionSettings)
+    specific_words: str = "any"  # what marks a lesson as its task's own (see ReflectionSettings)
     factory: Callable[[Any], Any] | None = None  # a user's own agent: factory(library) -> agent
     code_hint: str | None = None  # a system-prompt line added when python_exec is among the tools
 
@@ -67,7 +68,8 @@ class Domain:
         return ReflectionSettings(**{"agent_objective": self.agent_objective,
                                      "learning_objective": self.learning_objective,
                                      "lesson_template": self.lesson_template,
-                                     "optional_clause": self.optional_clause, **overrides})
+                                     "optional_clause": self.optional_clause,
+                                     "specific_words": self.specific_words, **overrides})
 
 
 def _no_tools(options: dict[str, Any]) -> tuple[list[BaseTool], Callable[[], None]]:
@@ -125,14 +127,15 @@ DOMAINS: dict[str, Domain] = {
     "web": Domain("web", prompts.WEB_SYSTEM_PROMPT, prompts.WEB_AGENT_OBJECTIVE, "judge", _web_tools,
                   code_hint=prompts.WEB_CODE_HINT,
                   learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
-                  optional_clause=prompts.WEB_LESSON_OPTIONAL_CLAUSE,
+                  optional_clause=prompts.WEB_LESSON_OPTIONAL_CLAUSE, specific_words="names",
                   # search first: across four site families the first calls that browsed or ran code were
                   # right far less often than those that searched (BENCHMARKS.md §4c)
                   forget_guess=True, first_call="web_search"),
     # WebWalkerQA's own setting: the root URL and web_browse only, so pages opened are the cost
     "web-walk": Domain("web-walk", prompts.WEB_SYSTEM_PROMPT, prompts.WALK_AGENT_OBJECTIVE, "judge", _walk_tools,
                        learning_objective=prompts.WEB_LEARNING_OBJECTIVE, lesson_template=prompts.WEB_LESSON_TEMPLATE,
-                       optional_clause=prompts.WEB_LESSON_OPTIONAL_CLAUSE, forget_guess=True, first_call="required"),
+                       optional_clause=prompts.WEB_LESSON_OPTIONAL_CLAUSE, specific_words="names", forget_guess=True,
+                       first_call="required"),
     "qa": Domain("qa", prompts.QA_SYSTEM_PROMPT, prompts.QA_AGENT_OBJECTIVE, "exact", _no_tools,
                  tool_first=False),
 }

@@ -26,28 +26,41 @@ def _terms(text: str) -> set[str]:
     return terms
 
 
+_NAME = re.compile(r"`[^`]+`|[A-Z][\w'.-]*|\w*\d[\w.]*")
+
+
+def question_names(question: str) -> set[str]:
+    """The terms of what a question names (capitalised words but its first, codes, anything with a digit)."""
+    return _terms(" ".join(_NAME.findall(question.split(" ", 1)[1] if " " in question else "")))
+
+
 class TaskVocabulary:
     """The words that recur across the training questions, i.e. the domain's own vocabulary.
 
     A small teacher's lesson often names its task ("add the cost of the finale firework"); such a
     lesson helps no other task. A lesson word that comes from its own task's question and from no
     other question, or any number taken from the question, marks it as specific to that task.
+
+    ``names_only``: only what the question *names* can mark a lesson so. A web question's own words
+    say what kind of fact it asks ("who gives the opening keynote"); with a few dozen training
+    questions that kind is often asked once, and a lesson about it ("the Keynotes page") was refused.
     """
 
     MIN_QUESTIONS = 4  # with fewer questions every word looks rare; the check stays off
 
-    def __init__(self, questions: Iterable[str], general_text: str = "") -> None:
+    def __init__(self, questions: Iterable[str], general_text: str = "", names_only: bool = False) -> None:
         questions = list(questions)
         self.active = len(questions) >= self.MIN_QUESTIONS
+        self.names_only = names_only
         self.frequency = Counter(term for question in questions for term in _terms(question))
         self.frequency.update({term: 2 for term in _terms(general_text)})
 
     def specific_terms(self, lesson: str, question: str, answer: str | None = None) -> list[str]:
         """Words of ``lesson`` that belong to this one task: its answer, a number from its question,
-        or a word no other training question uses."""
+        or a word (a name, with ``names_only``) no other training question uses."""
         if not self.active:
             return []
-        shared = _terms(lesson) & _terms(question)
+        shared = _terms(lesson) & (question_names(question) if self.names_only else _terms(question))
         specific = {t for t in shared if t[0].isdigit() or self.frequency[t] < 2}
         if answer and len(answer) > 1 and whole(answer).search(lesson):
             specific.add(answer)

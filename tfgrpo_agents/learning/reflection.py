@@ -119,6 +119,9 @@ class ReflectionSettings(BaseModel):
     # A clause of that pattern with one slot (e.g. ' after "<the label next to it>"') that a lesson may leave
     # out: left unfilled, the clause is cut from the lesson instead of the lesson being refused.
     optional_clause: str | None = None
+    # "names": only the names a question gives mark a lesson as that task's own, not the words saying what
+    # kind of fact it asks (see TaskVocabulary); "any": every rare word of the question does (math: "the eggs").
+    specific_words: Literal["any", "names"] = "any"
     # None: every stage uses the teacher's own reply limit
     reply_caps: ReplyCaps | None = Field(default_factory=ReplyCaps)
 
@@ -251,7 +254,8 @@ class Reflector:
     def learn_vocabulary(self, tasks: Iterable[Task]) -> None:
         """Know the training questions, so lessons that only fit one of them are dropped."""
         s = self.settings
-        self.vocabulary = TaskVocabulary((t.question for t in tasks), f"{s.agent_objective} {s.learning_objective}")
+        self.vocabulary = TaskVocabulary((t.question for t in tasks), f"{s.agent_objective} {s.learning_objective}",
+                                         names_only=s.specific_words == "names")
 
     def _reference_block(self, task: Task) -> str:
         if self.settings.ground_truth and task.answer is not None:
