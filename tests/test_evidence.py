@@ -273,3 +273,9 @@ def test_a_web_lesson_may_say_the_kind_of_fact_its_question_asks_but_not_what_it
     assert names_only.specific_terms(lesson + " of Orbit Conf", keynote) == ["conf", "orbit"]
     assert names_only.specific_terms("When asked for a keynote in 2036, open Keynotes.", keynote) == ["2036"]
     assert DOMAINS["web"].reflection().specific_words == "names" and DOMAINS["math"].reflection().specific_words == "any"
+    course = "Who coordinates the course DEP276 in the School of Prism Engineering?"
+    assert names_only.without_rare_names("The coordinator of course DEP276 is on the course page.", course) == \
+        "The coordinator of course X is on the course page."
+    assert names_only.without_rare_names("Who coordinates the course DEP276 in the School of Prism Engineering?",
+                                         course) == "Who coordinates the course X in the X of X?"
+    assert TaskVocabulary(questions).without_rare_names("course DEP276", course) == "course DEP276", "math: unchanged"

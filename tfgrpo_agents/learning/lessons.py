@@ -66,6 +66,20 @@ class TaskVocabulary:
             specific.add(answer)
         return sorted(specific)
 
+    def without_rare_names(self, text: str, question: str) -> str:
+        """``text`` with the names only ``question`` gives ("DEP276", "Orbit Conf") as X (``names_only``).
+
+        The 1.5B teacher wrote "the course DEP276" into three replies in a row, re-asked each time; the
+        lesson around the name was right, so the name is taken out, as numbers are.
+        """
+        if not (self.active and self.names_only):
+            return text
+        rare = {t for t in question_names(question) if not t[0].isdigit() and self.frequency[t] < 2}
+        if not rare:
+            return text
+        general = re.sub(r"[\w'-]+", lambda m: "X" if _terms(m.group(0)) & rare else m.group(0), text)
+        return re.sub(r"X(?: X)+", "X", general)
+
 
 _CODE_SPAN = re.compile(r"`[^`]+`")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?![\w]|\.\d)")
@@ -109,7 +123,8 @@ _GRADERS_ANSWER = re.compile(r"\b(?:reference|expected|gold|ground[- ]truth|targ
 # the label a lesson says the answer follows: after 'Editor', after "New in version" ('What's New' keeps its apostrophe)
 _AFTER_LABEL = re.compile(r"""\bafter\s+(?:['‘](.+?)['’](?=[\s,.;:)]|$)|["“](.+?)["”])""")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")  # "(https://…)" copied from the evidence
+# "(https://…)" or "(/people/faculty/X.html)" copied from the evidence: a page is named by what it is
+_URL_ASIDE = re.compile(r"\s*\((?:https?://|www\.|/)[^)]*\)")
 
 
 def shorten(text: str, word_cap: int) -> str | None:
@@ -157,7 +172,7 @@ class LessonVetting:
     def __init__(self, task: Task, attempts: Sequence[Trajectory], vocabulary: TaskVocabulary | None = None) -> None:
         self.task = task
         self.vocabulary = vocabulary
-        self.question_kind = generalize_question(task.question)
+        self.question_kind = self.general(generalize_question(task.question))
         self.attempts = list(attempts)
         self.raw_results = [text for t in attempts for text in tool_results(t)]
         self.results = [self.general(text) for text in self.raw_results]
@@ -167,7 +182,8 @@ class LessonVetting:
                                      and not (task.answer and whole(task.answer).search(t.final_answer))})
 
     def general(self, text: str) -> str:
-        return generalize_lesson(text, self.task.question, self.task.answer, self.task.root_url)
+        text = generalize_lesson(text, self.task.question, self.task.answer, self.task.root_url)
+        return self.vocabulary.without_rare_names(text, self.task.question) if self.vocabulary else text
 
     def objection(self, lesson: str) -> str | None:
         """Why a (generalised) lesson is not kept, worded for the re-ask; ``None`` when it is kept."""

@@ -29,7 +29,6 @@ from tfgrpo_agents.learning.lessons import (
     SLOT,
     LessonVetting,
     TaskVocabulary,
-    generalize_question,
     shorten,
 )
 from tfgrpo_agents.learning.poisoning import directive_problem
@@ -292,16 +291,15 @@ class Reflector:
                   + (_attempt_evidence(task, t, s.summaries == "trace") if evidence else "")
                   for i, (t, summary) in enumerate(attempts, start=1)]
         contrast = group_contrast(task, [t for t, _ in attempts]) if evidence else ""
+        vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary)
         prompt = ADVANTAGE_PROMPT.format(
             agent_objective=s.agent_objective, comparison_instruction=instruction,
-            question=generalize_question(task.question) + (f"\nWebsite: {task.root_url}" if task.root_url else ""),
+            question=vetting.question_kind + (f"\nWebsite: {task.root_url}" if task.root_url else ""),
             reference_block=self._reference_block(task),
             attempts="\n\n".join(blocks), max_lessons=s.max_lessons,
             contrast_block=f"What the attempts show, checked against their tool results:\n{contrast}\n\n" if contrast else "",
             learning_objective=s.learning_objective, word_cap=s.word_cap, template_block=s.template_block(),
         )
-
-        vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary)
 
         def check(result: Lessons) -> str | None:
             lessons = list(map(s.without_unfilled_clause, result.lessons))
