@@ -92,8 +92,10 @@ LESSON_TEMPLATE_BLOCK = "Write each lesson by filling in every <...> of this pat
 # No "not <the tempting wrong value>" slot: with "…, not '3.11'" in its prompt the 1.5B agent answered
 # "3.11" on the training tasks of the next step (BENCHMARKS.md §1c): a small model repeats the values
 # a lesson names.
-WEB_LESSON_TEMPLATE = ('When asked for <the kind of fact, in general words>, answer with the value after "<the label '
-                       'next to it>" on <which page or section>.')
+# The first slot in the question's own words: lessons are picked for a question by the words of their "When …"
+# part, and "a specific person's name" shares none with "Who is the workshop chair of X?".
+WEB_LESSON_TEMPLATE = ('When asked for <what the question asks, in its own words without its names>, answer with the '
+                       'value after "<the label next to it>" on <which page or section>.')
 # The label is the one slot a lesson may leave out: where the answer is (the page) is the lesson. The 1.5B teacher
 # copies "the label next to it" into lessons about which page to open; without the clause they still say it.
 WEB_LESSON_OPTIONAL_CLAUSE = ' after "<the label next to it>"'
