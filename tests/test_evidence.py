@@ -274,8 +274,18 @@ def test_a_web_lesson_may_say_the_kind_of_fact_its_question_asks_but_not_what_it
     assert names_only.specific_terms("When asked for a keynote in 2036, open Keynotes.", keynote) == ["2036"]
     assert DOMAINS["web"].reflection().specific_words == "names" and DOMAINS["math"].reflection().specific_words == "any"
     course = "Who coordinates the course DEP276 in the School of Prism Engineering?"
-    assert names_only.without_rare_names("The coordinator of course DEP276 is on the course page.", course) == \
+    assert names_only.without_names("The coordinator of course DEP276 is on the course page.", course) == \
         "The coordinator of course X is on the course page."
-    assert names_only.without_rare_names("Who coordinates the course DEP276 in the School of Prism Engineering?",
+    assert names_only.without_names("Who coordinates the course DEP276 in the School of Prism Engineering?",
                                          course) == "Who coordinates the course X in the X of X?"
-    assert TaskVocabulary(questions).without_rare_names("course DEP276", course) == "course DEP276", "math: unchanged"
+    assert TaskVocabulary(questions).without_names("course DEP276", course) == "course DEP276", "math: unchanged"
+
+
+def test_a_copied_address_or_site_path_becomes_the_name_of_the_page():
+    from tfgrpo_agents.learning.lessons import generalize_lesson
+
+    assert generalize_lesson('Read the value after "Venue" on /conference-N/venue.html.', "q") == \
+        'Read the value after "Venue" on the venue page.'
+    assert generalize_lesson('Read it on the page "/department-N/teaching/courses/X.html".', "q") == "Read it on its own page."
+    assert generalize_lesson('Read it on the page "http://127.0.0.1:3/game-1/shop.html".', "q") == "Read it on its page."
+    assert generalize_lesson("Divide 3/4 by a/b.", "q") == "Divide 3/4 by a/b."

@@ -66,18 +66,17 @@ class TaskVocabulary:
             specific.add(answer)
         return sorted(specific)
 
-    def without_rare_names(self, text: str, question: str) -> str:
-        """``text`` with the names only ``question`` gives ("DEP276", "Orbit Conf") as X (``names_only``).
+    def without_names(self, text: str, question: str) -> str:
+        """``text`` with the names ``question`` gives ("DEP276", "Orbit Conf") as X (``names_only``).
 
-        The 1.5B teacher wrote "the course DEP276" into three replies in a row, re-asked each time; the
-        lesson around the name was right, so the name is taken out, as numbers are.
+        The 1.5B teacher wrote "the course DEP276" into three replies in a row, re-asked each time, and
+        "the base damage of the Lumen Bow in Quartz Legends" where a site's name recurs across the
+        questions; the lesson around the name was right, so the name is taken out, as numbers are.
         """
         if not (self.active and self.names_only):
             return text
-        rare = {t for t in question_names(question) if not t[0].isdigit() and self.frequency[t] < 2}
-        if not rare:
-            return text
-        general = re.sub(r"[\w'-]+", lambda m: "X" if _terms(m.group(0)) & rare else m.group(0), text)
+        names = {t for t in question_names(question) if not t[0].isdigit()}
+        general = re.sub(r"[\w'-]+", lambda m: "X" if _terms(m.group(0)) & names else m.group(0), text)
         return re.sub(r"X(?: X)+", "X", general)
 
 
@@ -95,7 +94,14 @@ def generalize_question(question: str) -> str:
     return _NUMBER.sub("N", _CODE_SPAN.sub("`X`", question))
 
 
-_URL = re.compile(r"[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
+_URL = re.compile(r"(?:\bthe page )?[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
+# a site path copied from the evidence ("/conference-N/venue.html"): the page's own name says what it is
+_PATH = re.compile(r"(?:\bthe page )?[\"'«]?(?<![\w/])/[\w./-]*?([\w-]+)\.html?[\"'»]?")
+
+
+def _page_named(match: re.Match[str]) -> str:
+    name = match.group(1).replace("-", " ").replace("_", " ")
+    return "its own page" if name in ("X", "index") else f"the {name} page"
 
 
 def generalize_lesson(lesson: str, question: str, answer: str | None = None, site: str | None = None) -> str:
@@ -111,7 +117,7 @@ def generalize_lesson(lesson: str, question: str, answer: str | None = None, sit
     numbers = set(_NUMBER.findall(question)) | set(_NUMBER.findall(site or ""))
     for number in numbers | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
         lesson = whole(number).sub("N", lesson)
-    return _URL.sub("its page", lesson)
+    return _PATH.sub(_page_named, _URL.sub("its page", lesson))
 
 
 SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
@@ -183,7 +189,7 @@ class LessonVetting:
 
     def general(self, text: str) -> str:
         text = generalize_lesson(text, self.task.question, self.task.answer, self.task.root_url)
-        return self.vocabulary.without_rare_names(text, self.task.question) if self.vocabulary else text
+        return self.vocabulary.without_names(text, self.task.question) if self.vocabulary else text
 
     def objection(self, lesson: str) -> str | None:
         """Why a (generalised) lesson is not kept, worded for the re-ask; ``None`` when it is kept."""
