@@ -289,3 +289,33 @@ def test_a_copied_address_or_site_path_becomes_the_name_of_the_page():
     assert generalize_lesson('Read it on the page "/department-N/teaching/courses/X.html".', "q") == "Read it on its own page."
     assert generalize_lesson('Read it on the page "http://127.0.0.1:3/game-1/shop.html".', "q") == "Read it on its page."
     assert generalize_lesson("Divide 3/4 by a/b.", "q") == "Divide 3/4 by a/b."
+
+
+def test_a_web_lesson_naming_its_course_is_kept_with_the_name_taken_out():
+    """The 1.5B teacher wrote "the course DEP276" three times in a row and the group taught nothing."""
+    from tfgrpo_agents.learning.domains import DOMAINS
+
+    course = Task(id="c", question="Who coordinates the course DEP276 in the School of Prism Engineering?",
+                  answer="Ravi Lindqvist", root_url="http://127.0.0.1:8000/department-2/")
+    hits = ("1. DEP276 | School of Prism Engineering\n   URL: http://127.0.0.1:8000/department-2/teaching/courses/"
+            "dep276.html\n   DEP276 Course coordinator: Ravi Lindqvist.\n2. Leadership | School of Prism Engineering\n"
+            "   URL: http://127.0.0.1:8000/department-2/about/leadership.html\n   Head of department: Dario Brennan.")
+
+    def course_attempt(sample: int, answer: str, reward: float) -> Trajectory:
+        messages = [HumanMessage(course.question),
+                    AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "DEP276"}, "id": "c0"}]),
+                    ToolMessage(hits, tool_call_id="c0"), AIMessage(answer)]
+        return Trajectory(task_id="c", sample=sample, question=course.question, messages=messages_to_dict(messages),
+                          tool_calls=tool_calls_from_messages(messages), final_answer=answer, reward=reward)
+
+    lesson = ('When asked who coordinates the course DEP276, answer with the value after "Course coordinator" on the '
+              'page "/department-N/teaching/courses/dep276.html".')
+    teacher = scripted(json.dumps({"lessons": [lesson]}))
+    reflector = Reflector(teacher, DOMAINS["web"].reflection())
+    reflector.learn_vocabulary([course, SHOP_TASK, TASK, Task(id="d", question="Who heads the School of Prism Art?")])
+    attempts = [(course_attempt(0, "Ravi Lindqvist", 1.0), "s1"), (course_attempt(1, "Dario Brennan", 0.0), "s2")]
+    assert reflector.advantage(course, attempts) == [
+        'When asked who coordinates the course X, answer with the value after "Course coordinator" on its own page.']
+    prompt = str(teacher.calls[0])
+    assert "Who coordinates the course X in the X of X?" in prompt, "the question is shown without its names"
+    assert "after the label «Course coordinator»" in prompt and "after the label «Head of department»" in prompt

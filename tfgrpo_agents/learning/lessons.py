@@ -188,8 +188,9 @@ class LessonVetting:
                                      and not (task.answer and whole(task.answer).search(t.final_answer))})
 
     def general(self, text: str) -> str:
-        text = generalize_lesson(text, self.task.question, self.task.answer, self.task.root_url)
-        return self.vocabulary.without_names(text, self.task.question) if self.vocabulary else text
+        if self.vocabulary:  # first: a name in a copied path ("…/dep276.html") then makes it "its own page"
+            text = self.vocabulary.without_names(text, self.task.question)
+        return generalize_lesson(text, self.task.question, self.task.answer, self.task.root_url)
 
     def objection(self, lesson: str) -> str | None:
         """Why a (generalised) lesson is not kept, worded for the re-ask; ``None`` when it is kept."""
