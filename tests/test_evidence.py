@@ -319,3 +319,21 @@ def test_a_web_lesson_naming_its_course_is_kept_with_the_name_taken_out():
     prompt = str(teacher.calls[0])
     assert "Who coordinates the course X in the X of X?" in prompt, "the question is shown without its names"
     assert "after the label «Course coordinator»" in prompt and "after the label «Head of department»" in prompt
+
+
+def test_an_operation_whose_text_describes_the_edit_is_re_asked_and_a_failed_plan_adds_the_lessons():
+    """Seen: group_ops filed the Committee-page lesson as "The lesson has been updated to provide a more
+    detailed and accurate guide on how to find the workshop chair on a conference's homepage."""
+    from tfgrpo_agents.experience import ExperienceLibrary
+
+    lesson = "When asked for the workshop chair, answer with the value after \"Workshop chair\" on the Committee page."
+    meta = ("The lesson has been updated to provide a more detailed and accurate guide on how to find the workshop "
+            "chair on a conference's homepage.")
+    ops = lambda text: json.dumps({"operations": [{"op": "ADD", "text": text}]})  # noqa: E731
+    teacher = scripted(ops(meta), ops(lesson))
+    assert Reflector(teacher).group_ops([lesson], ExperienceLibrary()) == [{"op": "ADD", "text": lesson}]
+    assert "words of no lesson given" in str(teacher.calls[1])
+
+    stubborn = scripted(ops(meta), ops(meta), ops(meta))
+    assert Reflector(stubborn).group_ops([lesson], ExperienceLibrary()) == [{"op": "ADD", "text": lesson}]
+    assert len(stubborn.calls) == 3

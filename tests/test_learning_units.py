@@ -348,7 +348,8 @@ def test_each_teacher_stage_asks_the_endpoint_for_a_reply_cap_sized_to_what_it_w
         teacher = ChatOpenAI(model="stub-model", base_url=stub.base_url, api_key="x", max_retries=0, max_tokens=700)
         reflector = Reflector(teacher, ReflectionSettings(reply_caps=ReplyCaps(summarize=300, base=50, per_item=70)))
         reflector.summarize(task, trajectory, ExperienceLibrary())
-        reflector.group_ops(["lesson one about pages", "lesson two about pages", "lesson three"], ExperienceLibrary())
+        reflector.group_ops(["Open the page the search result names before answering.", "lesson two about pages",
+                             "lesson three"], ExperienceLibrary())
         proposals = [{"op": "ADD", "text": "Open the page the search result names before answering."}]
         assert reflector.consolidate(proposals, ExperienceLibrary())[0]["op"] == "ADD"
         caps = [r.get("max_completion_tokens", r.get("max_tokens")) for r in stub.requests]

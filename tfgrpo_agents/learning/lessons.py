@@ -170,6 +170,23 @@ def copied_run(lesson: str, texts: Iterable[str], words: int = 5, allowed: str =
     return None
 
 
+def _content_words(text: str) -> set[str]:
+    return {word[:6] for word in _WORD.findall(text.lower()) if len(word) >= 4}
+
+
+def unsupported_words(text: str, sources: Iterable[str]) -> list[str]:
+    """The words of an operation's ``text`` that none of ``sources`` (the lessons it files, the
+    experiences it may merge with) holds, when they are most of its words; else an empty list.
+
+    Asked to file the lesson "look on the Committee page", the 1.5B teacher wrote "The lesson has been
+    updated to provide a more detailed and accurate guide …" as the experience's text.
+    """
+    words = _content_words(text)
+    known = set().union(set(), *map(_content_words, sources))
+    new = sorted(words - known)
+    return new if words and len(new) * 2 > len(words) else []
+
+
 class LessonVetting:
     """Whether a group's lesson can help other tasks: rewritten in general terms first, then refused
     when it still names its task, pastes a result of its group, or quotes one of the group's wrong

@@ -30,9 +30,10 @@ from tfgrpo_agents.learning.lessons import (
     LessonVetting,
     TaskVocabulary,
     shorten,
+    unsupported_words,
 )
 from tfgrpo_agents.learning.poisoning import directive_problem
-from tfgrpo_agents.learning.structured import Method, call_structured
+from tfgrpo_agents.learning.structured import Method, StructuredCallError, call_structured
 from tfgrpo_agents.models.caps import capped
 from tfgrpo_agents.prompts import (
     ADVANTAGE_PROMPT,
@@ -334,7 +335,11 @@ class Reflector:
         return result.lessons[: s.max_lessons]
 
     def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None,
-             max_tokens: int | None) -> list[dict[str, Any]]:
+             max_tokens: int | None, sources: Sequence[str]) -> list[dict[str, Any]]:
+        """The teacher's operations on ``library``; each text must be made of the words of ``sources``
+        (the lessons or proposals it files) and of the experiences it may merge with."""
+        sources = [*sources, *(e.text for e in library.experiences)]
+
         def check(plan: OpsPlan) -> str | None:
             # A DELETE of an id the list never had deletes nothing; dropping it beats re-asking.
             # Identical operations (a small teacher repeats itself) count once.
@@ -348,6 +353,10 @@ class Reflector:
             for index, op in enumerate(plan.operations):
                 if op.text:
                     problem = placeholder_problem(op.text, self.settings.min_words) or directive_problem(op.text)
+                    unsupported = unsupported_words(op.text, sources)
+                    if unsupported and not problem:
+                        problem = (f"its text says «{' '.join(unsupported[:4])}…», words of no lesson given; "
+                                   "use a lesson's own words (merged with an experience's for UPDATE)")
                     if problem:
                         return f"operation {index + 1}: {problem}"
                     op.text = shorten(op.text, self.settings.word_cap) or op.text
@@ -368,7 +377,11 @@ class Reflector:
             learning_objective=s.learning_objective, experiences=render_library(library),
             lessons="\n".join(f"- {lesson}" for lesson in lessons), word_cap=s.word_cap,
         )
-        return self._ops(prompt, library, config, s.cap("group_ops", len(lessons)))
+        try:
+            return self._ops(prompt, library, config, s.cap("group_ops", len(lessons)), lessons)
+        except StructuredCallError as exc:  # the lessons were vetted already; consolidation can still merge them
+            logger.warning("group_ops: no usable plan (%s); the lessons are added as they are", exc)
+            return [{"op": "ADD", "text": lesson} for lesson in lessons]
 
     def consolidate(self, proposals: Sequence[dict[str, Any]], library: ExperienceLibrary,
                     config: RunnableConfig | None = None) -> list[dict[str, Any]]:
@@ -382,4 +395,5 @@ class Reflector:
             learning_objective=s.learning_objective, experiences=render_library(library),
             proposals="\n".join(lines), word_cap=s.word_cap, max_experiences=s.max_experiences,
         )
-        return self._ops(prompt, library, config, s.cap("consolidate", len(proposals)))
+        return self._ops(prompt, library, config, s.cap("consolidate", len(proposals)),
+                         [p["text"] for p in proposals if p.get("text")])
