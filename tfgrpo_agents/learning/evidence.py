@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from langchain_core.messages import ToolMessage
@@ -71,20 +71,25 @@ def reference_location(trajectory: Trajectory, reference: str, window: int = 80)
 _PAGE_START = re.compile(r"(?:^|(?<=\s))(?P<kind>\d+\.|Title:) (?P<title>\S.{0,118}?) URL: (?P<url>\S+)")
 # the words a page writes just before a value: "Workshop chair: …", "Head of department: …"
 _LABEL = re.compile(r"(?:^|(?<=\s))(?P<label>[A-Z][a-z]+(?: [a-z]+){0,3}):\s*$")
-_NAME_WORD = re.compile(r"[A-Z][\w'-]*|\w*\d\w*")
+_NAME_WORD = re.compile(r"`[^`]+`|[A-Z][\w'.-]*|\w*\d[\w.]*")
 
 
-def _names(question: str) -> set[str]:
-    """The question's names and codes, lower-cased (its first word is capitalised as a sentence's)."""
-    return {w.lower() for w in _NAME_WORD.findall(question)[1:]}
+def names_in(question: str) -> list[str]:
+    """What a question names: code spans, capitalised words but its first (a sentence's), anything with a digit."""
+    return _NAME_WORD.findall(question.split(" ", 1)[1] if " " in question else "")
+
+
+def as_x(text: str, is_name: Callable[[str], bool]) -> str:
+    """``text`` with each word ``is_name`` accepts written X, and a run of them ("Bruno Mbeki") one X."""
+    general = re.sub(r"[\w']+", lambda m: "X" if is_name(m.group(0)) else m.group(0), text)
+    return re.sub(r"X(?:[ _-]X)+", "X", general)
 
 
 def _without_names(text: str, question: str) -> str:
     """``text`` with the question's names and codes ("Bruno Mbeki", "DEP276") as X: a page title or path
     then says what kind of page it is (``Prof X``, ``/people/faculty/X.html``), which carries to other tasks."""
-    names = _names(question)
-    general = re.sub(r"[A-Za-z0-9']+", lambda m: "X" if m.group(0).lower() in names else m.group(0), text)
-    return re.sub(r"X(?:[ _-]X)+", "X", general)
+    names = {w.lower() for w in names_in(question)}
+    return as_x(text, lambda word: word.lower() in names)
 
 
 def page_at(text: str, at: int, question: str) -> str | None:
@@ -108,7 +113,7 @@ def label_before(text: str, at: int, question: str) -> str | None:
     """The label a page writes just before a value ("Workshop chair"), if it has one; the end of a name
     the question gives ("Juniper Staff: 117 gold") is not a label."""
     match = _LABEL.search(text[max(0, at - 60):at])
-    if match is None or match["label"].lower() in _names(question):
+    if match is None or match["label"] in names_in(question):
         return None
     return match["label"]
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import Trajectory
-from tfgrpo_agents.learning.evidence import tool_results, whole
+from tfgrpo_agents.learning.evidence import as_x, names_in, tool_results, whole
 from tfgrpo_agents.learning.poisoning import poisoning_problem
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
@@ -26,12 +26,9 @@ def _terms(text: str) -> set[str]:
     return terms
 
 
-_NAME = re.compile(r"`[^`]+`|[A-Z][\w'.-]*|\w*\d[\w.]*")
-
-
 def question_names(question: str) -> set[str]:
-    """The terms of what a question names (capitalised words but its first, codes, anything with a digit)."""
-    return _terms(" ".join(_NAME.findall(question.split(" ", 1)[1] if " " in question else "")))
+    """The terms of what a question names (see :func:`names_in`)."""
+    return _terms(" ".join(names_in(question)))
 
 
 class TaskVocabulary:
@@ -76,8 +73,7 @@ class TaskVocabulary:
         if not (self.active and self.names_only):
             return text
         names = {t for t in question_names(question) if not t[0].isdigit()}
-        general = re.sub(r"[\w'-]+", lambda m: "X" if _terms(m.group(0)) & names else m.group(0), text)
-        return re.sub(r"X(?: X)+", "X", general)
+        return as_x(text, lambda word: bool(_terms(word) & names))
 
 
 _CODE_SPAN = re.compile(r"`[^`]+`")
