@@ -103,3 +103,32 @@ def test_the_cli_validates_with_several_samples_per_task(tmp_path):
     saved = json.loads((tmp_path / "run" / "steps" / "step-0001" / "validation.json").read_text())
     assert len(saved["rewards_before"]) == len(saved["rewards_after"]) == 4, "2 tasks × 2 samples"
     assert sorted({key.split("/")[1] for key in saved["rewards_after"]}) == ["0", "1"]
+
+
+def test_an_experience_text_made_of_no_lesson_never_reaches_the_library(tmp_path):
+    """Seen with the 1.5B teacher: consolidation filed "The lesson has been updated to provide a more detailed
+    and accurate guide …" as the step's one experience."""
+    meta = "The lesson has been updated to provide a more detailed and accurate guide for the agent."
+    tool = python_exec_tool()
+
+    def learner(run_dir, teacher):
+        settings = LearnSettings(name="g", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
+                                 concurrency=3)
+        return TrainingFreeGRPO(
+            agent_factory=lambda library: build_react_agent(WorldChatModel(), [tool], system_prompt="Add.",
+                                                            experiences=library, max_steps=4),
+            teacher=teacher, run_dir=run_dir, settings=settings, grader=MathGrader())
+
+    # the teacher is re-asked, then the groups' own proposals are applied
+    teacher = WorldChatModel(teacher_override=lambda prompt: json.dumps(
+        {"operations": [{"op": "ADD", "text": meta}]}) if "[stage: consolidate]" in prompt else None)
+    result = learner(tmp_path / "asked", teacher).fit([Task.model_validate(t) for t in make_tasks(KINDS)])
+    assert result.library.texts() == ["When asked for sums of odd numbers, trust the printed tool result."]
+
+    # and a plan that holds such a text anyway (a teacher's reply taken as it is) is filtered before it applies
+    trusting = learner(tmp_path / "trusted", WorldChatModel())
+    trusting.reflector.consolidate = lambda proposals, library, config=None: [{"op": "ADD", "text": meta}]
+    result = trusting.fit([Task.model_validate(t) for t in make_tasks(KINDS)])
+    assert result.library.texts() == ["When asked for sums of odd numbers, trust the printed tool result."]
+    saved = json.loads((tmp_path / "trusted" / "steps" / "step-0001" / "consolidation.json").read_text())
+    assert [op["text"] for op in saved["dropped"]] == [meta], "the groups' own proposals are applied instead"

@@ -55,6 +55,7 @@ from tfgrpo_agents.learning.events import (
     TeacherCallFinished,
 )
 from tfgrpo_agents.learning.ledger import StepLedger
+from tfgrpo_agents.learning.lessons import unsupported_words
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.results import StageFailure, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
@@ -333,8 +334,19 @@ class StepGraph:
             logger.warning("consolidation failed (%s); applying the groups' proposals directly", result.error)
             plan = proposals
         plan = [{**op, "sources": op.get("sources") or provenance(op, proposals)} for op in plan]
+        # Whatever the teacher wrote, an experience's text is made of the step's lessons (and the experiences
+        # it merges with): "The lesson has been updated to provide a more detailed guide …" never is.
+        grounds = [lesson for a in state.get("advantages", []) if a.ok for lesson in a.value or []]
+        grounds += [e.text for e in library.experiences]
+        def grounded(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [op for op in ops if not (op.get("text") and unsupported_words(op["text"], grounds))]
+
+        dropped = [op for op in plan if op not in grounded(plan)]
+        for op in dropped:
+            logger.warning("step %d: %s dropped, its text is none of the lessons': %s", step, op.get("op"), op["text"])
+        plan = grounded(plan) or (grounded(proposals) if dropped else [])  # nothing left: the groups' own
         self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": proposals, "plan": plan,
-                                                                  "fallback": not result.ok})
+                                                                  "dropped": dropped, "fallback": not result.ok})
         return {"plan": plan}
 
     async def validate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
