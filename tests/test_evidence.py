@@ -289,6 +289,9 @@ def test_a_copied_address_or_site_path_becomes_the_name_of_the_page():
     assert generalize_lesson('Read it on the page "/department-N/teaching/courses/X.html".', "q") == "Read it on its own page."
     assert generalize_lesson('Read it on the page "http://127.0.0.1:3/game-1/shop.html".', "q") == "Read it on its page."
     assert generalize_lesson("Divide 3/4 by a/b.", "q") == "Divide 3/4 by a/b."
+    assert generalize_lesson("When asked for the workshop chair, answer with the value after 'Workshop chair' on the "
+                             "page 'Committee', in the text '…ariq Okonkwo.'", "q") == \
+        "When asked for the workshop chair, answer with the value after 'Workshop chair' on the page 'Committee'."
 
 
 def test_a_web_lesson_naming_its_course_is_kept_with_the_name_taken_out():

@@ -95,6 +95,10 @@ _URL = re.compile(r"(?:\bthe page )?[\"'«]?https?://[^\s\"'»,;]+[\"'»]?")
 _PATH = re.compile(r"(?:\bthe page )?[\"'«]?(?<![\w/])/[\w./-]*?([\w-]+)\.html?[\"'»]?")
 
 
+# the contrast's own wording copied after the lesson: ", in the text '…ariq Okonkwo.'" (an excerpt of one page)
+_EXCERPT_ECHO = re.compile(r",?\s*in the text\s*[\"'«‘“].*$")
+
+
 def _page_named(match: re.Match[str]) -> str:
     name = match.group(1).replace("-", " ").replace("_", " ")
     return "its own page" if name in ("X", "index") else f"the {name} page"
@@ -113,7 +117,7 @@ def generalize_lesson(lesson: str, question: str, answer: str | None = None, sit
     numbers = set(_NUMBER.findall(question)) | set(_NUMBER.findall(site or ""))
     for number in numbers | ({answer} if answer and _NUMBER.fullmatch(answer) else set()):
         lesson = whole(number).sub("N", lesson)
-    return _PATH.sub(_page_named, _URL.sub("its page", lesson))
+    return _PATH.sub(_page_named, _URL.sub("its page", _EXCERPT_ECHO.sub(".", lesson)))
 
 
 SLOT = re.compile(r"<[^<>]{2,60}>")  # an unfilled slot of a lesson pattern
