@@ -59,7 +59,7 @@ from tfgrpo_agents.learning import (
 from tfgrpo_agents.learning.domains import DOMAINS, Domain
 from tfgrpo_agents.models.local_model import ROLLOUT_SERVER, LlamaServer
 from tfgrpo_agents.session import Experiment
-from tfgrpo_agents.tools.search_index import default_cache_dir
+from tfgrpo_agents._cache import cache_root
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -122,7 +122,7 @@ def unseen_web(web_seed: int) -> Path:
     """The synthetic web of another seed, generated once into the user's cache (it is deterministic)."""
     if web_seed == 0:
         raise SystemExit("--web-seed 0 is the committed synthetic web the libraries are written and learned on")
-    web = default_cache_dir() / f"synthetic-web-seed{web_seed}"
+    web = cache_root() / f"synthetic-web-seed{web_seed}"
     if not (web / "test.jsonl").exists():
         generate_synthetic_web(web, seed=web_seed)
     return web

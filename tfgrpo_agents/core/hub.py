@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tfgrpo_agents._cache import cache_root
 from tfgrpo_agents._atomic import atomic_write_text
 from tfgrpo_agents.errors import TfgrpoError
 
@@ -34,7 +35,7 @@ def parse_spec(spec: str) -> tuple[str, str, str]:
 
 def cache_path(spec: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     dataset, config, split = parse_spec(spec)
-    root = Path(cache_dir or os.environ.get("TFGRPO_CACHE") or Path.home() / ".cache" / "tfgrpo_agents") / "hub"
+    root = Path(cache_dir or cache_root()) / "hub"
     return root / f"{dataset.replace('/', '__')}-{config}-{split}.jsonl"
 
 

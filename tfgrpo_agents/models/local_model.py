@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from tfgrpo_agents._cache import cache_root
 from tfgrpo_agents.errors import TfgrpoError
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ LOCAL_MODELS: dict[str, ModelSpec] = {
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents")) / "models"
+    return cache_root() / "models"
 
 
 def part_files(spec: ModelSpec) -> list[Path]:

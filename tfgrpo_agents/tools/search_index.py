@@ -174,7 +174,8 @@ def normalize(text: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("TFGRPO_CACHE", Path.home() / ".cache" / "tfgrpo_agents"))
+    """As ``tfgrpo_agents._cache.cache_root`` (the tools import nothing of the package's)."""
+    return Path(os.environ.get("TFGRPO_CACHE") or Path.home() / ".cache" / "tfgrpo_agents")
 
 
 def page_title(document: bytes) -> str:
