@@ -7,7 +7,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tfgrpo_agents"
 # bottom to top; the root modules named here are shared helpers every layer may use
 LAYERS = [
-    {"_text", "_process", "_extras", "_atomic", "_async", "_objects", "errors", "prompts", "testing"},
+    {"_text", "_process", "_extras", "_atomic", "_async", "_objects", "_cache", "errors", "prompts", "testing"},
     {"tools"},
     {"models"},
     {"experience"},

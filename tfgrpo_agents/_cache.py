@@ -1,4 +1,4 @@
-"""Where the package keeps what it downloads or builds once (models, datasets, generated sites)."""
+"""Where the package keeps what it downloads or builds once (models, datasets, search indexes, generated sites)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel
 
+from tfgrpo_agents._cache import cache_root
 from tfgrpo_agents.tools.page import (  # raises MissingExtraError without [web]
     html_tree,
     main_text,
@@ -173,11 +174,6 @@ def normalize(text: str) -> str:
     return _APOSTROPHE.sub("", text)
 
 
-def default_cache_dir() -> Path:
-    """As ``tfgrpo_agents._cache.cache_root`` (the tools import nothing of the package's)."""
-    return Path(os.environ.get("TFGRPO_CACHE") or Path.home() / ".cache" / "tfgrpo_agents")
-
-
 def page_title(document: bytes) -> str:
     tree = html_tree(document.decode("utf-8", errors="replace"))
     title = (tree.findtext(".//title") or "") if tree is not None else ""
@@ -267,7 +263,7 @@ class LocalSearchIndex:
         (its fingerprint: the archive's size and time, or each file's) is not read at all."""
         files = source if isinstance(source, SiteFiles) else SiteFiles(source)
         key = hashlib.sha1(str(files.source.resolve()).encode()).hexdigest()[:16]
-        directory = Path(cache_dir) if cache_dir else default_cache_dir() / "index"
+        directory = Path(cache_dir) if cache_dir else cache_root() / "index"
         index = cls(directory / f"{files.source.name}-{key}.sqlite", base_url=base_url)
         fingerprint = files.fingerprint()
         if index._meta("source") != fingerprint:  # else nothing changed: no page is read or hashed
