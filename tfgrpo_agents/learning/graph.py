@@ -338,13 +338,16 @@ class StepGraph:
         # it merges with): "The lesson has been updated to provide a more detailed guide …" never is.
         grounds = [lesson for a in state.get("advantages", []) if a.ok for lesson in a.value or []]
         grounds += [e.text for e in library.experiences]
-        def grounded(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [op for op in ops if not (op.get("text") and unsupported_words(op["text"], grounds))]
 
-        dropped = [op for op in plan if op not in grounded(plan)]
+        def ungrounded(op: dict[str, Any]) -> bool:
+            return bool(op.get("text") and unsupported_words(op["text"], grounds))
+
+        dropped = [op for op in plan if ungrounded(op)]
         for op in dropped:
             logger.warning("step %d: %s dropped, its text is none of the lessons': %s", step, op.get("op"), op["text"])
-        plan = grounded(plan) or (grounded(proposals) if dropped else [])  # nothing left: the groups' own
+        plan = [op for op in plan if not ungrounded(op)]
+        if dropped and not plan:  # nothing left: the groups' own proposals, as when consolidation fails
+            plan = [op for op in proposals if not ungrounded(op)]
         self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": proposals, "plan": plan,
                                                                   "dropped": dropped, "fallback": not result.ok})
         return {"plan": plan}
