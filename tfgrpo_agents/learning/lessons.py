@@ -70,7 +70,7 @@ class TaskVocabulary:
         "the base damage of the Lumen Bow in Quartz Legends" where a site's name recurs across the
         questions; the lesson around the name was right, so the name is taken out, as numbers are.
         """
-        if not (self.active and self.names_only):
+        if not self.names_only:  # a rewrite, not a refusal: it needs no count of the other questions
             return text
         names = {t for t in question_names(question) if not t[0].isdigit()}
         return as_x(text, lambda word: bool(_terms(word) & names))
