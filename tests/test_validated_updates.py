@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from tests.scripted_world import WorldChatModel, make_tasks, openai_reply
-from tfgrpo_agents.agents import build_react_agent
+from tfgrpo_agents.agents import LessonDelivery, build_react_agent
 from tfgrpo_agents.learning import (
     LearnSettings,
     MathGrader,
@@ -37,15 +37,16 @@ class MisledByLessons(WorldChatModel):
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
-def learn(run_dir, model, validation, kinds=KINDS):
+def learn(run_dir, model, validation, kinds=KINDS, tasks=None, delivery=None):
     tool = python_exec_tool()
+    delivery = delivery or LessonDelivery()
     settings = LearnSettings(name="v", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
-                             concurrency=3, model_id="gpt-4o-mini", validation=validation)
+                             concurrency=3, model_id="gpt-4o-mini", validation=validation, delivery=delivery)
     learner = TrainingFreeGRPO(
         agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
-                                                        max_steps=4),
+                                                        max_steps=4, delivery=delivery),
         teacher=WorldChatModel(), run_dir=run_dir, settings=settings, grader=MathGrader())
-    return learner, learner.fit([Task.model_validate(t) for t in make_tasks(kinds)])
+    return learner, learner.fit([Task.model_validate(t) for t in tasks or make_tasks(kinds)])
 
 
 def test_a_change_that_helps_is_kept_and_its_cost_is_in_the_ledger(tmp_path):
@@ -86,8 +87,36 @@ def test_the_validation_batch_is_drawn_once_with_the_seed():
     tasks = [Task.model_validate(t) for t in make_tasks(["right"] * 10)]
     settings = LearnSettings(name="v", seed=3, validation=ValidationSettings(tasks=4))
     assert validation_batch(tasks, settings) == validation_batch(tasks, settings)
-    assert len(validation_batch(tasks, settings)) == 4
+    assert sorted(t.id for t in validation_batch(tasks, settings)) == sorted(t.id for t in tasks), "then the others"
+    other_seed = settings.model_copy(update={"seed": 4})
+    assert [t.id for t in validation_batch(tasks, other_seed)] != [t.id for t in validation_batch(tasks, settings)]
     assert validation_batch(tasks, settings.model_copy(update={"validation": None})) == []
+
+
+RELEVANT = LessonDelivery(relevant_only=True)
+
+
+def test_with_relevant_delivery_a_change_is_tried_only_on_the_tasks_it_touches(tmp_path):
+    """A lesson shown only to the tasks it matches leaves the others' prompts, and their paired rollouts,
+    as they were: the verdict is taken on the tasks whose lessons change (with 8 random tasks, the 1.5B
+    run decided on the one or two a lesson applied to, BENCHMARKS.md §1p)."""
+    odd = [{"id": f"o{a}", "question": f"[right] Among sums of odd numbers. What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
+           for a in (1, 3)]
+    plain = [{"id": f"p{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)} for a in (5, 7)]
+    _, result = learn(tmp_path / "run", MisledByLessons(), ValidationSettings(tasks=2), tasks=plain + odd,
+                      delivery=RELEVANT)
+    verdict = result.reports[0].validation
+    saved = json.loads((tmp_path / "run" / "steps" / "step-0001" / "validation.json").read_text())
+    assert verdict["tasks"] == 2 and sorted(saved["rewards_after"]) == ["o1/0", "o3/0"], \
+        "the two tasks the lesson is shown to, however the batch was drawn"
+    assert not verdict["kept"] and len(result.library) == 0
+
+
+def test_with_relevant_delivery_a_change_no_task_sees_is_kept_without_rollouts(tmp_path):
+    _, result = learn(tmp_path / "run", MisledByLessons(), ValidationSettings(tasks=4), delivery=RELEVANT)
+    verdict = result.reports[0].validation
+    assert verdict["kept"] and verdict["tasks"] == 0 and verdict["rollouts"] == 0
+    assert result.library.texts() == ["When asked for sums of odd numbers, trust the printed tool result."]
 
 
 def test_the_cli_validates_with_several_samples_per_task(tmp_path):

@@ -67,9 +67,9 @@ class LessonDelivery(BaseModel):
         # Changes of behaviour since the options were recorded (2026-12-07): ``next`` without ``check``
         # holds no answer back when it has no page to name; a reply that repeats a check opens its page;
         # a page of the question's site is named first; a later check names a fitting link of the page
-        # last opened.
+        # last opened; a word the lesson and the question qualify differently selects nothing.
         changes = [self.suggest_page and not self.answer_check and "page-only", self.suggest_page and "opens",
-                   self.suggest_page and "site-first", self.hops > 1 and "onward"]
+                   self.suggest_page and "site-first", self.hops > 1 and "onward", self.selects and "qualified"]
         return ":".join([self.model_dump_json(exclude=later), *filter(None, changes)])
 
     @property
@@ -166,16 +166,49 @@ def _without_names(question: str) -> str:
     return _NAME_WORD.sub(" ", question.strip())
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:.?!()\[\]\"«»]")
+# words that pick one of a kind's instances, not another kind: "the latest version" is "the current version"
+_SELECTORS = frozenset(_stem(w) for w in """current latest newest recent last first next new old oldest earliest
+previous upcoming present final main""".split())
+
+
+def _qualifiers(text: str) -> dict[str, set[str]]:
+    """Each informative word with the informative words written right before it in one clause
+    ("the workshop chair" → chair: {workshop}; "a game item's current stats" → current: {item}),
+    selectors aside ("the latest version", "came first": neither qualifies nor is qualified)."""
+    found: dict[str, set[str]] = {}
+    for clause in _CLAUSE_BREAK.split(_URL.sub(" ", text.lower())):
+        words = _WORD.findall(clause)
+        for before, word in zip(words, words[1:]):
+            if before not in _GENERIC and word not in _GENERIC and not {_stem(before), _stem(word)} & _SELECTORS:
+                found.setdefault(_stem(word), set()).add(_stem(before))
+    return found
+
+
+def _qualified_apart(condition: str, asked_text: str) -> set[str]:
+    """The shared words that the condition and the question qualify differently: "the workshop chair"
+    and "the general chair", "a game item costs" and "the team plan cost". Such a word names
+    another thing in each, so it does not make the lesson apply (BENCHMARKS.md §1q); a qualifier that
+    the other text holds anywhere keeps it ("submission or notification deadline", "submission deadline")."""
+    in_condition, in_question = _qualifiers(condition), _qualifiers(asked_text)
+    condition_terms, asked = _terms(condition), _terms(asked_text)
+    return {word for word, before in in_condition.items()
+            if word in in_question and not before & asked and not in_question[word] & condition_terms}
+
+
 def matching_lessons(experiences: Iterable[Experience], question: str, limit: int = 3) -> list[Experience]:
     """The lessons whose condition shares the most informative words with ``question``, best first.
 
     A word counts by how few of the library's conditions hold it, and not at all when every one
-    does (the product's name, "version"); a lesson that shares no word, or scores under half the
-    best one, is not relevant. The question's URLs are not words of it.
+    does (the product's name, "version") or when the two texts qualify it differently (the
+    workshop chair is not the general chair); a lesson that shares no word, or scores under half
+    the best one, is not relevant. The question's URLs are not words of it.
     """
     lessons = ordered(experiences)
-    conditions = {e.id: _terms(condition_of(e.text)) for e in lessons}
-    asked = _terms(_without_names(question))
+    asked_text = _without_names(question)
+    conditions = {e.id: _terms(condition_of(e.text)) - _qualified_apart(condition_of(e.text), asked_text)
+                  for e in lessons}
+    asked = _terms(asked_text)
     frequency: dict[str, int] = {}
     for terms in conditions.values():
         for term in terms:

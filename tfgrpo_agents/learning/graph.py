@@ -27,7 +27,8 @@ from langgraph.types import Send
 from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz
 
-from tfgrpo_agents.core.contract import AgentContract
+from tfgrpo_agents.agents.delivery import matching_lessons, question_of
+from tfgrpo_agents.core.contract import AgentContract, task_prompt
 from tfgrpo_agents.core.grading import grade_trajectories
 from tfgrpo_agents.core.rewards import Grader
 from tfgrpo_agents.core.rollout import (
@@ -353,8 +354,8 @@ class StepGraph:
         return {"plan": plan}
 
     async def validate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
-        """Try the step's change on the validation tasks against the library before it (same seeds);
-        roll it back when the mean reward drops by more than the tolerance."""
+        """Try the step's change on the validation tasks it touches against the library before it (same
+        seeds); roll it back when the mean reward drops by more than the tolerance."""
         checks = self.settings.validation
         plan = state.get("plan", [])
         if checks is None or not plan or not self.validation_tasks or self.grader is None:
@@ -366,15 +367,24 @@ class StepGraph:
         digest_before, digest_after = before.digest(), after.digest()
         if digest_after == digest_before:
             return {}
-        old, new = await asyncio.gather(self._validation_rollouts(before, config),
-                                        self._validation_rollouts(after, config))
+        tasks = self._touched_tasks(before, after)[:checks.tasks]
+        if not tasks:  # no training task is shown a lesson the change alters: nothing it could lower
+            verdict = {"kept": True, "mean_reward_before": None, "mean_reward_after": None, "tasks": 0,
+                       "rollouts": 0, "before_reused": False, "usage": TokenUsage().model_dump(), "rollout_time_s": 0.0}
+            self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
+                **verdict, "digest_before": digest_before, "digest_after": digest_after,
+                "rewards_before": {}, "rewards_after": {}})
+            return {"plan": plan, "validation": verdict}
+        old, new = await asyncio.gather(self._validation_rollouts(before, tasks, config),
+                                        self._validation_rollouts(after, tasks, config))
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
         kept = (new_mean or 0.0) >= (old_mean or 0.0) - checks.tolerance
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
-        reused = self._validated_before(digest_before, step)
-        charged = new if reused else [*old, *new]
+        earlier = self._validated_before(step)
+        old_fresh = [t for t in old if f"{digest_before}/{t.task_id}/{t.sample}" not in earlier]
+        charged = [*old_fresh, *new]
         verdict = {"kept": kept, "mean_reward_before": old_mean, "mean_reward_after": new_mean,
-                   "tasks": len(self.validation_tasks), "rollouts": len(charged), "before_reused": reused,
+                   "tasks": len(tasks), "rollouts": len(charged), "before_reused": len(old_fresh) < len(old),
                    "usage": TokenUsage.sum(c for t in charged for c in t.llm_calls).model_dump(),
                    "rollout_time_s": round(sum(t.wall_time_s for t in charged), 2)}
         self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
@@ -386,16 +396,33 @@ class StepGraph:
                            old_mean or 0.0, new_mean or 0.0)
         return {"plan": plan if kept else [], "validation": verdict}
 
-    def _validated_before(self, digest: str, step: int) -> bool:
-        """Whether an earlier step already rolled out the library of ``digest`` on the validation tasks."""
+    def _touched_tasks(self, before: ExperienceLibrary, after: ExperienceLibrary) -> list[Task]:
+        """The validation tasks, in their order, that the change from ``before`` to ``after`` can alter:
+        all of them when the agent is shown the whole library; with ``relevant`` delivery, those whose
+        selected lessons differ (the others' prompts, and so their paired rollouts, are the same)."""
+        delivery = self.settings.delivery
+        if not delivery.relevant_only:
+            return list(self.validation_tasks)
+
+        def shown(library: ExperienceLibrary, question: str) -> list[str]:
+            return [e.text for e in matching_lessons(library.experiences, question, delivery.limit)]
+
+        questions = {t.id: question_of(self.contract.messages_of(self.contract.input_for(t))) or task_prompt(t)
+                     for t in self.validation_tasks}
+        return [t for t in self.validation_tasks if shown(before, questions[t.id]) != shown(after, questions[t.id])]
+
+    def _validated_before(self, step: int) -> set[str]:
+        """``digest/task/sample`` of every validation rollout an earlier step rolled out (and was charged for)."""
+        done: set[str] = set()
         for earlier in range(1, step):
             path = self.run_dir.step_dir(earlier) / "validation.json"
             record = self.run_dir.read_json(path) if path.exists() else {}
-            if digest in (record.get("digest_before"), record.get("digest_after")):
-                return True
-        return False
+            for side in ("before", "after"):
+                done |= {f"{record.get(f'digest_{side}')}/{key}" for key in record.get(f"rewards_{side}", {})}
+        return done
 
-    async def _validation_rollouts(self, library: ExperienceLibrary, config: RunnableConfig) -> list[Trajectory]:
+    async def _validation_rollouts(self, library: ExperienceLibrary, tasks: list[Task],
+                                   config: RunnableConfig) -> list[Trajectory]:
         """The validation tasks' rollouts with ``library``, cached by its digest (the kept library's are
         the next step's "before"), graded."""
         digest = library.digest()
@@ -417,9 +444,9 @@ class StepGraph:
                 self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
             return trajectory
 
-        rollouts = await asyncio.gather(*(one(t, s) for t in self.validation_tasks for s in range(samples)))
+        rollouts = await asyncio.gather(*(one(t, s) for t in tasks for s in range(samples)))
         graded, _ = await asyncio.to_thread(
-            grade_trajectories, rollouts, {t.id: t for t in self.validation_tasks}, self.grader, self.run_dir,
+            grade_trajectories, rollouts, {t.id: t for t in tasks}, self.grader, self.run_dir,
             concurrency=self.settings.concurrency,
             key=lambda t: f"val-{digest}-{rollout_key(t.task_id, t.sample)}")
         return graded

@@ -67,10 +67,16 @@ def schedule(tasks: Sequence[Task], settings: LearnSettings) -> list[tuple[int, 
 
 
 def validation_batch(tasks: Sequence[Task], settings: LearnSettings) -> list[Task]:
-    """The training tasks a validated update is tried on: drawn once per run with its seed (none when off)."""
+    """The training tasks a validated update may be tried on, in the order they are tried, drawn once per
+    run with its seed (none when off): ``validation.tasks`` of them first — every change to a library
+    shown whole is tried on those — then the others, for a change that only the tasks whose lessons it
+    alters see (``relevant`` delivery): it is tried on the first ``validation.tasks`` of those."""
     if settings.validation is None:
         return []
-    return random.Random(f"{settings.seed}:validation").sample(list(tasks), min(settings.validation.tasks, len(tasks)))
+    first = random.Random(f"{settings.seed}:validation").sample(list(tasks), min(settings.validation.tasks, len(tasks)))
+    rest = [t for t in tasks if t not in first]
+    random.Random(f"{settings.seed}:validation-rest").shuffle(rest)
+    return first + rest
 
 
 class TrainingFreeGRPO:

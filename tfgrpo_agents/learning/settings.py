@@ -14,7 +14,10 @@ class ValidationSettings(BaseModel):
     each, against the library before it with the same seeds (paired); it is kept only if its mean
     reward is at least the old one minus ``tolerance``, and rolled back otherwise. The library before is
     usually one an earlier step rolled out already: its rollouts are reused (and not charged again), so a
-    lucky draw that got a change kept also sets the bar for the next; ``samples`` ≥ 2 damps both."""
+    lucky draw that got a change kept also sets the bar for the next; ``samples`` ≥ 2 damps both.
+    With ``relevant`` delivery a change is tried on the first ``tasks`` training tasks whose selected
+    lessons it alters (the others would roll out the same before and after), and kept untried when
+    it alters none."""
 
     tasks: int = Field(default=8, ge=1)
     samples: int = Field(default=1, ge=1)
