@@ -119,6 +119,36 @@ def test_with_relevant_delivery_a_change_no_task_sees_is_kept_without_rollouts(t
     assert result.library.texts() == ["When asked for sums of odd numbers, trust the printed tool result."]
 
 
+class MisledByOddLessons(WorldChatModel):
+    """The world's policy, except that the lesson about odd numbers makes it answer one too many."""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        reply = result.generations[0].message
+        taught = any(m.type == "system" and "sums of odd numbers" in str(m.text) for m in messages)
+        if taught and "Final answer:" in reply.text:
+            number = int(reply.text.rsplit(":", 1)[1])
+            reply = AIMessage(content=f"Final answer: {number + 1}", usage_metadata=reply.usage_metadata)
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def test_with_relevant_delivery_each_operation_is_judged_on_its_own_tasks(tmp_path):
+    """One step's plan held a right lesson and a wrong one (the 1.5B run): only the wrong one goes."""
+    def ask(kind, topic, a):
+        return {"id": f"{topic}{a}", "question": f"[{kind}] Among sums of {topic} numbers. What is {a} + {a + 3}?",
+                "answer": str(2 * a + 3)}
+
+    learning = [{"id": f"m{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
+                for a in (4, 5, 6, 7)]
+    _, result = learn(tmp_path / "run", MisledByOddLessons(), ValidationSettings(tasks=4), delivery=RELEVANT,
+                      tasks=learning + [ask("right", "odd", 1), ask("mixed", "small", 2)])
+    verdict = result.reports[0].validation
+    assert [op["text"] for op in verdict["rolled_back"]] == [
+        "When asked for sums of odd numbers, trust the printed tool result."]
+    assert not verdict["kept"] and verdict["tasks"] == 2
+    assert result.library.texts() == ["When asked for sums of small numbers, trust the printed tool result."]
+
+
 def test_the_cli_validates_with_several_samples_per_task(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text("".join(json.dumps(t) + "\n" for t in make_tasks(KINDS)))

@@ -355,61 +355,70 @@ class StepGraph:
 
     async def validate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         """Try the step's change on the validation tasks it touches against the library before it (same
-        seeds); roll it back when the mean reward drops by more than the tolerance."""
+        seeds); roll it back when the mean reward drops by more than the tolerance. With ``relevant``
+        delivery each operation is judged on the tasks it touches, and only the ones that lowered
+        theirs are rolled back (one step's plan held the right venue lesson and a wrong chair one)."""
         checks = self.settings.validation
         plan = state.get("plan", [])
         if checks is None or not plan or not self.validation_tasks or self.grader is None:
             return {}
         step = state["step"]
         before = self.library_for(step)
-        after = before.model_copy(deep=True)
-        after.apply(plan, step=step, strict=False)
+        after = _applied(before, plan, step)
         digest_before, digest_after = before.digest(), after.digest()
         if digest_after == digest_before:
             return {}
-        tasks = self._touched_tasks(before, after)[:checks.tasks]
-        if not tasks:  # no training task is shown a lesson the change alters: nothing it could lower
-            verdict = {"kept": True, "mean_reward_before": None, "mean_reward_after": None, "tasks": 0,
-                       "rollouts": 0, "before_reused": False, "usage": TokenUsage().model_dump(), "rollout_time_s": 0.0}
-            self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
-                **verdict, "digest_before": digest_before, "digest_after": digest_after,
-                "rewards_before": {}, "rewards_after": {}})
-            return {"plan": plan, "validation": verdict}
+        touched = self._touched_by(before, plan, step)
+        tasks = _round_robin(touched, checks.tasks)
         old, new = await asyncio.gather(self._validation_rollouts(before, tasks, config),
                                         self._validation_rollouts(after, tasks, config))
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
-        kept = (new_mean or 0.0) >= (old_mean or 0.0) - checks.tolerance
+
+        def holds(ids: set[str]) -> bool:
+            ours = lambda rollouts: [t.reward or 0.0 for t in rollouts if t.task_id in ids]  # noqa: E731
+            return (_mean(ours(new)) or 0.0) >= (_mean(ours(old)) or 0.0) - checks.tolerance
+
+        if len(touched) > 1:  # judged one operation at a time (untried when it touches no task)
+            tried = {t.id for t in tasks}
+            keep = [op for op, ids in zip(plan, touched) if holds({t.id for t in ids} & tried)]
+        else:
+            keep = plan if holds({t.id for t in tasks}) else []
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
         earlier = self._validated_before(step)
         old_fresh = [t for t in old if f"{digest_before}/{t.task_id}/{t.sample}" not in earlier]
         charged = [*old_fresh, *new]
-        verdict = {"kept": kept, "mean_reward_before": old_mean, "mean_reward_after": new_mean,
+        verdict = {"kept": len(keep) == len(plan), "mean_reward_before": old_mean, "mean_reward_after": new_mean,
                    "tasks": len(tasks), "rollouts": len(charged), "before_reused": len(old_fresh) < len(old),
+                   "rolled_back": [op for op in plan if op not in keep],
                    "usage": TokenUsage.sum(c for t in charged for c in t.llm_calls).model_dump(),
                    "rollout_time_s": round(sum(t.wall_time_s for t in charged), 2)}
         self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
             **verdict, "digest_before": digest_before, "digest_after": digest_after,
             "rewards_before": {f"{t.task_id}/{t.sample}": t.reward for t in old},
             "rewards_after": {f"{t.task_id}/{t.sample}": t.reward for t in new}})
-        if not kept:
-            logger.warning("step %d: change rolled back (validation mean reward %.3f → %.3f)", step,
-                           old_mean or 0.0, new_mean or 0.0)
-        return {"plan": plan if kept else [], "validation": verdict}
+        if len(keep) < len(plan):
+            logger.warning("step %d: %d of %d operations rolled back (validation mean reward %.3f → %.3f)", step,
+                           len(plan) - len(keep), len(plan), old_mean or 0.0, new_mean or 0.0)
+        return {"plan": keep, "validation": verdict}
 
-    def _touched_tasks(self, before: ExperienceLibrary, after: ExperienceLibrary) -> list[Task]:
-        """The validation tasks, in their order, that the change from ``before`` to ``after`` can alter:
-        all of them when the agent is shown the whole library; with ``relevant`` delivery, those whose
-        selected lessons differ (the others' prompts, and so their paired rollouts, are the same)."""
+    def _touched_by(self, before: ExperienceLibrary, plan: list[dict[str, Any]], step: int) -> list[list[Task]]:
+        """The validation tasks, in their order, that the plan can alter: one list for the whole plan when
+        the agent is shown the whole library; with ``relevant`` delivery, one per operation — the tasks
+        whose selected lessons differ with and without it, the plan's other operations applied (the
+        others' prompts, and so their paired rollouts, stay the same)."""
         delivery = self.settings.delivery
         if not delivery.relevant_only:
-            return list(self.validation_tasks)
-
-        def shown(library: ExperienceLibrary, question: str) -> list[str]:
-            return [e.text for e in matching_lessons(library.experiences, question, delivery.limit)]
-
+            return [list(self.validation_tasks)]
         questions = {t.id: question_of(self.contract.messages_of(self.contract.input_for(t))) or task_prompt(t)
                      for t in self.validation_tasks}
-        return [t for t in self.validation_tasks if shown(before, questions[t.id]) != shown(after, questions[t.id])]
+
+        def shown(library: ExperienceLibrary, task: Task) -> list[str]:
+            return [e.text for e in matching_lessons(library.experiences, questions[task.id], delivery.limit)]
+
+        after = _applied(before, plan, step)
+        whole = {t.id: shown(after, t) for t in self.validation_tasks}
+        return [[t for t in self.validation_tasks if shown(without, t) != whole[t.id]]
+                for without in (_applied(before, plan[:i] + plan[i + 1:], step) for i in range(len(plan)))]
 
     def _validated_before(self, step: int) -> set[str]:
         """``digest/task/sample`` of every validation rollout an earlier step rolled out (and was charged for)."""
@@ -545,3 +554,19 @@ def provenance(op: dict[str, Any], proposals: list[dict[str, Any]]) -> list[str]
 
 def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
+
+
+def _applied(library: ExperienceLibrary, plan: list[dict[str, Any]], step: int) -> ExperienceLibrary:
+    changed = library.model_copy(deep=True)
+    changed.apply(plan, step=step, strict=False)
+    return changed
+
+
+def _round_robin(touched: list[list[Task]], cap: int) -> list[Task]:
+    """Up to ``cap`` distinct tasks, taking each list's next task in turn, so every operation is tried."""
+    chosen: list[Task] = []
+    for rank in range(max((len(ids) for ids in touched), default=0)):
+        for ids in touched:
+            if rank < len(ids) and ids[rank] not in chosen and len(chosen) < cap:
+                chosen.append(ids[rank])
+    return chosen
