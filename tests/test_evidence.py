@@ -342,3 +342,21 @@ def test_an_operation_whose_text_describes_the_edit_is_re_asked_and_a_failed_pla
     stubborn = scripted(ops(meta), ops(meta), ops(meta))
     assert Reflector(stubborn).group_ops([lesson], ExperienceLibrary()) == [{"op": "ADD", "text": lesson}]
     assert len(stubborn.calls) == 3
+
+
+def test_an_edit_report_made_of_the_librarys_words_is_re_asked_too():
+    """A report of the edit that is mostly a lesson's words passes the word check (with a venue lesson in
+    the library, "conference's homepage" and "find" are known words), so it is caught by what it says."""
+    from tfgrpo_agents.experience import ExperienceLibrary
+    from tfgrpo_agents.learning.lessons import unsupported_words
+
+    library = ExperienceLibrary.from_texts([
+        "When asked for the location of the sessions of a conference, find the 'Venue' section on the conference's "
+        "homepage and read the room given there."])
+    lesson = "When asked for the workshop chair, answer with the value after \"Workshop chair\" on the Committee page."
+    meta = "The lesson has been updated: find the workshop chair on the Committee page of the conference's homepage."
+    assert unsupported_words(meta, [lesson, library.experiences[0].text]) == [], "most of its words are known"
+    ops = lambda text: json.dumps({"operations": [{"op": "ADD", "text": text}]})  # noqa: E731
+    teacher = scripted(ops(meta), ops(lesson))
+    assert Reflector(teacher).group_ops([lesson], library) == [{"op": "ADD", "text": lesson}]
+    assert "reports the edit" in str(teacher.calls[1])

@@ -56,7 +56,7 @@ from tfgrpo_agents.learning.events import (
     TeacherCallFinished,
 )
 from tfgrpo_agents.learning.ledger import StepLedger
-from tfgrpo_agents.learning.lessons import unsupported_words
+from tfgrpo_agents.learning.lessons import edit_report, unsupported_words
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.results import StageFailure, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
@@ -341,7 +341,7 @@ class StepGraph:
         grounds += [e.text for e in library.experiences]
 
         def ungrounded(op: dict[str, Any]) -> bool:
-            return bool(op.get("text") and unsupported_words(op["text"], grounds))
+            return bool(op.get("text") and (unsupported_words(op["text"], grounds) or edit_report(op["text"])))
 
         dropped = [op for op in plan if ungrounded(op)]
         for op in dropped:

@@ -187,6 +187,21 @@ def unsupported_words(text: str, sources: Iterable[str]) -> list[str]:
     return new if words and len(new) * 2 > len(words) else []
 
 
+_EDIT_REPORT = re.compile(
+    r"^\W*(?:(?:the|this|that|these|those|each|every|all|my|our)\s+)?(?:(?:new|updated|above|existing)\s+)?"
+    r"(?:lesson|experience|operation|entry|library|list)s?\s+(?:has|have|was|were|is|are)\s+(?:now\s+)?(?:been\s+)?"
+    r"(?:updated|added|merged|revised|modified|changed|improved|removed|deleted|kept|refined|rewritten)\b",
+    re.IGNORECASE)
+
+
+def edit_report(text: str) -> str | None:
+    """The words by which an operation's text reports an edit instead of stating a lesson ("The lesson
+    has been updated to provide a more detailed and accurate guide on how to find the workshop chair …":
+    most of its words are a lesson's, so :func:`unsupported_words` lets it through), or None."""
+    found = _EDIT_REPORT.search(text)
+    return found.group(0) if found else None
+
+
 class LessonVetting:
     """Whether a group's lesson can help other tasks: rewritten in general terms first, then refused
     when it still names its task, pastes a result of its group, or quotes one of the group's wrong
