@@ -357,7 +357,7 @@ class StepGraph:
         """Try the step's change on the validation tasks it touches against the library before it (same
         seeds); roll it back when the mean reward drops by more than the tolerance. With ``relevant``
         delivery each operation is judged on the tasks it touches, and only the ones that lowered
-        theirs are rolled back (one step's plan held the right venue lesson and a wrong chair one)."""
+        theirs are rolled back (a small teacher's plan may hold a right lesson and a wrong one)."""
         checks = self.settings.validation
         plan = state.get("plan", [])
         if checks is None or not plan or not self.validation_tasks or self.grader is None:
