@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -34,11 +35,11 @@ def seeds(spec: str) -> list[int]:
 
 
 def questions(args: argparse.Namespace) -> dict[str, str]:
-    """Each distinct question with its kind: its first six words, names set aside."""
+    """Each distinct question with its kind: its first six words, names set aside, numbers as N."""
     asked = [t.question for folder in args.tasks for path in sorted(folder.glob("*.jsonl")) for t in load_tasks(path)]
     asked += [qa["question"] for seed in (seeds(args.web_seeds) if args.web_seeds else [])
               for site in build_sites(seed) for qa in site.qa]
-    return {question: " ".join(_without_names(question).split()[:6]) for question in asked}
+    return {question: " ".join(re.sub(r"\d+", "N", _without_names(question)).split()[:6]) for question in asked}
 
 
 def selections(libraries: list[Path], asked: dict[str, str], limit: int) -> dict[str, dict[str, Counter]]:

@@ -170,7 +170,8 @@ def what_it_shows(comparison: Comparison, lessons: int, groups_with_signal: int 
                      f" ({abs(calls):.0f} % {'fewer' if calls >= 0 else 'more'}).")
     lines.append("The learned arm shows each question only the lessons whose condition matches it and, before the "
                  "answer, names the page a lesson points to (delivery relevant,next2). Hand-written lessons delivered "
-                 "this way beat the plain agent beyond noise on held-out webs (BENCHMARKS.md §1o); no library the "
-                 "1.5B model learned as its own teacher has yet (§1–1p). The paper's gains need a strong teacher: "
+                 "this way beat the plain agent beyond noise on held-out webs (BENCHMARKS.md §1o); libraries the "
+                 "1.5B model learned as its own teacher are now level with it, not yet better (§1–1q). The paper's "
+                 "gains need a strong teacher: "
                  "`tfgrpo learn --model … --base-url …` on any OpenAI-compatible endpoint.")
     return lines
