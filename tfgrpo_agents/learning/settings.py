@@ -16,8 +16,9 @@ class ValidationSettings(BaseModel):
     usually one an earlier step rolled out already: its rollouts are reused (and not charged again), so a
     lucky draw that got a change kept also sets the bar for the next; ``samples`` ≥ 2 damps both.
     With ``relevant`` delivery a change is tried on the first ``tasks`` training tasks whose selected
-    lessons it alters (the others would roll out the same before and after), and kept untried when
-    it alters none."""
+    lessons it alters (the others would roll out the same before and after), each operation is judged
+    on the tasks it alters and rolled back alone, and a change that alters no task's lessons is kept
+    untried."""
 
     tasks: int = Field(default=8, ge=1)
     samples: int = Field(default=1, ge=1)
