@@ -159,6 +159,7 @@ def test_the_cli_validates_with_several_samples_per_task(tmp_path):
              "--batch-size", "4", "--seed", "7", "--validate", "2", "--validate-samples", "2",
              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "step 1: validation: " in done.stdout, "the step report says what validation decided"
     saved = json.loads((tmp_path / "run" / "steps" / "step-0001" / "validation.json").read_text())
     assert len(saved["rewards_before"]) == len(saved["rewards_after"]) == 4, "2 tasks × 2 samples"
     assert sorted({key.split("/")[1] for key in saved["rewards_after"]}) == ["0", "1"]

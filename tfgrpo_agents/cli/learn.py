@@ -205,6 +205,8 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             progress.advance(bars["steps"])
             console.print(f"step {report.step}: mean reward {report.mean_reward}, groups with signal "
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
+            if report.validation:
+                console.print(f"step {report.step}: {_verdict(report.validation)}")
 
     learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event, store=options.store,
                                  store_namespace=options.store_namespace,
@@ -241,3 +243,14 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                   f"total ${summary['dollars_total']:.4f}  ·  wall time {summary['wall_time_s']} s")
     _print_library(library)
     console.print(f"run directory: {run_dir}  (library: {run_dir / 'library.json'})")
+
+
+def _verdict(validation: dict) -> str:
+    """A validated update's verdict in one line."""
+    if not validation.get("tasks"):
+        return "validation: the change alters no training task's lessons, kept untried"
+    rolled = len(validation.get("rolled_back") or [])
+    outcome = "kept" if validation.get("kept") else (f"{rolled} operation{'s' if rolled != 1 else ''} rolled back"
+                                                     if rolled else "rolled back")
+    return (f"validation: {outcome} (mean reward {validation['mean_reward_before']} → "
+            f"{validation['mean_reward_after']} on {validation['tasks']} tasks, {validation['rollouts']} new rollouts)")
