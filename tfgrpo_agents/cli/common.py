@@ -289,3 +289,14 @@ DeliveryOpt = Annotated[str, typer.Option(
          "the lessons matching the question), restate (under each tool result), check (once before the "
          "final answer), next (the check names the page a lesson points to; next2: and the page that one "
          "leads to), comma-separated.", callback=_delivery)]
+
+
+def validation_verdict(validation: dict) -> str:
+    """A validated update's verdict in one line."""
+    if not validation.get("tasks"):
+        return "validation: the change alters no training task's lessons, kept untried"
+    rolled = len(validation.get("rolled_back") or [])
+    outcome = "kept" if validation.get("kept") else (f"{rolled} operation{'s' if rolled != 1 else ''} rolled back"
+                                                     if rolled else "rolled back")
+    return (f"validation: {outcome} (mean reward {validation['mean_reward_before']} → "
+            f"{validation['mean_reward_after']} on {validation['tasks']} tasks, {validation['rollouts']} new rollouts)")

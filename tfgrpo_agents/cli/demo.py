@@ -16,6 +16,7 @@ from tfgrpo_agents.cli.common import (
     _progress,
     app,
     console,
+    validation_verdict,
 )
 
 
@@ -57,6 +58,8 @@ def demo(
             state["signal"] = state.get("signal", 0) + report.groups_with_signal
             console.print(f"learning step {report.step}: mean reward {report.mean_reward}, groups with signal "
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
+            if report.validation:
+                console.print(f"learning step {report.step}: {validation_verdict(report.validation)}")
 
     try:
         with progress:

@@ -33,6 +33,7 @@ from tfgrpo_agents.cli.common import (
     _runner,
     app,
     console,
+    validation_verdict,
 )
 
 
@@ -206,7 +207,7 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             console.print(f"step {report.step}: mean reward {report.mean_reward}, groups with signal "
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
             if report.validation:
-                console.print(f"step {report.step}: {_verdict(report.validation)}")
+                console.print(f"step {report.step}: {validation_verdict(report.validation)}")
 
     learner = experiment.learner(settings, run_dir, prices=prices, on_event=on_event, store=options.store,
                                  store_namespace=options.store_namespace,
@@ -244,13 +245,3 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
     _print_library(library)
     console.print(f"run directory: {run_dir}  (library: {run_dir / 'library.json'})")
 
-
-def _verdict(validation: dict) -> str:
-    """A validated update's verdict in one line."""
-    if not validation.get("tasks"):
-        return "validation: the change alters no training task's lessons, kept untried"
-    rolled = len(validation.get("rolled_back") or [])
-    outcome = "kept" if validation.get("kept") else (f"{rolled} operation{'s' if rolled != 1 else ''} rolled back"
-                                                     if rolled else "rolled back")
-    return (f"validation: {outcome} (mean reward {validation['mean_reward_before']} → "
-            f"{validation['mean_reward_after']} on {validation['tasks']} tasks, {validation['rollouts']} new rollouts)")
