@@ -96,3 +96,11 @@ def test_the_demo_runs_its_phases_and_counts_each_rollout_once(tmp_path, monkeyp
                       "learned": [plan.test_tasks, plan.test_tasks]}
     assert [a.summary.name for a in comparison.arms] == ["baseline", "learned"]
     assert all(a.summary.mean_at_k == 0.0 for a in comparison.arms)
+
+
+def test_an_empty_library_after_validation_says_the_lessons_were_rolled_back():
+    """Seen in `tfgrpo demo --quick`: the teacher's one lesson lowered its training task (1.0 → 0.5) and was
+    rolled back; the closing line had blamed the teacher's replies."""
+    line = what_it_shows(comparison(0.0, -0.1, 0.1, 2.0), lessons=0, groups_with_signal=1, rolled_back=1)[0]
+    assert line.startswith("No lesson was kept: the teacher wrote 1 change(s)") and "validation" in line
+    assert "no lesson came out of the teacher's replies" not in line

@@ -145,13 +145,18 @@ def run_demo(out: Path, *, plan: DemoPlan, model: str = "local", seed: int = 0,
     return comparison
 
 
-def what_it_shows(comparison: Comparison, lessons: int, groups_with_signal: int = 0) -> list[str]:
+def what_it_shows(comparison: Comparison, lessons: int, groups_with_signal: int = 0,
+                  rolled_back: int = 0) -> list[str]:
     """The demo's closing lines: the learned arm against the baseline in plain words, without claiming
-    more than a run of this size can show."""
+    more than a run of this size can show (``rolled_back``: operations validation undid)."""
     base, learned = comparison.arms[0], comparison.arms[-1]
     d = learned.versus_baseline
     lines = []
-    if lessons == 0 and groups_with_signal == 0:
+    if lessons == 0 and rolled_back:
+        lines.append(f"No lesson was kept: the teacher wrote {rolled_back} change(s) to the library and validation "
+                     "rolled them back, because they lowered the reward of the training tasks they apply to (the "
+                     "step's validation.json under learn/steps/ says by how much); the two rows differ only by chance.")
+    elif lessons == 0 and groups_with_signal == 0:
         lines.append("No lesson was learned: every training group's rollouts scored alike, so there was "
                      "nothing to compare (the method skips such groups); the two rows differ only by chance.")
     elif lessons == 0:

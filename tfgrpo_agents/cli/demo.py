@@ -60,6 +60,8 @@ def demo(
                           f"{report.groups_with_signal}/{report.tasks}, library {report.library_size} experiences")
             if report.validation:
                 console.print(f"learning step {report.step}: {validation_verdict(report.validation)}")
+                undone = len(report.validation.get("rolled_back") or []) or (not report.validation.get("kept"))
+                state["rolled_back"] = state.get("rolled_back", 0) + int(undone)
 
     try:
         with progress:
@@ -74,5 +76,5 @@ def demo(
     _print_library(library)
     console.print(f"report: {out / 'eval' / 'report.md'} · plots: {', '.join(comparison.plots)}")
     console.print("[bold]What the numbers show[/]")
-    for line in what_it_shows(comparison, len(library), state.get("signal", 0)):
+    for line in what_it_shows(comparison, len(library), state.get("signal", 0), state.get("rolled_back", 0)):
         console.print(line, markup=False, highlight=False)
