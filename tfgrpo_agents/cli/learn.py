@@ -244,4 +244,3 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                   f"total ${summary['dollars_total']:.4f}  ·  wall time {summary['wall_time_s']} s")
     _print_library(library)
     console.print(f"run directory: {run_dir}  (library: {run_dir / 'library.json'})")
-
