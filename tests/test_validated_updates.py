@@ -100,8 +100,8 @@ def test_with_relevant_delivery_a_change_is_tried_only_on_the_tasks_it_touches(t
     """A lesson shown only to the tasks it matches leaves the others' prompts, and their paired rollouts,
     as they were: the verdict is taken on the tasks whose lessons change (with 8 random tasks, the 1.5B
     run decided on the one or two a lesson applied to, BENCHMARKS.md §1p)."""
-    odd = [{"id": f"o{a}", "question": f"[right] Among sums of odd numbers. What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
-           for a in (1, 3)]
+    odd = [{"id": f"o{a}", "question": f"[right] Among sums of odd numbers. What is {a} + {a + 3}?",
+            "answer": str(2 * a + 3)} for a in (1, 3)]
     plain = [{"id": f"p{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)} for a in (5, 7)]
     _, result = learn(tmp_path / "run", MisledByLessons(), ValidationSettings(tasks=2), tasks=plain + odd,
                       delivery=RELEVANT)
