@@ -185,14 +185,14 @@ def _qualifiers(text: str) -> dict[str, set[str]]:
     return found
 
 
-def _qualified_apart(condition: str, asked_text: str) -> set[str]:
-    """The shared words that the condition and the question qualify differently: "the workshop chair"
-    and "the general chair", "a game item costs" and "the team plan cost". Such a word names
-    another thing in each, so it does not make the lesson apply (BENCHMARKS.md §1q); a qualifier that
-    the other text holds anywhere keeps it ("submission or notification deadline", "submission deadline")."""
-    in_condition, in_question = _qualifiers(condition), _qualifiers(asked_text)
-    condition_terms, asked = _terms(condition), _terms(asked_text)
-    return {word for word, before in in_condition.items()
+def _qualified_apart(condition: str, in_question: dict[str, set[str]], asked: set[str]) -> set[str]:
+    """The shared words that the condition and the question (its qualifiers and terms) qualify
+    differently: "the workshop chair" and "the general chair", "a game item costs" and "the team plan
+    cost". Such a word names another thing in each, so it does not make the lesson apply
+    (BENCHMARKS.md §1q); a qualifier that the other text holds anywhere keeps it ("submission or
+    notification deadline", "submission deadline")."""
+    condition_terms = _terms(condition)
+    return {word for word, before in _qualifiers(condition).items()
             if word in in_question and not before & asked and not in_question[word] & condition_terms}
 
 
@@ -206,9 +206,9 @@ def matching_lessons(experiences: Iterable[Experience], question: str, limit: in
     """
     lessons = ordered(experiences)
     asked_text = _without_names(question)
-    conditions = {e.id: _terms(condition_of(e.text)) - _qualified_apart(condition_of(e.text), asked_text)
-                  for e in lessons}
-    asked = _terms(asked_text)
+    asked, in_question = _terms(asked_text), _qualifiers(asked_text)
+    conditions = {e.id: _terms(condition) - _qualified_apart(condition, in_question, asked)
+                  for e in lessons for condition in [condition_of(e.text)]}
     frequency: dict[str, int] = {}
     for terms in conditions.values():
         for term in terms:

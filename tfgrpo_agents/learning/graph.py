@@ -368,7 +368,7 @@ class StepGraph:
         digest_before, digest_after = before.digest(), after.digest()
         if digest_after == digest_before:
             return {}
-        touched = self._touched_by(before, plan, step)
+        touched = self._touched_by(before, after, plan, step)
         tasks = _round_robin(touched, checks.tasks)
         old, new = await asyncio.gather(self._validation_rollouts(before, tasks, config),
                                         self._validation_rollouts(after, tasks, config))
@@ -401,11 +401,12 @@ class StepGraph:
                            len(plan) - len(keep), len(plan), old_mean or 0.0, new_mean or 0.0)
         return {"plan": keep, "validation": verdict}
 
-    def _touched_by(self, before: ExperienceLibrary, plan: list[dict[str, Any]], step: int) -> list[list[Task]]:
-        """The validation tasks, in their order, that the plan can alter: one list for the whole plan when
-        the agent is shown the whole library; with ``relevant`` delivery, one per operation — the tasks
-        whose selected lessons differ with and without it, the plan's other operations applied (the
-        others' prompts, and so their paired rollouts, stay the same)."""
+    def _touched_by(self, before: ExperienceLibrary, after: ExperienceLibrary, plan: list[dict[str, Any]],
+                    step: int) -> list[list[Task]]:
+        """The validation tasks, in their order, that the plan (``after``: ``before`` with it applied) can
+        alter: one list for the whole plan when the agent is shown the whole library; with ``relevant``
+        delivery, one per operation — the tasks whose selected lessons differ with and without it, the
+        plan's other operations applied (the others' prompts, and so their paired rollouts, stay the same)."""
         delivery = self.settings.delivery
         if not delivery.relevant_only:
             return [list(self.validation_tasks)]
@@ -415,7 +416,6 @@ class StepGraph:
         def shown(library: ExperienceLibrary, task: Task) -> list[str]:
             return [e.text for e in matching_lessons(library.experiences, questions[task.id], delivery.limit)]
 
-        after = _applied(before, plan, step)
         whole = {t.id: shown(after, t) for t in self.validation_tasks}
         return [[t for t in self.validation_tasks if shown(without, t) != whole[t.id]]
                 for without in (_applied(before, plan[:i] + plan[i + 1:], step) for i in range(len(plan)))]
@@ -434,6 +434,8 @@ class StepGraph:
                                    config: RunnableConfig) -> list[Trajectory]:
         """The validation tasks' rollouts with ``library``, cached by its digest (the kept library's are
         the next step's "before"), graded."""
+        if not tasks:  # a change no task's lessons see: no agent to build
+            return []
         digest = library.digest()
         agent = self.agent_factory(library)
         gate = asyncio.Semaphore(self.settings.concurrency)

@@ -358,8 +358,9 @@ class Reflector:
                     if unsupported and not problem:
                         problem = (f"its text says «{' '.join(unsupported[:4])}…», words of no lesson given; "
                                    "use a lesson's own words (merged with an experience's for UPDATE)")
-                    if edit_report(op.text) and not problem:
-                        problem = (f"its text reports the edit («{edit_report(op.text)}») instead of being the "
+                    report = edit_report(op.text)
+                    if report and not problem:
+                        problem = (f"its text reports the edit («{report}») instead of being the "
                                    "lesson: write the lesson itself")
                     if problem:
                         return f"operation {index + 1}: {problem}"
