@@ -141,7 +141,9 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
                              reflection=reflection, delivery=LessonDelivery.parse(args.learn_delivery),
-                             validation=ValidationSettings(tasks=args.validate, samples=args.validate_samples)
+                             resample_flat=args.resample_flat,
+                             validation=ValidationSettings(tasks=args.validate, samples=args.validate_samples,
+                                                           settle_samples=args.validate_settle)
                              if args.validate else None)
     learner = experiment.learner(
         settings, run_dir,
@@ -238,6 +240,12 @@ def main() -> None:
                              "on N training tasks (its runs and arms are named …-validateN)")
     parser.add_argument("--validate-samples", type=int, default=1, metavar="S",
                         help="rollouts per validation task (S > 1: runs and arms are named …-validateNxS)")
+    parser.add_argument("--validate-settle", type=int, default=0, metavar="S",
+                        help="an operation that lost by one rollout gets S more paired rollouts a task, and is kept "
+                             "if it loses no more (runs and arms are named …-settleS)")
+    parser.add_argument("--resample-flat", type=int, default=0, metavar="N",
+                        help="N more rollouts, once, for a task whose G rewards are all equal (runs and arms are "
+                             "named …-resampleN)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--web-seed", type=int, default=UNSEEN_WEB_SEED,
                         help=f"{UNSEEN_WEB}: the seed its sites are generated with (other than 1: results in …-seedN)")
@@ -295,7 +303,8 @@ def main() -> None:
         if "oracle" in arms:
             add_arm("oracle", ROOT / "bench" / "oracle" / f"{ORACLE_FILE.get(args.domain, args.domain)}.json")
         validated = (f"-validate{args.validate}" + (f"x{args.validate_samples}" if args.validate_samples > 1 else "")
-                     if args.validate else "")
+                     + (f"-settle{args.validate_settle}" if args.validate_settle else "") if args.validate else "")
+        validated = (f"-resample{args.resample_flat}" if args.resample_flat else "") + validated
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}{validated}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,

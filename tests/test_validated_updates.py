@@ -192,3 +192,56 @@ def test_an_experience_text_made_of_no_lesson_never_reaches_the_library(tmp_path
     assert result.library.texts() == ["When asked for sums of odd numbers, trust the printed tool result."]
     saved = json.loads((tmp_path / "trusted" / "steps" / "step-0001" / "consolidation.json").read_text())
     assert [op["text"] for op in saved["dropped"]] == [meta], "the groups' own proposals are applied instead"
+
+
+class SlipsAt(WorldChatModel):
+    """The world's policy, except that with a lesson in its prompt it answers one too many at the given
+    rollout seeds (all of them when ``seeds`` is None)."""
+
+    seeds: frozenset | None = None
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        reply = result.generations[0].message
+        taught = any(m.type == "system" and "sums of odd numbers" in str(m.text) for m in messages)
+        slips = self.seeds is None or int(kwargs.get("seed") or 0) in self.seeds
+        if taught and slips and "Final answer:" in reply.text:
+            number = int(reply.text.rsplit(":", 1)[1])
+            reply = AIMessage(content=f"Final answer: {number + 1}", usage_metadata=reply.usage_metadata)
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def test_a_lesson_that_lost_one_rollout_on_solved_tasks_is_settled_by_more_rollouts(tmp_path):
+    """A right lesson for tasks the agent already solves can at best tie, so one slipped rollout rolled it
+    back (the 1.5B run's workshop-chair lesson, BENCHMARKS.md §1q): with ``settle_samples`` it is tried on
+    more paired rollouts and kept if it loses no more; a lesson that keeps losing is still rolled back."""
+    from tfgrpo_agents.core.rollout import rollout_seed
+
+    solved = [{"id": f"o{a}", "question": f"[right] Among sums of odd numbers. What is {a} + {a + 3}?",
+               "answer": str(2 * a + 3)} for a in (1, 3)]
+    teaching = [{"id": f"p{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)} for a in (5, 7)]
+    once = frozenset({rollout_seed(7, 0, "o1", 0)})  # the first validation rollout of o1 slips
+
+    def verdict_of(name, model, settle):
+        _, result = learn(tmp_path / name, model, ValidationSettings(tasks=2, settle_samples=settle),
+                          tasks=teaching + solved, delivery=RELEVANT)
+        saved = json.loads((tmp_path / name / "steps" / "step-0001" / "validation.json").read_text())
+        return result, result.reports[0].validation, saved
+
+    result, verdict, saved = verdict_of("unsettled", SlipsAt(seeds=once), 0)
+    assert not verdict["kept"] and len(saved["rewards_after"]) == 2, "2/2 → 1/2: rolled back, as before"
+
+    result, verdict, saved = verdict_of("settled", SlipsAt(seeds=once), 2)
+    assert verdict["kept"] and verdict["settled_on"] == ["o1", "o3"]
+    assert sorted(saved["rewards_after"]) == [f"{t}/{s}" for t in ("o1", "o3") for s in range(3)]
+    assert (verdict["mean_reward_before"], verdict["mean_reward_after"]) == (1.0, 0.8333)
+    assert result.library.texts() == ["When asked for sums of odd numbers, trust the printed tool result."]
+
+    result, verdict, saved = verdict_of("losing", SlipsAt(seeds=None), 2)
+    assert not verdict["kept"] and verdict["settled_on"] == [] and len(saved["rewards_after"]) == 2, \
+        "0/2: a loss of two rollouts is not settled"
+    assert len(result.library) == 0
+
+    twice = frozenset({*once, rollout_seed(7, 0, "o3", 1)})  # one slip in the first look, one in the extra rollouts
+    result, verdict, _ = verdict_of("slips-again", SlipsAt(seeds=twice), 2)
+    assert not verdict["kept"] and verdict["settled_on"] == ["o1", "o3"] and len(result.library) == 0

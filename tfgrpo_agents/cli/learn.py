@@ -67,6 +67,12 @@ def learn(
                                           callback=_at_least(0))] = 0,
     validate_samples: Annotated[int, typer.Option(help="Validated updates: rollouts per validation task (one is "
                                                        "noisy with small models).", callback=_at_least(1))] = 1,
+    validate_settle: Annotated[int, typer.Option(help="Validated updates: an operation that lost by one rollout gets "
+                                                      "N more paired rollouts a task; kept if it loses no more.",
+                                                 callback=_at_least(0))] = 0,
+    resample_flat: Annotated[int, typer.Option(help="N more rollouts, once, for a task whose G rewards are all "
+                                                    "equal (0: such a group is skipped, as in the paper).",
+                                               callback=_at_least(0))] = 0,
     site: Annotated[Path | None, typer.Option(help="web agent: a site folder or .tar.gz to serve locally.",
                                               callback=_existing)] = None,
     public_url: Annotated[str | None, typer.Option(help="web agent: the site's public address, mapped to the local copy.")] = None,
@@ -141,7 +147,9 @@ def learn(
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout,
             concurrency=_concurrency(concurrency, model, base_url),
             ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery),
-            validation=ValidationSettings(tasks=validate, samples=validate_samples) if validate else None,
+            resample_flat=resample_flat,
+            validation=ValidationSettings(tasks=validate, samples=validate_samples, settle_samples=validate_settle)
+            if validate else None,
             model_id=model, teacher_model_id=teacher_model or model,
             reflection=domain.reflection(method=structured_method, summaries=summaries),
         )
@@ -169,6 +177,7 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
     from tfgrpo_agents.learning import RolloutsFailedError
     from tfgrpo_agents.learning.events import (
         Event,
+        GroupsResampled,
         LibraryPublished,
         RolloutFinished,
         RunStarted,
@@ -185,7 +194,8 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
 
     def on_event(event: Event) -> None:
         if isinstance(event, RunStarted):
-            bars["rollouts"] = progress.add_task("rollouts", total=sum(event.rollouts_per_step))
+            bars["total"] = sum(event.rollouts_per_step)
+            bars["rollouts"] = progress.add_task("rollouts", total=bars["total"])
             bars["steps"] = progress.add_task("steps", total=event.steps)
             bars["teacher"] = progress.add_task("teacher calls", total=None)
             bars["per_step"] = dict(enumerate(event.rollouts_per_step, start=1))
@@ -196,6 +206,9 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
             progress.update(bars["steps"], description=f"step {event.step} (epoch {event.epoch})")
         elif isinstance(event, RolloutFinished):
             progress.advance(bars["rollouts"])
+        elif isinstance(event, GroupsResampled):
+            bars["total"] += event.rollouts
+            progress.update(bars["rollouts"], total=bars["total"])
         elif isinstance(event, TeacherCallFinished):
             progress.advance(bars["teacher"])
         elif isinstance(event, LibraryPublished):

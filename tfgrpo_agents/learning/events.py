@@ -44,6 +44,15 @@ class RolloutFinished(Event):
     error: str | None = None
 
 
+class GroupsResampled(Event):
+    """Flat groups get more rollouts (``LearnSettings.resample_flat``): ``rollouts`` more this step."""
+
+    kind: ClassVar[str] = "resample"
+    step: int
+    groups: int
+    rollouts: int
+
+
 class GroupsSelected(Event):
     kind: ClassVar[str] = "select"
     kept: int

@@ -1,8 +1,9 @@
 """One learning step as a LangGraph ``StateGraph``; each node is one stage of Training-Free GRPO.
 
     rollout ─► grade ─► select_groups ─► summarize ─► group_advantage ─► group_ops ─► consolidate ─► validate ─► snapshot
-    (Send ×G per task)                   (Send per     (every kept group, in parallel)              (optional:
-                                          trajectory)                                                 kept or rolled back)
+    (Send ×G per task)   │               (Send per     (every kept group, in parallel)              (optional:
+       ▲                 │                trajectory)                                                 kept or rolled back)
+       └─────────────────┘ flat groups: more rollouts, once (optional)
 
 Rollouts and summaries fan out with ``Send``. The per-group stages run as single nodes over all
 kept groups with bounded parallelism: a conditional edge on a ``Send``-fanned node would run once
@@ -50,6 +51,7 @@ from tfgrpo_agents.core.trajectory import (
 from tfgrpo_agents.experience import ExperienceLibrary
 from tfgrpo_agents.learning.events import (
     Event,
+    GroupsResampled,
     GroupsSelected,
     RolloutFinished,
     StepFinished,
@@ -92,6 +94,8 @@ class StepState(TypedDict, total=False):
     trajectories: Annotated[dict[str, Trajectory], merge_by_key]
     graded: list[Trajectory]
     kept: list[str]
+    members: dict[str, list[int]]  # the samples of each kept group the teacher reads (G of a resampled group)
+    resample: list[str]  # flat groups waiting for more rollouts (LearnSettings.resample_flat)
     summaries: Annotated[dict[str, StageResult], merge_by_key]
     advantages: list[StageResult]
     group_ops: list[StageResult]
@@ -238,7 +242,7 @@ class StepGraph:
         groups: dict[str, list[Trajectory]] = {}
         for trajectory in state["graded"]:
             groups.setdefault(trajectory.task_id, []).append(trajectory)
-        kept, stats = [], []
+        kept, stats, resample, members_of = [], [], [], {}
         for task_id, members in groups.items():
             usable = [t for t in members if not t.failed]
             rewards = [t.reward or 0.0 for t in members]
@@ -250,17 +254,41 @@ class StepGraph:
             else:
                 keep = 0.0 < mean < 1.0
                 reason = "kept: rewards differ" if keep else ("all succeeded" if mean >= 1.0 else "all failed")
+                if not keep and self._may_resample(state, len(members)):
+                    resample.append(task_id)
+                if len(members) > self.settings.group_size:
+                    reason += f" ({len(members)} rollouts, {len(members) - self.settings.group_size} resampled)"
             stats.append({"task_id": task_id, "mean_reward": round(mean, 4), "kept": keep, "reason": reason})
             if keep:
                 kept.append(task_id)
+                members_of[task_id] = [t.sample for t in _contrast(members, self.settings.group_size)]
+        if resample:  # back to the rollouts first; the groups are chosen once those are in
+            return {"resample": resample}
         self.run_dir.write_json(self.run_dir.step_dir(state["step"]) / "groups.json", stats)
         self.on_event(GroupsSelected(kept=len(kept), groups=len(groups)))
-        return {"kept": kept}
+        return {"kept": kept, "members": members_of, "resample": []}
+
+    def _may_resample(self, state: StepState, rollouts: int) -> bool:
+        """A flat group gets ``resample_flat`` more rollouts, once; recorded groups (no agent) never do."""
+        return not state.get("samples") and rollouts < self.settings.group_size + self.settings.resample_flat
+
+    def after_selection(self, state: StepState) -> list[Send] | str:
+        if not state.get("resample"):
+            return self.fan_out_summaries(state)
+        tasks = {task.id: task for task in state["tasks"]}
+        have: dict[str, int] = {}
+        for trajectory in state["trajectories"].values():
+            have[trajectory.task_id] = max(have.get(trajectory.task_id, 0), trajectory.sample + 1)
+        extra = self.settings.group_size + self.settings.resample_flat
+        sends = [Send("rollout", {"step": state["step"], "task": tasks[task_id], "sample": sample})
+                 for task_id in state["resample"] for sample in range(have.get(task_id, 0), extra)]
+        self.on_event(GroupsResampled(step=state["step"], groups=len(state["resample"]), rollouts=len(sends)))
+        return sends
 
     def fan_out_summaries(self, state: StepState) -> list[Send] | str:
-        kept = set(state["kept"])
+        kept, members = set(state["kept"]), state.get("members") or {}
         sends = [Send("summarize", {"step": state["step"], "tasks": state["tasks"], "trajectory": t})
-                 for t in state["graded"] if t.task_id in kept]
+                 for t in state["graded"] if t.task_id in kept and t.sample in members.get(t.task_id, [t.sample])]
         return sends or "group_advantage"
 
     def summarize(self, payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -357,7 +385,8 @@ class StepGraph:
         """Try the step's change on the validation tasks it touches against the library before it (same
         seeds); roll it back when the mean reward drops by more than the tolerance. With ``relevant``
         delivery each operation is judged on the tasks it touches, and only the ones that lowered
-        theirs are rolled back (a small teacher's plan may hold a right lesson and a wrong one)."""
+        theirs are rolled back (a small teacher's plan may hold a right lesson and a wrong one). With
+        ``settle_samples``, a loss of one rollout is looked at again on more paired rollouts."""
         checks = self.settings.validation
         plan = state.get("plan", [])
         if checks is None or not plan or not self.validation_tasks or self.grader is None:
@@ -370,26 +399,37 @@ class StepGraph:
             return {}
         touched = self._touched_by(before, after, plan, step)
         tasks = _round_robin(touched, checks.tasks)
-        old, new = await asyncio.gather(self._validation_rollouts(before, tasks, config),
-                                        self._validation_rollouts(after, tasks, config))
-        old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
+        samples = range(checks.samples)
+        old, new = await asyncio.gather(self._validation_rollouts(before, tasks, samples, config),
+                                        self._validation_rollouts(after, tasks, samples, config))
+        units = ([([op], {t.id for t in ids} & {t.id for t in tasks}) for op, ids in zip(plan, touched)]
+                 if len(touched) > 1 else [(plan, {t.id for t in tasks})])  # one operation at a time with relevant
 
-        def holds(ids: set[str]) -> bool:
+        def holds(ids: set[str]) -> bool:  # reads old and new as they stand when called
             ours = lambda rollouts: [t.reward or 0.0 for t in rollouts if t.task_id in ids]  # noqa: E731
             return (_mean(ours(new)) or 0.0) >= (_mean(ours(old)) or 0.0) - checks.tolerance
 
-        if len(touched) > 1:  # judged one operation at a time (untried when it touches no task)
-            tried = {t.id for t in tasks}
-            keep = [op for op, ids in zip(plan, touched) if holds({t.id for t in ids} & tried)]
-        else:
-            keep = plan if holds({t.id for t in tasks}) else []
+        # A loss of one rollout is as likely noise as not, and a right lesson for tasks already solved can at best
+        # tie: such an operation is tried on more paired rollouts of its tasks, and kept if it loses no more.
+        close = [i for i, (_, ids) in enumerate(units) if not holds(ids) and _lost(old, new, ids) <= 1.0] \
+            if checks.settle_samples else []
+        settled = sorted(set().union(*(units[i][1] for i in close)))
+        if settled:
+            more = range(checks.samples, checks.samples + checks.settle_samples)
+            again = [t for t in tasks if t.id in settled]
+            extra_old, extra_new = await asyncio.gather(self._validation_rollouts(before, again, more, config),
+                                                        self._validation_rollouts(after, again, more, config))
+            old, new = old + extra_old, new + extra_new
+        old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
+        keep = [op for i, (ops, ids) in enumerate(units)
+                if holds(ids) or (i in close and _lost(old, new, ids) <= 1.0) for op in ops]
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
         earlier = self._validated_before(step)
         old_fresh = [t for t in old if f"{digest_before}/{t.task_id}/{t.sample}" not in earlier]
         charged = [*old_fresh, *new]
         verdict = {"kept": len(keep) == len(plan), "mean_reward_before": old_mean, "mean_reward_after": new_mean,
                    "tasks": len(tasks), "rollouts": len(charged), "before_reused": len(old_fresh) < len(old),
-                   "rolled_back": [op for op in plan if op not in keep],
+                   "rolled_back": [op for op in plan if op not in keep], "settled_on": settled,
                    "usage": TokenUsage.sum(c for t in charged for c in t.llm_calls).model_dump(),
                    "rollout_time_s": round(sum(t.wall_time_s for t in charged), 2)}
         self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
@@ -430,7 +470,7 @@ class StepGraph:
                 done |= {f"{record.get(f'digest_{side}')}/{key}" for key in record.get(f"rewards_{side}", {})}
         return done
 
-    async def _validation_rollouts(self, library: ExperienceLibrary, tasks: list[Task],
+    async def _validation_rollouts(self, library: ExperienceLibrary, tasks: list[Task], samples: range,
                                    config: RunnableConfig) -> list[Trajectory]:
         """The validation tasks' rollouts with ``library``, cached by its digest (the kept library's are
         the next step's "before"), graded."""
@@ -439,7 +479,6 @@ class StepGraph:
         digest = library.digest()
         agent = self.agent_factory(library)
         gate = asyncio.Semaphore(self.settings.concurrency)
-        samples = self.settings.validation.samples
 
         async def one(task: Task, sample: int) -> Trajectory:
             key = f"val-{digest}-{rollout_key(task.id, sample)}"
@@ -455,7 +494,7 @@ class StepGraph:
                 self.run_dir.cache("rollout", key, trajectory.model_dump(mode="json"))
             return trajectory
 
-        rollouts = await asyncio.gather(*(one(t, s) for t in tasks for s in range(samples)))
+        rollouts = await asyncio.gather(*(one(t, s) for t in tasks for s in samples))
         graded, _ = await asyncio.to_thread(
             grade_trajectories, rollouts, {t.id: t for t in tasks}, self.grader, self.run_dir,
             concurrency=self.settings.concurrency,
@@ -480,6 +519,7 @@ class StepGraph:
         summary = StepReport(
             step=step, tasks=len(state["tasks"]), rollouts=len(graded),
             failed_rollouts=sum(1 for t in graded if t.failed), groups_with_signal=len(state["kept"]),
+            resampled=sum(1 for t in graded if t.sample >= self.settings.group_size) if not state.get("samples") else 0,
             mean_reward=_mean([t.reward for t in graded if t.reward is not None]),
             mean_tool_calls=_mean([len(t.tool_calls) for t in graded]),
             stage_failures=[StageFailure(stage=stage, task_id=item.task_id or "", error=item.error or "")
@@ -535,7 +575,7 @@ class StepGraph:
         graph.add_conditional_edges(START, self.fan_out_rollouts, ["rollout"])
         graph.add_edge("rollout", "grade")
         graph.add_edge("grade", "select_groups")
-        graph.add_conditional_edges("select_groups", self.fan_out_summaries, ["summarize", "group_advantage"])
+        graph.add_conditional_edges("select_groups", self.after_selection, ["rollout", "summarize", "group_advantage"])
         graph.add_edge("summarize", "group_advantage")
         graph.add_edge("group_advantage", "group_ops")
         graph.add_edge("group_ops", "consolidate")
@@ -562,6 +602,23 @@ def _applied(library: ExperienceLibrary, plan: list[dict[str, Any]], step: int) 
     changed = library.model_copy(deep=True)
     changed.apply(plan, step=step, strict=False)
     return changed
+
+
+def _contrast(members: list[Trajectory], size: int) -> list[Trajectory]:
+    """``size`` of a group's rollouts, every reward it has among them: a resampled group is cut back to G,
+    so the teacher compares as many attempts as in any other group (with the rare outcome in them)."""
+    ranked = sorted(members, key=lambda t: (t.failed, t.sample))
+    chosen: list[Trajectory] = []
+    for trajectory in ranked:
+        if all((c.reward or 0.0) != (trajectory.reward or 0.0) for c in chosen):
+            chosen.append(trajectory)
+    chosen = chosen[:size] + [t for t in ranked if t not in chosen][: max(0, size - len(chosen))]
+    return sorted(chosen, key=lambda t: t.sample)
+
+
+def _lost(old: list[Trajectory], new: list[Trajectory], ids: set[str]) -> float:
+    """The reward a change lost on tasks ``ids``, summed over their paired rollouts."""
+    return sum(t.reward or 0.0 for t in old if t.task_id in ids) - sum(t.reward or 0.0 for t in new if t.task_id in ids)
 
 
 def _round_robin(touched: list[list[Task]], cap: int) -> list[Task]:

@@ -23,6 +23,7 @@ class StepReport(BaseModel):
     rollouts: int
     failed_rollouts: int = 0
     groups_with_signal: int = 0
+    resampled: int = 0  # rollouts added to flat groups (LearnSettings.resample_flat)
     mean_reward: float | None = None
     mean_tool_calls: float | None = None
     stage_failures: list[StageFailure] = Field(default_factory=list)

@@ -23,6 +23,9 @@ class ValidationSettings(BaseModel):
     tasks: int = Field(default=8, ge=1)
     samples: int = Field(default=1, ge=1)
     tolerance: float = Field(default=0.0, ge=0.0)
+    settle_samples: int = Field(
+        default=0, ge=0, description="an operation that lost by one rollout gets this many more paired rollouts on "
+                                     "each of its tasks, and is kept if it loses no more on them")
 
 
 class LearnSettings(BaseModel):
@@ -31,6 +34,10 @@ class LearnSettings(BaseModel):
     name: str = "run"
     domain: str = "default"
     group_size: int = Field(default=5, ge=1, description="G: rollouts per task")
+    resample_flat: int = Field(
+        default=0, ge=0, description="more rollouts for a task whose G rewards are all equal, once, so that a task "
+                                     "the agent always (or never) solves may still give a group to compare "
+                                     "(0: such a group is skipped, as in the paper)")
     epochs: int = Field(default=3, ge=1)
     batch_size: int = Field(default=8, ge=1, description="tasks per learning step")
     seed: int = 0
