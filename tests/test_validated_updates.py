@@ -245,3 +245,13 @@ def test_a_lesson_that_lost_one_rollout_on_solved_tasks_is_settled_by_more_rollo
     twice = frozenset({*once, rollout_seed(7, 0, "o3", 1)})  # one slip in the first look, one in the extra rollouts
     result, verdict, _ = verdict_of("slips-again", SlipsAt(seeds=twice), 2)
     assert not verdict["kept"] and verdict["settled_on"] == ["o1", "o3"] and len(result.library) == 0
+
+
+def test_the_step_line_says_when_a_loss_was_tried_again():
+    from tfgrpo_agents.cli.common import validation_verdict
+
+    verdict = {"kept": True, "tasks": 2, "rollouts": 10, "mean_reward_before": 1.0, "mean_reward_after": 0.8333,
+               "rolled_back": [], "settled_on": ["o1", "o3"]}
+    assert validation_verdict(verdict) == ("validation: kept (mean reward 1.0 → 0.8333 on 2 tasks, 10 new rollouts; "
+                                           "a one-rollout loss tried again on 2 tasks)")
+    assert validation_verdict({**verdict, "settled_on": []}).endswith("10 new rollouts)")
