@@ -141,7 +141,7 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
                              reflection=reflection, delivery=LessonDelivery.parse(args.learn_delivery),
-                             resample_flat=args.resample_flat,
+                             resample_flat=args.resample_flat, look_up_failures=args.look_up_failures,
                              validation=ValidationSettings(tasks=args.validate, samples=args.validate_samples,
                                                            settle_samples=args.validate_settle)
                              if args.validate else None)
@@ -246,6 +246,9 @@ def main() -> None:
     parser.add_argument("--resample-flat", type=int, default=0, metavar="N",
                         help="N more rollouts, once, for a task whose G rewards are all equal (runs and arms are "
                              "named …-resampleN)")
+    parser.add_argument("--look-up-failures", action="store_true",
+                        help="a group whose every rollout failed is compared with where the answer is, looked up "
+                             "with the agent's search tool (runs and arms are named …-lookup)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--web-seed", type=int, default=UNSEEN_WEB_SEED,
                         help=f"{UNSEEN_WEB}: the seed its sites are generated with (other than 1: results in …-seedN)")
@@ -304,7 +307,8 @@ def main() -> None:
             add_arm("oracle", ROOT / "bench" / "oracle" / f"{ORACLE_FILE.get(args.domain, args.domain)}.json")
         validated = (f"-validate{args.validate}" + (f"x{args.validate_samples}" if args.validate_samples > 1 else "")
                      + (f"-settle{args.validate_settle}" if args.validate_settle else "") if args.validate else "")
-        validated = (f"-resample{args.resample_flat}" if args.resample_flat else "") + validated
+        validated = ((f"-resample{args.resample_flat}" if args.resample_flat else "")
+                     + ("-lookup" if args.look_up_failures else "") + validated)
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}{validated}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,

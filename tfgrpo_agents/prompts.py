@@ -106,6 +106,10 @@ COMPARE_WITH_OUTCOMES = ("Some attempts succeeded and some failed. First answer 
                          "answer come from (which tool result, which words next to it)? What led each failed attempt "
                          "astray: an answer from memory, the wrong part of a result, the wrong page, a step it skipped? "
                          "The lessons should make the agent do what the successful attempts did.")
+COMPARE_AFTER_FAILURES = ("Every attempt failed; the correct answer was looked up afterwards, and where it is written "
+                          "is shown below. First answer for yourself: on which page, after which words, is it? Where "
+                          "did the attempts look instead, and what did they answer from? The lessons should send the "
+                          "agent to where the answer is written.")
 COMPARE_WITHOUT_REFERENCE = ("No reference answer is known, so judge for yourself which attempts were more reliable "
                              "(consistent answers, answers backed by what a tool returned, fewer wasted steps) and why.")
 REFLECT_ON_SINGLE = ("There is only one attempt. Judge from its outcome and its steps what it did well and "

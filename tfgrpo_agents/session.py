@@ -124,11 +124,26 @@ class Experiment:
                                        delivery=delivery)
 
     def learner(self, settings: LearnSettings, run_dir: str | os.PathLike[str], **options: Any) -> TrainingFreeGRPO:
-        """A learner for this set-up (``options``: ``prices``, ``on_event``, ``input_mapper``, …)."""
+        """A learner for this set-up (``options``: ``prices``, ``on_event``, ``input_mapper``, …); with
+        ``settings.look_up_failures`` it looks answers up with the agent's own search tool."""
+        if settings.look_up_failures and "search" not in options:
+            options["search"] = self.search_function()
         return TrainingFreeGRPO(agent_factory=lambda library: self.agent(library, settings.placement,
                                                                          settings.delivery),
                                 teacher=self.teacher, grader=self.grader if settings.ground_truth else None,
                                 run_dir=run_dir, settings=settings, **options)
+
+    def search_function(self) -> Callable[[str], str]:
+        """The agent's search tool as a function of the query (what ``look_up_failures`` searches with);
+        the tool is found when it is called, so the learner may be built before the tools are opened."""
+        def search(query: str) -> str:
+            tool = next((t for t in self.tools if t.name == "web_search"), None)
+            if tool is None:
+                raise ValueError(f"look_up_failures needs a web_search tool; the {self.domain.name} agent has "
+                                 f"{', '.join(t.name for t in self.tools) or 'no tools'}")
+            return str(tool.invoke({"query": query}))
+
+        return search
 
     def agent_digest(self) -> str:
         """A fingerprint of the agent set-up (domain, prompt, scaffold, tools, step limit, model): an

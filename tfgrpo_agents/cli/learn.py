@@ -70,6 +70,9 @@ def learn(
     validate_settle: Annotated[int, typer.Option(help="Validated updates: an operation that lost by one rollout gets "
                                                       "N more paired rollouts a task; kept if it loses no more.",
                                                  callback=_at_least(0))] = 0,
+    look_up_failures: Annotated[bool, typer.Option(
+        "--look-up-failures", help="web agent: a group whose every rollout failed is compared with where the "
+                                   "answer is, looked up with the agent's search tool.")] = False,
     resample_flat: Annotated[int, typer.Option(help="N more rollouts, once, for a task whose G rewards are all "
                                                     "equal (0: such a group is skipped, as in the paper).",
                                                callback=_at_least(0))] = 0,
@@ -147,7 +150,7 @@ def learn(
             temperature=temperature, max_steps=max_steps, rollout_timeout_s=rollout_timeout,
             concurrency=_concurrency(concurrency, model, base_url),
             ground_truth=not no_ground_truth, placement=placement, delivery=LessonDelivery.parse(delivery),
-            resample_flat=resample_flat,
+            resample_flat=resample_flat, look_up_failures=look_up_failures,
             validation=ValidationSettings(tasks=validate, samples=validate_samples, settle_samples=validate_settle)
             if validate else None,
             model_id=model, teacher_model_id=teacher_model or model,
@@ -227,6 +230,10 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                                  runner=None if options.from_trajectories else _runner(experiment, workers,
                                                                                        settings.concurrency))
     _opened(experiment)
+    if settings.look_up_failures and not any(tool.name == "web_search" for tool in experiment.tools):
+        experiment.__exit__(None, None, None)
+        _fail(f"--look-up-failures looks answers up with the agent's web_search tool; the {options.agent} agent "
+              "has none")
     try:
         with progress:
             if options.from_trajectories:

@@ -67,8 +67,9 @@ def reference_location(trajectory: Trajectory, reference: str, window: int = 80)
 
 
 # Where a page begins inside a tool result: a search hit ("2. Committee | Orbit Conf URL: …") or an
-# opened page ("Title: … URL: …"); the text up to the next beginning is that page's.
-_PAGE_START = re.compile(r"(?:^|(?<=\s))(?P<kind>\d+\.|Title:) (?P<title>\S.{0,118}?) URL: (?P<url>\S+)")
+# opened page ("Title: … URL: …"); the text up to the next beginning is that page's. A snippet ending in a
+# number ("Base damage: 35.") is not the beginning of a hit titled "2. Patch 3.8".
+_PAGE_START = re.compile(r"(?:^|(?<=\s))(?P<kind>\d+\.|Title:) (?!\d+\. )(?P<title>\S.{0,118}?) URL: (?P<url>\S+)")
 # the words a page writes just before a value: "Workshop chair: …", "Head of department: …"
 _LABEL = re.compile(r"(?:^|(?<=\s))(?P<label>[A-Z][a-z]+(?: [a-z]+){0,3}):\s*$")
 _NAME_WORD = re.compile(r"`[^`]+`|[A-Z][\w'.-]*|\w*\d[\w.]*")
@@ -189,25 +190,33 @@ def repeated_calls(trajectory: Trajectory) -> int:
     return repeats
 
 
-def group_contrast(task: Task, attempts: Sequence[Trajectory]) -> str:
+def group_contrast(task: Task, attempts: Sequence[Trajectory], found: str | None = None) -> str:
     """One short paragraph: where the correct attempts found the answer, what the wrong ones answered
-    and where that came from, and how many wrong attempts had the answer in front of them."""
+    and where that came from, and how many wrong attempts had the answer in front of them. When every
+    attempt failed, ``found`` — a search result holding the reference answer, looked up afterwards
+    (see :func:`look_up_reference`) — says where the answer was instead."""
     if task.answer is None:
         return ""
     right = [t for t in attempts if not t.failed and (t.reward or 0) >= 1.0]
     wrong = [t for t in attempts if t.failed or (t.reward or 0) < 1.0]
-    if not right or not wrong:
+    needle = _flat(task.answer)
+    seen = _find(needle, _flat(found or ""))
+    if not wrong or (not right and seen < 0):
         return ""
     lines = []
-    needle = _flat(task.answer)
-    found = next((loc for loc in (_locate(t, needle) for t in right) if loc), None)
-    if found:
-        _, text, at = found
+    located = next((loc for loc in (_locate(t, needle) for t in right) if loc), None)
+    if right and located:
+        _, text, at = located
         where = whereabouts(text, at, task.question)
         lines.append(f"The correct attempts answered «{task.answer}», found{where + ',' if where else ''} "
                      f"in the text {_excerpt(text, at, len(needle), 60)}.")
-    else:
+    elif right:
         lines.append(f"The correct attempts answered «{task.answer}», which is in none of their tool results.")
+    else:
+        text = _flat(found or "")
+        where = whereabouts(text, seen, task.question)
+        lines.append(f"Every attempt failed. The correct answer «{task.answer}», looked up afterwards with a search "
+                     f"for it, is{where + ',' if where else ''} in the text {_excerpt(text, seen, len(needle), 60)}.")
     sources = Counter(src for src in (answer_source(t, task) for t in wrong if not t.failed) if src)
     for source, count in sources.most_common(2):
         lines.append(f"{count} wrong attempt(s) {source}.")
@@ -218,3 +227,17 @@ def group_contrast(task: Task, attempts: Sequence[Trajectory]) -> str:
     else:
         lines.append("No wrong attempt ever saw the correct answer: the lesson is where to look for it.")
     return "\n".join(lines)
+
+
+def look_up_reference(search: Callable[[str], str], task: Task) -> str | None:
+    """Hindsight for a group whose every attempt failed: the task's question and reference answer
+    searched for together with the agent's own search tool; the result, if it holds the answer.
+
+    The learner knows the answer (that is what the group's rewards come from); where the answer sits is
+    what a small agent that never found it has to learn (BENCHMARKS.md §1r)."""
+    if not task.answer:
+        return None
+    query = f"{task.question} {task.answer}"
+    result = _flat(search(query)).replace(query, "…")  # a result that repeats the query holds the answer there
+    at = _find(_flat(task.answer), result)
+    return result if at >= 0 and page_at(result, at, task.question) else None

@@ -57,6 +57,7 @@ from tfgrpo_agents.learning.events import (
     StepFinished,
     TeacherCallFinished,
 )
+from tfgrpo_agents.learning.evidence import look_up_reference
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.lessons import edit_report, unsupported_words
 from tfgrpo_agents.learning.reflection import Reflector
@@ -96,6 +97,7 @@ class StepState(TypedDict, total=False):
     kept: list[str]
     members: dict[str, list[int]]  # the samples of each kept group the teacher reads (G of a resampled group)
     resample: list[str]  # flat groups waiting for more rollouts (LearnSettings.resample_flat)
+    found: dict[str, str]  # groups that all failed: the search result where the reference answer is
     summaries: Annotated[dict[str, StageResult], merge_by_key]
     advantages: list[StageResult]
     group_ops: list[StageResult]
@@ -134,6 +136,7 @@ class StepGraph:
         on_event: Callable[[Event], None] | None = None,
         contract: AgentContract | None = None,
         validation_tasks: list[Task] | None = None,
+        search: Callable[[str], str] | None = None,
     ) -> None:
         self.contract = contract or AgentContract()
         self.settings = settings
@@ -145,6 +148,7 @@ class StepGraph:
         self.save_library = library_saver
         self.on_event = on_event or (lambda event: None)
         self.validation_tasks = list(validation_tasks or [])
+        self.search = search  # looks up where a reference answer is, for groups that all failed
         self._agents: dict[int, Any] = {}
         self._libraries: dict[int, ExperienceLibrary] = {}
 
@@ -264,9 +268,32 @@ class StepGraph:
                 members_of[task_id] = [t.sample for t in _contrast(members, self.settings.group_size)]
         if resample:  # back to the rollouts first; the groups are chosen once those are in
             return {"resample": resample}
+        found = {}
+        for stat in stats:  # a group that all failed, compared with where the answer is
+            task = next(t for t in state["tasks"] if t.id == stat["task_id"])
+            text = self._looked_up(task) if stat["reason"].startswith("all failed") else None
+            if text:
+                found[task.id] = text
+                stat.update(kept=True, reason=stat["reason"] + "; the answer looked up afterwards")
+                kept.append(task.id)
+                members_of[task.id] = [t.sample for t in _contrast(groups[task.id], self.settings.group_size)]
         self.run_dir.write_json(self.run_dir.step_dir(state["step"]) / "groups.json", stats)
         self.on_event(GroupsSelected(kept=len(kept), groups=len(groups)))
-        return {"kept": kept, "members": members_of, "resample": []}
+        return {"kept": kept, "members": members_of, "resample": [], "found": found}
+
+    def _looked_up(self, task: Task) -> str | None:
+        """The search result holding ``task``'s reference answer (cached: a resumed run decides the same)."""
+        if self.search is None or self.grader is None or not self.settings.ground_truth:
+            return None
+        cached = self.run_dir.cached("look_up", task.id)
+        if cached is None:
+            try:
+                cached = {"found": look_up_reference(self.search, task)}
+            except Exception as exc:  # a search that fails leaves the group skipped, as without it
+                logger.warning("looking up the answer of %s failed: %s", task.id, exc)
+                return None
+            self.run_dir.cache("look_up", task.id, cached)
+        return cached["found"]
 
     def _may_resample(self, state: StepState, rollouts: int) -> bool:
         """A flat group gets ``resample_flat`` more rollouts, once; recorded groups (no agent) never do."""
@@ -310,6 +337,7 @@ class StepGraph:
     def group_advantage(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
         step = state["step"]
         tasks = {t.id: t for t in state["tasks"]}
+        found = state.get("found") or {}  # groups that all failed: where the answer is
         groups = []
         for task_id in state["kept"]:
             summaries = sorted((s for s in state.get("summaries", {}).values() if s.task_id == task_id and s.ok),
@@ -323,7 +351,8 @@ class StepGraph:
         def run(group: tuple[str, list]) -> StageResult:
             task_id, attempts = group
             result = self._teacher_call("advantage", group_key(task_id, step),
-                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg), config)
+                                        lambda cfg: self.reflector.advantage(tasks[task_id], attempts, cfg,
+                                                                             found.get(task_id)), config)
             return result.model_copy(update={"task_id": task_id})
 
         return {"advantages": self._parallel(run, groups)}

@@ -91,7 +91,9 @@ class TrainingFreeGRPO:
     store (namespace ``store_namespace``, default ``("tfgrpo", <domain>)``), where deployed agents
     read it through :class:`~tfgrpo_agents.experience.StoreSource`. With ``runner`` (see
     :mod:`tfgrpo_agents.core.runner`) each step's fresh rollouts run there first, e.g. in worker
-    processes. Each rollout's temperature and seed
+    processes. With ``search`` (a query → result text function, e.g. the agent's own search tool) and
+    ``settings.look_up_failures``, a group whose every attempt failed is compared with where the reference
+    answer is. Each rollout's temperature and seed
     reach the agent through its config (see :mod:`tfgrpo_agents.agents.sampling`); a run whose
     model calls do not receive them is warned about, because identical rollouts teach nothing.
     """
@@ -114,8 +116,13 @@ class TrainingFreeGRPO:
         store: BaseStore | str | None = None,
         store_namespace: Sequence[str] | None = None,
         runner: RolloutRunner | None = None,
+        search: Callable[[str], str] | None = None,
     ) -> None:
         self.settings = settings or LearnSettings()
+        if self.settings.look_up_failures and search is None:
+            raise ValueError("look_up_failures needs search=: a function from a query to result text "
+                             "(e.g. the agent's own search tool)")
+        self.search = search
         self.contract = AgentContract(input_mapper=input_mapper, output_mapper=output_mapper,
                                       messages_key=messages_key)
         self.run_dir = RunDir(run_dir)
@@ -214,7 +221,8 @@ class TrainingFreeGRPO:
         steps = StepGraph(settings=self.settings, run_dir=self.run_dir, agent_factory=self.agent_factory,
                           reflector=self.reflector, grader=self.grader, library_loader=self.load_library,
                           library_saver=self.save_library, on_event=self.on_event, contract=self.contract,
-                          validation_tasks=self._validation_tasks)
+                          validation_tasks=self._validation_tasks,
+                          search=self.search if self.settings.look_up_failures else None)
         self._emit(RunStarted(steps=len(plan), rollouts_per_step=[
             sum(samples.values()) if samples else len(b) * self.settings.group_size for _, _, b, samples in plan]))
         publishing = open_publisher(self.store, namespace=self.store_namespace, domain=self.settings.domain,

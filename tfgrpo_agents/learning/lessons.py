@@ -207,12 +207,14 @@ class LessonVetting:
     when it still names its task, pastes a result of its group, or quotes one of the group's wrong
     answers (a small agent repeats any value its prompt names)."""
 
-    def __init__(self, task: Task, attempts: Sequence[Trajectory], vocabulary: TaskVocabulary | None = None) -> None:
+    def __init__(self, task: Task, attempts: Sequence[Trajectory], vocabulary: TaskVocabulary | None = None,
+                 found: Sequence[str] = ()) -> None:
         self.task = task
         self.vocabulary = vocabulary
         self.question_kind = self.general(generalize_question(task.question))
         self.attempts = list(attempts)
-        self.raw_results = [text for t in attempts for text in tool_results(t)]
+        # what the attempts' tools returned, and the result the answer was looked up in afterwards
+        self.raw_results = [text for t in attempts for text in tool_results(t)] + list(found)
         self.results = [self.general(text) for text in self.raw_results]
         self.wrong_answers = sorted({" ".join(t.final_answer.split()) for t in attempts
                                      if t.final_answer and (t.reward or 0) < 1.0

@@ -38,6 +38,7 @@ from tfgrpo_agents.learning.structured import Method, StructuredCallError, call_
 from tfgrpo_agents.models.caps import capped
 from tfgrpo_agents.prompts import (
     ADVANTAGE_PROMPT,
+    COMPARE_AFTER_FAILURES,
     COMPARE_WITH_OUTCOMES,
     COMPARE_WITHOUT_REFERENCE,
     CONSOLIDATE_PROMPT,
@@ -282,9 +283,14 @@ class Reflector:
         return text
 
     def advantage(self, task: Task, attempts: Sequence[tuple[Trajectory, str]],
-                  config: RunnableConfig | None = None) -> list[str]:
+                  config: RunnableConfig | None = None, found: str | None = None) -> list[str]:
+        """At most ``max_lessons`` lessons from a group's attempts; ``found``: where the answer was looked up
+        afterwards, for a group whose every attempt failed (see :func:`evidence.look_up_reference`)."""
         s = self.settings
-        if len(attempts) == 1:
+        failed_all = found is not None and all((t.reward or 0) < 1.0 for t, _ in attempts)
+        if failed_all:
+            instruction = COMPARE_AFTER_FAILURES
+        elif len(attempts) == 1:
             instruction = REFLECT_ON_SINGLE
         else:
             instruction = COMPARE_WITH_OUTCOMES if s.ground_truth else COMPARE_WITHOUT_REFERENCE
@@ -292,8 +298,8 @@ class Reflector:
         blocks = [f"Attempt {i} ({_outcome(t, s.ground_truth)}, final answer: {t.final_answer or '(none)'}):\n{summary}"
                   + (_attempt_evidence(task, t, s.summaries == "trace") if evidence else "")
                   for i, (t, summary) in enumerate(attempts, start=1)]
-        contrast = group_contrast(task, [t for t, _ in attempts]) if evidence else ""
-        vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary)
+        contrast = group_contrast(task, [t for t, _ in attempts], found) if evidence else ""
+        vetting = LessonVetting(task, [t for t, _ in attempts], self.vocabulary, found=[found] if found else [])
         prompt = ADVANTAGE_PROMPT.format(
             agent_objective=s.agent_objective, comparison_instruction=instruction,
             question=vetting.question_kind + (f"\nWebsite: {task.root_url}" if task.root_url else ""),

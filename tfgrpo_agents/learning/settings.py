@@ -41,6 +41,10 @@ class LearnSettings(BaseModel):
     epochs: int = Field(default=3, ge=1)
     batch_size: int = Field(default=8, ge=1, description="tasks per learning step")
     seed: int = 0
+    look_up_failures: bool = Field(
+        default=False, description="a group whose every rollout failed is compared with where the reference answer "
+                                   "is, searched for afterwards with the learner's search function (off: skipped, "
+                                   "as in the paper)")
     temperature: float = Field(default=0.7, ge=0.0)
     max_steps: int = Field(default=8, ge=1, description="the agent's tool-step limit")
     rollout_timeout_s: float = Field(default=300.0, gt=0)
