@@ -136,7 +136,7 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
           reflection: ReflectionSettings) -> tuple[Path, dict]:
     run_dir = out / name
     if args.reuse_first_step:
-        reuse_first_step(args.reuse_first_step, run_dir, train, group_size)
+        reuse_first_step(args.reuse_first_step, run_dir, train, group_size + args.resample_flat)
     settings = LearnSettings(name=name, domain=args.domain, group_size=group_size, epochs=args.epochs,
                              batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps, concurrency=ROLLOUT_SERVER["parallel"],
                              rollout_timeout_s=300, model_id=model_id, teacher_model_id=model_id,
@@ -158,19 +158,20 @@ def learn(out: Path, name: str, experiment: Experiment, train: list[Task], args,
     return run_dir / "library.json", cost
 
 
-def reuse_first_step(source: Path, run_dir: Path, train: list[Task], group_size: int) -> None:
+def reuse_first_step(source: Path, run_dir: Path, train: list[Task], samples: int) -> None:
     """Seed a new run's step-1 rollouts from an earlier run's record.
 
     Step 1 runs the agent with an empty library, so its rollouts do not depend on the reflection
     being compared; reusing them isolates the reflection change and saves the model time. Only
-    rollouts of the same tasks and questions are taken, and only into an empty cache.
+    rollouts of the same tasks and questions are taken (``samples`` a task: G, and the resampled ones of
+    flat groups), and only into an empty cache.
     """
     questions = {t.id: t.question for t in train}
     cache = RunDir(run_dir)
     taken = 0
     for t in read_trajectories(source / "steps" / "step-0001" / "trajectories.jsonl"):
         key = f"step1-{t.task_id}-{t.sample}"
-        if questions.get(t.task_id) == t.question and t.sample < group_size and t.library_step == 0 \
+        if questions.get(t.task_id) == t.question and t.sample < samples and t.library_step == 0 \
                 and cache.cached("rollout", key) is None:
             cache.cache("rollout", key, t.model_copy(update={"reward": None, "grader_reasoning": None}).model_dump(mode="json"))
             taken += 1
