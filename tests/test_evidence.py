@@ -296,6 +296,18 @@ def test_a_copied_address_or_site_path_becomes_the_name_of_the_page():
         "When asked for the workshop chair, answer with the value after 'Workshop chair' on the page 'Committee'."
 
 
+def test_a_lesson_that_says_to_answer_with_the_label_says_the_value_after_it():
+    """The 1.5B teacher wrote "answer with the label 'Workshop chair' on the page 'Committee'", and the agent, told
+    so by the check, answered "Workshop chair"."""
+    from tfgrpo_agents.learning.lessons import generalize_lesson
+
+    assert generalize_lesson("When asked for the workshop chair, answer with the label 'Workshop chair' on the page "
+                             "'Committee'.", "q") == \
+        "When asked for the workshop chair, answer with the value after 'Workshop chair' on the page 'Committee'."
+    assert generalize_lesson("When asked for a row, answer with the label of the row.", "q") == \
+        "When asked for a row, answer with the label of the row.", "a label that is the answer stays"
+
+
 def test_a_web_lesson_naming_its_course_is_kept_with_the_name_taken_out():
     """The 1.5B teacher wrote "the course DEP276" three times in a row and the group taught nothing."""
     from tfgrpo_agents.learning.domains import DOMAINS
