@@ -427,3 +427,20 @@ def test_next_names_the_page_of_the_site_the_question_names():
     assert suggested_page(version.experiences, shown).url == "http://127.0.0.1:3/company-2/changelog.html"
     anywhere = [HumanMessage("What is the latest version of NimbusDB?\nWebsite: http://sites.tfgrpo.test/"), shown[1]]
     assert suggested_page(version.experiences, anywhere).url.endswith("company-1/changelog.html"), "else the first"
+
+
+def test_next_names_the_page_the_lesson_names_on_the_site_the_question_names_by_name():
+    """Seen in the 1.5B validation rollouts (BENCHMARKS.md §1r): with only the web's root address in the question,
+    the check named another conference's Committee page ("Workshop" in its title matched the lesson's label), and
+    on the right site the Workshops page (the label's word) instead of the Committee page the lesson names."""
+    chair = ExperienceLibrary.from_texts(["When asked for the workshop chair of a conference, answer with the value "
+                                          "after 'Workshop chair' on the page 'Committee'."])
+    question = "Who is the workshop chair of Lumen Symposium 2035?\nWebsite: http://sites.tfgrpo.test/"
+    hits = ("1. Committee | Lumen Symposium\n   URL: http://127.0.0.1:3/conference-2/org/committee.html\n"
+            "2. Workshops | Lumen Symposium\n   URL: http://127.0.0.1:3/conference-2/program/workshops.html\n"
+            "3. Committee | Basalt Workshop on Systems\n   URL: http://127.0.0.1:3/conference-3/org/committee.html")
+    shown = [HumanMessage(question), ToolMessage(hits, tool_call_id="1")]
+    assert suggested_page(chair.experiences, shown).url.endswith("conference-2/org/committee.html")
+    no_committee = [shown[0], ToolMessage(hits.split("\n3.")[0].split("\n", 2)[2], tool_call_id="1")]
+    assert suggested_page(chair.experiences, no_committee).url.endswith("conference-2/program/workshops.html"), \
+        "without the named page, a page sharing the lesson's other words is still named"

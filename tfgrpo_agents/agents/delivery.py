@@ -67,9 +67,11 @@ class LessonDelivery(BaseModel):
         # Changes of behaviour since the options were recorded (2026-12-07): ``next`` without ``check``
         # holds no answer back when it has no page to name; a reply that repeats a check opens its page;
         # a page of the question's site is named first; a later check names a fitting link of the page
-        # last opened; a word the lesson and the question qualify differently selects nothing.
+        # last opened; a word the lesson and the question qualify differently selects nothing; the page a lesson
+        # names and the site the question names (in the page's title) come before the lesson's other words.
         changes = [self.suggest_page and not self.answer_check and "page-only", self.suggest_page and "opens",
-                   self.suggest_page and "site-first", self.hops > 1 and "onward", self.selects and "qualified"]
+                   self.suggest_page and "site-first", self.hops > 1 and "onward", self.selects and "qualified",
+                   self.suggest_page and "named-page"]
         return ":".join([self.model_dump_json(exclude=later), *filter(None, changes)])
 
     @property
@@ -285,6 +287,20 @@ def _action_terms(lesson: str) -> set[str]:
     return _terms(action) - {_stem(v) for v in _VERBS}
 
 
+def _named_page_terms(lesson: str) -> set[str]:
+    """The words of the page a lesson names as where the value is ("… after 'Workshop chair' on the page
+    'Committee'" → committee): the page outranks the label's words when a page is suggested."""
+    found = _CONDITION.match(lesson)
+    action = _REASON.split(lesson[found.end():] if found else lesson, maxsplit=1)[0]
+    at = action.rfind(" on ")
+    return _terms(action[at + 4:]) - {_stem(v) for v in _VERBS} if at >= 0 else set()
+
+
+def _names_of(question: str) -> set[str]:
+    """The question's names ("Lumen Symposium", "Harbor Bow"): a page whose title has them is of the site it asks about."""
+    return _terms(" ".join(_NAME_WORD.findall(_URL.sub(" ", question.strip()))))
+
+
 def _address_terms(url: str) -> set[str]:
     return _terms(re.sub(r"[/_.#?=&-]+", " ", _path(url)))
 
@@ -294,9 +310,10 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     """The unopened page the lessons point to, or None.
 
     A page must share a word of what a lesson says to do ("Faculty", "patch note", "Pricing") in
-    its label or address; among those, a page of the site the question names comes first (search
-    hits come from every site: another company's changelog is not this product's), then words of
-    the question ("Yuki Okonkwo") break ties. Nothing is suggested when a page already opened fits
+    its label or address; among those, the page a lesson names ("… on the page 'Committee'") comes
+    first, then a page of the site the question names, by its address or by its names in the page's
+    title (search hits come from every site: another company's changelog is not this product's), then
+    more of the lesson's words, and words of the question ("Yuki Okonkwo") break ties. Nothing is suggested when a page already opened fits
     as well: the lesson has been followed — unless ``onward``: then a link of the last page opened
     that fits the lesson is the next hop, however well that page itself fits (the "Patch notes"
     index fits "the newest patch note" better than its link "Patch 3.4", which holds the note).
@@ -304,27 +321,33 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()
     if not action:
         return None
+    named_page = set().union(*(_named_page_terms(e.text) for e in lessons))
     question = question_of(messages)
-    asked, opened = _terms(question), _opened(messages)
+    asked, names, opened = _terms(question), _names_of(question), _opened(messages)
     sites = [f"{path}/" if path else "" for path in (_path(url.rstrip(".,;:)")) for url in _URL.findall(question))]
 
-    def fit(label: str, url: str) -> tuple[int, int, int]:
+    def fit(label: str, url: str) -> tuple[int, ...]:
+        """Shares a word of the action (else 0 first: no fit); then the page the lessons name, the site the
+        question names (by its address; with none but the web's root, by its names in the page's title),
+        the action's words, the question's."""
         terms = _terms(label) | _address_terms(url)
-        on_site = any((_path(url) + "/").startswith(site) for site in sites)
-        return len(terms & action), int(on_site), len(terms & asked)
+        shared = len(terms & action)
+        on_site = (any((_path(url) + "/").startswith(site) for site in sites) if any(sites)
+                   else bool(_terms(label) & names))
+        return int(shared > 0), len(terms & named_page), int(on_site), shared, len(terms & asked)
 
-    def best_of(pages: Iterable[SeenPage]) -> tuple[tuple[int, int, int], list[SeenPage]]:
+    def best_of(pages: Iterable[SeenPage]) -> tuple[tuple[int, ...], list[SeenPage]]:
         """The best fit among the unopened pages that share a word of the lessons' action, and the
-        pages with it in the order seen (no fit, no pages: ``(0, 0, 0), []``)."""
+        pages with it in the order seen (no fit, no pages: ``(0,), []``)."""
         scored = [(score, page) for page in pages
                   if _path(page.url) not in opened and (score := fit(page.label, page.url))[0]]
-        top = max((score for score, _ in scored), default=(0, 0, 0))
+        top = max((score for score, _ in scored), default=(0,))
         return top, [page for score, page in scored if score == top]
 
     shown = [_pages_in(message_text(m)) for m in messages if isinstance(m, ToolMessage)]
     followed = max([fit("", f"//host/{path}") for path in opened]
                    + [fit(p.label, p.url) for pages in shown for p in pages if _path(p.url) in opened],
-                   default=(0, 0, 0))
+                   default=(0,))
     best_fit, best = best_of(p for pages in shown for p in pages)
     if best and best_fit > followed:
         return best[0]
