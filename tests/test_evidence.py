@@ -372,3 +372,16 @@ def test_an_edit_report_made_of_the_librarys_words_is_re_asked_too():
     teacher = scripted(ops(meta), ops(lesson))
     assert Reflector(teacher).group_ops([lesson], library) == [{"op": "ADD", "text": lesson}]
     assert "reports the edit" in str(teacher.calls[1])
+
+
+def test_a_lesson_naming_the_label_the_wrong_attempts_read_is_refused():
+    """The 1.5B teacher, told the current damage is on a patch note, wrote "answer with the value after 'Base
+    damage' on its own page": the label the wrong attempts had answered after (BENCHMARKS.md §1r)."""
+    from tfgrpo_agents.learning.lessons import LessonVetting
+
+    vetting = LessonVetting(TASK, [attempt(0, "3.3", 1.0), attempt(1, "Lib/lzma.py", 0.0)])
+    assert vetting.objection("When asked when a module was added, answer with the value after 'Source code' on its "
+                             "page.") == ("says the answer follows «Source code», the label the wrong attempts "
+                                          "answered after; say where the correct answer is written instead")
+    assert vetting.objection("When asked when a module was added, answer with the value after 'New in version' on "
+                             "its page.") is None

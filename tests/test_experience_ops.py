@@ -47,6 +47,16 @@ def test_update_replaces_text_and_adds_evidence(library):
     assert updated.helpful == 2 and updated.updated_step == 1 and updated.created_step == 0
 
 
+def test_a_plan_that_updates_one_experience_twice_adds_the_second_text(library):
+    """The 1.5B teacher filed a step's six lessons as six "UPDATE G0": five lessons were lost."""
+    before = len(library)
+    report = library.apply([{"op": "UPDATE", "id": "G0", "text": "Deadlines are on the Dates page."},
+                            {"op": "UPDATE", "id": "G0", "text": "An item's price is on the Shop page of its game."}])
+    assert [a.outcome for a in report.applied] == ["updated", "update_as_add"]
+    assert "already updated by this plan" in report.applied[1].note
+    assert library.get("G0").text == "Deadlines are on the Dates page." and len(library) == before + 1
+
+
 def test_update_of_missing_id_becomes_add_and_is_logged(library, caplog):
     with caplog.at_level(logging.WARNING):
         report = library.apply([{"op": "update", "id": "G9", "text": "Use the sitemap first."}])

@@ -312,6 +312,7 @@ class ExperienceLibrary(BaseModel):
                 AppliedOp(index=index, op=op, outcome=outcome, experience_id=new_id, note=note)
             )
 
+        updated: set[str] = set()
         for index, raw in enumerate(raw_ops):
             checked = self._validate_op(raw)
             if isinstance(checked, str):
@@ -322,12 +323,16 @@ class ExperienceLibrary(BaseModel):
                 add(op, index, "added")
             elif op.op is OpKind.UPDATE:
                 target = current.get(op.id or "")
-                if target is None:
-                    note = f"UPDATE targeted unknown id {op.id}; applied as ADD"
+                if target is None or target.id in updated:
+                    # a plan that rewrites one experience several times holds several lessons (a small teacher
+                    # filed a step's six lessons as "UPDATE G0"): the first rewrites it, the others are added
+                    note = (f"UPDATE targeted unknown id {op.id}" if target is None
+                            else f"UPDATE of {op.id}, already updated by this plan") + "; applied as ADD"
                     if not quiet:
                         logger.warning(note)
                     add(op, index, "update_as_add", note)
                 else:
+                    updated.add(target.id)
                     current[target.id] = target.model_copy(
                         update={
                             "text": op.text,

@@ -119,6 +119,16 @@ def label_before(text: str, at: int, question: str) -> str | None:
     return match["label"]
 
 
+def label_of(texts: Sequence[str], value: str, question: str) -> str | None:
+    """The label written just before ``value`` where it first appears in ``texts`` (tool results)."""
+    needle = _flat(value)
+    for text in texts:
+        at = _find(needle, text) if needle else -1
+        if at >= 0:
+            return label_before(text, at, question)
+    return None
+
+
 def whereabouts(text: str, at: int, question: str) -> str:
     """' on the opened page «Shop» (/game-1/shop.html), after the label «Base damage»', or what of it is known."""
     page, label = page_at(text, at, question), label_before(text, at, question)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from tfgrpo_agents.core.tasks import Task
 from tfgrpo_agents.core.trajectory import Trajectory
-from tfgrpo_agents.learning.evidence import as_x, names_in, tool_results, whole
+from tfgrpo_agents.learning.evidence import as_x, label_of, names_in, tool_results, whole
 from tfgrpo_agents.learning.poisoning import poisoning_problem
 
 _TERM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
@@ -220,6 +220,13 @@ class LessonVetting:
         # what the attempts' tools returned, and the result the answer was looked up in afterwards
         self.raw_results = [text for t in attempts for text in tool_results(t)] + list(found)
         self.results = [self.general(text) for text in self.raw_results]
+        # the labels the wrong answers were read after, and the labels the correct answer is written after
+        wrong = [t for t in attempts if not t.failed and t.final_answer and (t.reward or 0) < 1.0]
+        self.wrong_labels = {label.lower() for t in wrong if (label := label_of(tool_results(t), t.final_answer,
+                                                                                task.question))}
+        right = [text for t in attempts if (t.reward or 0) >= 1.0 for text in tool_results(t)] + list(found)
+        self.right_labels = {label.lower() for text in right if task.answer
+                             and (label := label_of([" ".join(text.split())], task.answer, task.question))}
         self.wrong_answers = sorted({" ".join(t.final_answer.split()) for t in attempts
                                      if t.final_answer and (t.reward or 0) < 1.0
                                      and 0 < len(t.final_answer.split()) <= 4
@@ -254,6 +261,11 @@ class LessonVetting:
         if value_label:
             return (f"quotes {value_label.group(0)}, a value, where the words written next to the value belong "
                     "(a label or heading of the page)")
+        after = _AFTER_LABEL.search(lesson)
+        misread = (after.group(1) or after.group(2)).strip() if after else None
+        if misread and misread.lower() in self.wrong_labels - self.right_labels:
+            return (f"says the answer follows «{misread}», the label the wrong attempts answered after; say where the "
+                    "correct answer is written instead")
         label = self.unseen_label(lesson)
         if label:
             return (f"says the answer follows «{label}», words no result of these attempts shows; quote the words "
