@@ -340,7 +340,8 @@ def main() -> None:
               f"Train {len(s.train)} tasks (G={args.group_size}, {args.epochs} epoch(s), batch {args.batch_size}); "
               f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps, {args.max_tokens} tokens a reply.", ""]
     body = comparison_markdown(comparison).split("\n", 2)[2]
-    variant = ((f"-resample{args.resample_flat}" if args.resample_flat else "") + ("-lookup" if args.look_up_failures else "")
+    variant = ((f"-resample{args.resample_flat}" if args.resample_flat else "")
+               + ("-lookup" if args.look_up_failures else "")
                + (f"-settle{args.validate_settle}" if args.validate and args.validate_settle else ""))
     results = out / f"results{suffix}{variant}.md"
     results.write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")

@@ -35,8 +35,8 @@ def test_the_answer_is_looked_up_on_a_page_not_in_the_echoed_query():
     assert found and "damage changed to 43" in found
     wrong = Trajectory(task_id="d", sample=0, question=DAMAGE.question, final_answer="35", reward=0.0)
     contrast = group_contrast(DAMAGE, [wrong], found)
-    assert contrast.startswith("Every attempt failed. The correct answer «43», looked up afterwards with a search for "
-                               "it, is on the search hit for the page «Patch 3.8» (/patches/3.8.html)")
+    assert contrast.startswith("Every attempt failed. The correct answer «43», looked up afterwards with a search "
+                               "for it, is on the search hit for the page «Patch 3.8» (/patches/3.8.html)")
     # the search tool repeats the query, which holds the answer: that is no page
     assert look_up_reference(lambda query: format_hits(query, [ITEM]), DAMAGE) is None
     assert look_up_reference(lambda query: format_hits(query, []), DAMAGE) is None
@@ -112,4 +112,5 @@ def test_the_cli_refuses_the_setting_for_an_agent_without_a_search_tool(tmp_path
              "--model", "gpt-4o-mini", "--base-url", stub.base_url, "--look-up-failures",
              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=180)
     assert done.returncode != 0
-    assert "--look-up-failures looks answers up with the agent's web_search tool; the math agent has none" in done.stderr
+    assert ("--look-up-failures looks answers up with the agent's web_search tool; the math agent has none"
+            in done.stderr)

@@ -25,7 +25,8 @@ def task_with(first: list[bool], then: list[bool]) -> dict:
         task_id = f"r{n}"
         outcomes = [right(task_id, s) for s in range(G + MORE)]
         if outcomes == first + then:
-            return {"id": task_id, "question": f"[mixed] What is {n % 9} + {n % 9 + 4}?", "answer": str(2 * (n % 9) + 4)}
+            a = n % 9
+            return {"id": task_id, "question": f"[mixed] What is {a} + {a + 4}?", "answer": str(2 * a + 4)}
     raise AssertionError("no such task id")
 
 
@@ -51,7 +52,8 @@ def test_a_flat_group_is_resampled_once_and_compared_with_both_outcomes(tmp_path
     learner, result = learn(tmp_path / "run", [late, flat, solved], resample_flat=MORE)
 
     groups = groups_of(tmp_path / "run")
-    assert groups[late["id"]]["kept"] and groups[late["id"]]["reason"] == "kept: rewards differ (4 rollouts, 2 resampled)"
+    assert groups[late["id"]]["kept"]
+    assert groups[late["id"]]["reason"] == "kept: rewards differ (4 rollouts, 2 resampled)"
     assert not groups[flat["id"]]["kept"] and not groups["s"]["kept"], "still flat after the extra rollouts"
     trajectories = [json.loads(line) for line in
                     (tmp_path / "run" / "steps" / "step-0001" / "trajectories.jsonl").read_text().splitlines()]

@@ -219,7 +219,8 @@ def test_a_lesson_that_lost_one_rollout_on_solved_tasks_is_settled_by_more_rollo
 
     solved = [{"id": f"o{a}", "question": f"[right] Among sums of odd numbers. What is {a} + {a + 3}?",
                "answer": str(2 * a + 3)} for a in (1, 3)]
-    teaching = [{"id": f"p{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)} for a in (5, 7)]
+    teaching = [{"id": f"p{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
+                for a in (5, 7)]
     once = frozenset({rollout_seed(7, 0, "o1", 0)})  # the first validation rollout of o1 slips
 
     def verdict_of(name, model, settle):

@@ -297,7 +297,8 @@ def _named_page_terms(lesson: str) -> set[str]:
 
 
 def _names_of(question: str) -> set[str]:
-    """The question's names ("Lumen Symposium", "Harbor Bow"): a page whose title has them is of the site it asks about."""
+    """The question's names ("Lumen Symposium", "Harbor Bow"): a page whose title has them is of the site
+    it asks about."""
     return _terms(" ".join(_NAME_WORD.findall(_URL.sub(" ", question.strip()))))
 
 
@@ -313,8 +314,8 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     its label or address; among those, the page a lesson names ("… on the page 'Committee'") comes
     first, then a page of the site the question names, by its address or by its names in the page's
     title (search hits come from every site: another company's changelog is not this product's), then
-    more of the lesson's words, and words of the question ("Yuki Okonkwo") break ties. Nothing is suggested when a page already opened fits
-    as well: the lesson has been followed — unless ``onward``: then a link of the last page opened
+    more of the lesson's words, and words of the question ("Yuki Okonkwo") break ties. Nothing is
+    suggested when a page already opened fits as well: the lesson has been followed — unless ``onward``: then a link of the last page opened
     that fits the lesson is the next hop, however well that page itself fits (the "Patch notes"
     index fits "the newest patch note" better than its link "Patch 3.4", which holds the note).
     """

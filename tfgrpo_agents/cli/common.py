@@ -299,7 +299,8 @@ def validation_verdict(validation: dict) -> str:
     outcome = "kept" if validation.get("kept") else (f"{rolled} operation{'s' if rolled != 1 else ''} rolled back"
                                                      if rolled else "rolled back")
     settled = validation.get("settled_on") or []
-    again = f"; a one-rollout loss tried again on {len(settled)} task{'s' if len(settled) != 1 else ''}" if settled else ""
+    tasks = f"{len(settled)} task{'s' if len(settled) != 1 else ''}"
+    again = f"; a one-rollout loss tried again on {tasks}" if settled else ""
     return (f"validation: {outcome} (mean reward {validation['mean_reward_before']} → "
             f"{validation['mean_reward_after']} on {validation['tasks']} tasks, {validation['rollouts']} new rollouts"
             f"{again})")
