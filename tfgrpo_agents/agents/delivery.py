@@ -315,8 +315,8 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     first, then a page of the site the question names, by its address or by its names in the page's
     title (search hits come from every site: another company's changelog is not this product's), then
     more of the lesson's words, and words of the question ("Yuki Okonkwo") break ties. Nothing is
-    suggested when a page already opened fits as well: the lesson has been followed — unless ``onward``: then a link of the last page opened
-    that fits the lesson is the next hop, however well that page itself fits (the "Patch notes"
+    suggested when a page already opened fits as well: the lesson has been followed — unless
+    ``onward``: then a link of the last page opened that fits the lesson is the next hop, however well that page itself fits (the "Patch notes"
     index fits "the newest patch note" better than its link "Patch 3.4", which holds the note).
     """
     action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()

@@ -264,8 +264,8 @@ class LessonVetting:
         after = _AFTER_LABEL.search(lesson)
         misread = (after.group(1) or after.group(2)).strip() if after else None
         if misread and misread.lower() in self.wrong_labels - self.right_labels:
-            return (f"says the answer follows «{misread}», the label the wrong attempts answered after; say where the "
-                    "correct answer is written instead")
+            return (f"says the answer follows «{misread}», the label the wrong attempts answered after; say where "
+                    "the correct answer is written instead")
         label = self.unseen_label(lesson)
         if label:
             return (f"says the answer follows «{label}», words no result of these attempts shows; quote the words "
