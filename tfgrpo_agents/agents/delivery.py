@@ -316,8 +316,9 @@ def suggested_page(lessons: Sequence[Experience], messages: Sequence[AnyMessage]
     title (search hits come from every site: another company's changelog is not this product's), then
     more of the lesson's words, and words of the question ("Yuki Okonkwo") break ties. Nothing is
     suggested when a page already opened fits as well: the lesson has been followed — unless
-    ``onward``: then a link of the last page opened that fits the lesson is the next hop, however well that page itself fits (the "Patch notes"
-    index fits "the newest patch note" better than its link "Patch 3.4", which holds the note).
+    ``onward``: then a link of the last page opened that fits the lesson is the next hop, however
+    well that page itself fits (the "Patch notes" index fits "the newest patch note" better than its
+    link "Patch 3.4", which holds the note).
     """
     action = set().union(*(_action_terms(e.text) for e in lessons)) if lessons else set()
     if not action:

@@ -1,9 +1,10 @@
 """One learning step as a LangGraph ``StateGraph``; each node is one stage of Training-Free GRPO.
 
-    rollout ─► grade ─► select_groups ─► summarize ─► group_advantage ─► group_ops ─► consolidate ─► validate ─► snapshot
-    (Send ×G per task)   │               (Send per     (every kept group, in parallel)              (optional:
-       ▲                 │                trajectory)                                                 kept or rolled back)
-       └─────────────────┘ flat groups: more rollouts, once (optional)
+    rollout ─► grade ─► select_groups ─► summarize ─► group_advantage ─► group_ops ─► consolidate
+       ▲                      │   (Send per trajectory; then each kept group, in parallel) │
+       └──────────────────────┘                                                            │
+    flat groups: more rollouts, once (optional)                    snapshot ◄─ validate ◄─┘
+    a group that all failed, kept with its answer looked up (optional)         (optional: kept or rolled back)
 
 Rollouts and summaries fan out with ``Send``. The per-group stages run as single nodes over all
 kept groups with bounded parallelism: a conditional edge on a ``Send``-fanned node would run once
