@@ -256,3 +256,25 @@ def test_the_step_line_says_when_a_loss_was_tried_again():
     assert validation_verdict(verdict) == ("validation: kept (mean reward 1.0 → 0.8333 on 2 tasks, 10 new rollouts; "
                                            "a one-rollout loss tried again on 2 tasks)")
     assert validation_verdict({**verdict, "settled_on": []}).endswith("10 new rollouts)")
+
+
+def test_an_operation_the_teacher_repeats_is_validated_once_on_the_tasks_it_touches(tmp_path):
+    """The 1.5B teacher's consolidation wrote the same three operations five times; leaving one copy out at a time,
+    validation saw no task touched and kept the change untried (BENCHMARKS.md §1r)."""
+    odd = [{"id": f"o{a}", "question": f"[right] Among sums of odd numbers. What is {a} + {a + 3}?",
+            "answer": str(2 * a + 3)} for a in (1, 3)]
+    plain = [{"id": f"p{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)} for a in (5, 7)]
+    lesson = {"op": "ADD", "text": "When asked for sums of odd numbers, trust the printed tool result."}
+    tool = python_exec_tool()
+    settings = LearnSettings(name="v", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
+                             concurrency=3, validation=ValidationSettings(tasks=2), delivery=RELEVANT)
+    learner = TrainingFreeGRPO(
+        agent_factory=lambda library: build_react_agent(MisledByLessons(), [tool], system_prompt="Add.",
+                                                        experiences=library, max_steps=4, delivery=RELEVANT),
+        teacher=WorldChatModel(), run_dir=tmp_path / "run", settings=settings, grader=MathGrader())
+    learner.reflector.consolidate = lambda proposals, library, config=None: [dict(lesson) for _ in range(3)]
+    result = learner.fit([Task.model_validate(t) for t in plain + odd])
+    saved = json.loads((tmp_path / "run" / "steps" / "step-0001" / "consolidation.json").read_text())
+    assert [(op["text"], op["support"]) for op in saved["plan"]] == [(lesson["text"], 3)]
+    verdict = result.reports[0].validation
+    assert verdict["tasks"] == 2 and not verdict["kept"] and len(result.library) == 0

@@ -392,7 +392,7 @@ class StepGraph:
         else:  # fall back to the groups' own proposals; the library engine drops what is invalid
             logger.warning("consolidation failed (%s); applying the groups' proposals directly", result.error)
             plan = proposals
-        plan = [{**op, "sources": op.get("sources") or provenance(op, proposals)} for op in plan]
+        plan = _distinct([{**op, "sources": op.get("sources") or provenance(op, proposals)} for op in plan])
         # Whatever the teacher wrote, an experience's text is made of the step's lessons (and the experiences
         # it merges with): "The lesson has been updated to provide a more detailed guide …" never is.
         grounds = [lesson for a in state.get("advantages", []) if a.ok for lesson in a.value or []]
@@ -622,6 +622,21 @@ def provenance(op: dict[str, Any], proposals: list[dict[str, Any]]) -> list[str]
                if (op.get("id") and proposal.get("id") == op.get("id"))
                or (text and proposal.get("text") and fuzz.token_set_ratio(text, proposal["text"]) >= 70)]
     return list(dict.fromkeys(sources)) or list(dict.fromkeys(s for p in proposals for s in p["sources"]))
+
+
+def _distinct(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The plan with each operation once, its repeats counted in its support: the 1.5B teacher wrote the same
+    three operations five times, and validation, leaving one copy out at a time, saw no task touched."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for op in plan:
+        key = (str(op.get("op", "")).upper(), op.get("id"), op.get("text"))
+        if key in merged:
+            first = merged[key]
+            first["support"] = int(first.get("support") or 1) + int(op.get("support") or 1)
+            first["sources"] = list(dict.fromkeys([*first.get("sources", []), *op.get("sources", [])]))
+        else:
+            merged[key] = dict(op)
+    return list(merged.values())
 
 
 def _mean(values: list[float]) -> float | None:
