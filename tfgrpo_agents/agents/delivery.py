@@ -279,19 +279,22 @@ _VERBS = frozenset("open opens read reads check checks visit go click follow see
 _REASON = re.compile(r"[;.]\s|, (?:which|where|because|since|as)\b|\s[-—]\s")
 
 
-def _action_terms(lesson: str) -> set[str]:
-    """The words of what a lesson says to do: its text after the condition and before the reason
-    ("open the Shop page; item pages do not give prices" → shop), verbs aside."""
+def _action_of(lesson: str) -> str:
+    """What a lesson says to do: its text after the condition and before the reason."""
     found = _CONDITION.match(lesson)
-    action = _REASON.split(lesson[found.end():] if found else lesson, maxsplit=1)[0]
-    return _terms(action) - {_stem(v) for v in _VERBS}
+    return _REASON.split(lesson[found.end():] if found else lesson, maxsplit=1)[0]
+
+
+def _action_terms(lesson: str) -> set[str]:
+    """The words of what a lesson says to do ("open the Shop page; item pages do not give prices" → shop),
+    verbs aside."""
+    return _terms(_action_of(lesson)) - {_stem(v) for v in _VERBS}
 
 
 def _named_page_terms(lesson: str) -> set[str]:
     """The words of the page a lesson names as where the value is ("… after 'Workshop chair' on the page
     'Committee'" → committee): the page outranks the label's words when a page is suggested."""
-    found = _CONDITION.match(lesson)
-    action = _REASON.split(lesson[found.end():] if found else lesson, maxsplit=1)[0]
+    action = _action_of(lesson)
     at = action.rfind(" on ")
     return _terms(action[at + 4:]) - {_stem(v) for v in _VERBS} if at >= 0 else set()
 

@@ -50,13 +50,18 @@ def _excerpt(text: str, at: int, length: int, window: int) -> str:
     return f"«…{text[start:end]}…»"
 
 
-def _locate(trajectory: Trajectory, needle: str) -> tuple[int, str, int] | None:
-    """The first tool result (1-based) holding ``needle`` whole, that result's text and the position in it."""
-    for number, text in enumerate(tool_results(trajectory), start=1):
+def _locate_in(texts: Sequence[str], needle: str) -> tuple[int, str, int] | None:
+    """The first text (1-based) holding ``needle`` whole, that text and the position in it."""
+    for number, text in enumerate(texts, start=1):
         at = _find(needle, text)
         if at >= 0:
             return number, text, at
     return None
+
+
+def _locate(trajectory: Trajectory, needle: str) -> tuple[int, str, int] | None:
+    """The first tool result (1-based) holding ``needle`` whole, that result's text and the position in it."""
+    return _locate_in(tool_results(trajectory), needle)
 
 
 def reference_location(trajectory: Trajectory, reference: str, window: int = 80) -> tuple[int, str] | None:
@@ -121,12 +126,8 @@ def label_before(text: str, at: int, question: str) -> str | None:
 
 def label_of(texts: Sequence[str], value: str, question: str) -> str | None:
     """The label written just before ``value`` where it first appears in ``texts`` (tool results)."""
-    needle = _flat(value)
-    for text in texts:
-        at = _find(needle, text) if needle else -1
-        if at >= 0:
-            return label_before(text, at, question)
-    return None
+    found = _locate_in([_flat(text) for text in texts], _flat(value)) if value.strip() else None
+    return label_before(found[1], found[2], question) if found else None
 
 
 def whereabouts(text: str, at: int, question: str) -> str:

@@ -247,7 +247,7 @@ class StepGraph:
         groups: dict[str, list[Trajectory]] = {}
         for trajectory in state["graded"]:
             groups.setdefault(trajectory.task_id, []).append(trajectory)
-        kept, stats, resample, members_of = [], [], [], {}
+        kept, stats, resample, members_of, failed_all = [], [], [], {}, []
         for task_id, members in groups.items():
             usable = [t for t in members if not t.failed]
             rewards = [t.reward or 0.0 for t in members]
@@ -261,6 +261,8 @@ class StepGraph:
                 reason = "kept: rewards differ" if keep else ("all succeeded" if mean >= 1.0 else "all failed")
                 if not keep and self._may_resample(state, len(members)):
                     resample.append(task_id)
+                if mean <= 0.0:
+                    failed_all.append(task_id)
                 if len(members) > self.settings.group_size:
                     reason += f" ({len(members)} rollouts, {len(members) - self.settings.group_size} resampled)"
             stats.append({"task_id": task_id, "mean_reward": round(mean, 4), "kept": keep, "reason": reason})
@@ -269,15 +271,15 @@ class StepGraph:
                 members_of[task_id] = [t.sample for t in _contrast(members, self.settings.group_size)]
         if resample:  # back to the rollouts first; the groups are chosen once those are in
             return {"resample": resample}
-        found = {}
-        for stat in stats:  # a group that all failed, compared with where the answer is
-            task = next(t for t in state["tasks"] if t.id == stat["task_id"])
-            text = self._looked_up(task) if stat["reason"].startswith("all failed") else None
+        found, tasks, stat_of = {}, {t.id: t for t in state["tasks"]}, {s["task_id"]: s for s in stats}
+        for task_id in failed_all:  # a group that all failed, compared with where the answer is
+            text = self._looked_up(tasks[task_id])
             if text:
-                found[task.id] = text
+                found[task_id] = text
+                stat = stat_of[task_id]
                 stat.update(kept=True, reason=stat["reason"] + "; the answer looked up afterwards")
-                kept.append(task.id)
-                members_of[task.id] = [t.sample for t in _contrast(groups[task.id], self.settings.group_size)]
+                kept.append(task_id)
+                members_of[task_id] = [t.sample for t in _contrast(groups[task_id], self.settings.group_size)]
         self.run_dir.write_json(self.run_dir.step_dir(state["step"]) / "groups.json", stats)
         self.on_event(GroupsSelected(kept=len(kept), groups=len(groups)))
         return {"kept": kept, "members": members_of, "resample": [], "found": found}

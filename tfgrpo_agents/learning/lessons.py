@@ -226,7 +226,7 @@ class LessonVetting:
                                                                                 task.question))}
         right = [text for t in attempts if (t.reward or 0) >= 1.0 for text in tool_results(t)] + list(found)
         self.right_labels = {label.lower() for text in right if task.answer
-                             and (label := label_of([" ".join(text.split())], task.answer, task.question))}
+                             and (label := label_of([text], task.answer, task.question))}
         self.wrong_answers = sorted({" ".join(t.final_answer.split()) for t in attempts
                                      if t.final_answer and (t.reward or 0) < 1.0
                                      and 0 < len(t.final_answer.split()) <= 4
