@@ -250,6 +250,9 @@ def main() -> None:
     parser.add_argument("--look-up-failures", action="store_true",
                         help="a group whose every rollout failed is compared with where the answer is, looked up "
                              "with the agent's search tool (runs and arms are named …-lookup)")
+    parser.add_argument("--evidence-lessons", action="store_true",
+                        help="a group whose every lesson the teacher wrote was refused gets the lesson its evidence "
+                             "states (runs and arms are named …-evidence)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--web-seed", type=int, default=UNSEEN_WEB_SEED,
                         help=f"{UNSEEN_WEB}: the seed its sites are generated with (other than 1: results in …-seedN)")
@@ -309,11 +312,13 @@ def main() -> None:
         validated = (f"-validate{args.validate}" + (f"x{args.validate_samples}" if args.validate_samples > 1 else "")
                      + (f"-settle{args.validate_settle}" if args.validate_settle else "") if args.validate else "")
         validated = ((f"-resample{args.resample_flat}" if args.resample_flat else "")
-                     + ("-lookup" if args.look_up_failures else "") + validated)
+                     + ("-lookup" if args.look_up_failures else "") + ("-evidence" if args.evidence_lessons else "")
+                     + validated)
+        reflection = s.domain.reflection(retries=2, summaries=args.summaries, evidence_lessons=args.evidence_lessons)
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}{validated}"
             library, costs[name] = learn(out, name, experiment, s.train, args, args.group_size,
-                                         server.model_id, s.domain.reflection(retries=2, summaries=args.summaries))
+                                         server.model_id, reflection)
             add_arm(f"tf-grpo{suffix}{validated}", library)
         if "tips" in arms:
             # tips written in the domain's lesson pattern, as the learned lessons are, are a separate arm
@@ -326,8 +331,7 @@ def main() -> None:
             add_arm(f"direct-tips{pattern}", tips_path)
         if "g1" in arms:
             library, costs[f"learn-g1{suffix}{validated}"] = learn(
-                out, f"learn-g1{suffix}{validated}", experiment, s.train, args, 1, server.model_id,
-                s.domain.reflection(retries=2, summaries=args.summaries))
+                out, f"learn-g1{suffix}{validated}", experiment, s.train, args, 1, server.model_id, reflection)
             add_arm(f"g1{suffix}{validated}", library)
         for item in args.library:
             add_arm(library_arm_name(Path(item)), item)
@@ -341,7 +345,7 @@ def main() -> None:
               f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps, {args.max_tokens} tokens a reply.", ""]
     body = comparison_markdown(comparison).split("\n", 2)[2]
     variant = ((f"-resample{args.resample_flat}" if args.resample_flat else "")
-               + ("-lookup" if args.look_up_failures else "")
+               + ("-lookup" if args.look_up_failures else "") + ("-evidence" if args.evidence_lessons else "")
                + (f"-settle{args.validate_settle}" if args.validate and args.validate_settle else ""))
     results = out / f"results{suffix}{variant}.md"
     results.write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")

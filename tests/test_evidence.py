@@ -385,3 +385,34 @@ def test_a_lesson_naming_the_label_the_wrong_attempts_read_is_refused():
                                           "answered after; say where the correct answer is written instead")
     assert vetting.objection("When asked when a module was added, answer with the value after 'New in version' on "
                              "its page.") is None
+
+
+def test_the_evidence_states_a_lesson_of_the_questions_kind_the_words_before_the_answer_and_its_page():
+    """What the contrast tells the teacher, written as the lesson itself: the fallback when a small teacher's
+    every lesson for a group is refused (``ReflectionSettings.evidence_lessons``)."""
+    from tfgrpo_agents.learning.evidence import evidence_lesson
+
+    assert evidence_lesson(SHOP_TASK, [shop_attempt(0, "117 gold", 1.0), shop_attempt(1, "19", 0.0)]) == \
+        'When asked "How much does the X cost in the X shop?", answer with the value written on the page "Shop".'
+    office = Task(id="o", question="Where is the office of Bruno Mbeki in the Institute of Meridian Computing?",
+                  answer="Room 4.12")
+    right = shop_attempt(0, "Room 4.12", 1.0, result=PROFESSOR_PAGE).model_copy(update={"task_id": "o"})
+    assert evidence_lesson(office, [right]) == ('When asked "Where is the office of X in the X of X?", answer with '
+                                                'the value after "Office" on the page "Prof X".')
+    # every attempt failed: the answer as it was looked up, on a patch note and not on the item's page
+    damage = Task(id="d", question="What is the current damage of the Harbor Bow in Quartz Legends?", answer="43")
+    found = ("1. Harbor Bow | Quartz Legends URL: http://g/game-2/items/harbor-bow.html Harbor Bow Base damage: 35. "
+             "2. Patch 3.8 | Quartz Legends URL: http://g/game-2/patches/3.8.html Patch 3.8 Harbor Bow: damage "
+             "changed to 43. Balance.")
+    wrong = Trajectory(task_id="d", sample=0, question=damage.question, final_answer="35", reward=0.0)
+    assert evidence_lesson(damage, [wrong], found) == ('When asked "What is the current damage of the X in X?", '
+                                                       'answer with the value after "damage changed to" on the page '
+                                                       '"Patch N".')
+    # a page titled with someone the question does not name is named by its section, which carries to other tasks
+    head = Task(id="h", question="Where is the office of the head of the Department of Tundra Studies?",
+                answer="Building E, room 315")
+    found = ("1. Esme Delacroix | Tundra URL: http://t/department-1/people/faculty/esme-delacroix.html … Building E, "
+             "room 315. Office hours: Mondays.")
+    assert evidence_lesson(head, [wrong], found).endswith('answer with the value written on a page under "faculty".')
+    assert evidence_lesson(head, [wrong], "Building E, room 315, with no page around it") is None
+    assert evidence_lesson(head, [wrong]) is None, "nothing right and nothing looked up: nothing to state"

@@ -11,7 +11,14 @@ import pytest
 
 from tests.scripted_world import WorldChatModel, make_tasks, openai_reply
 from tfgrpo_agents.agents import build_react_agent
-from tfgrpo_agents.learning import LearnSettings, MathGrader, Task, TrainingFreeGRPO, Trajectory
+from tfgrpo_agents.learning import (
+    LearnSettings,
+    MathGrader,
+    ReflectionSettings,
+    Task,
+    TrainingFreeGRPO,
+    Trajectory,
+)
 from tfgrpo_agents.learning.evidence import group_contrast, look_up_reference
 from tfgrpo_agents.testing import OpenAIStub
 from tfgrpo_agents.tools import python_exec_tool
@@ -45,10 +52,10 @@ def test_the_answer_is_looked_up_on_a_page_not_in_the_echoed_query():
 SUMS_PAGE = "1. Sum table | Adder\n   URL: http://adder/tables/sums.html\n   Sum: {answer}."
 
 
-def learn(run_dir, search, look_up=True, teacher=None):
+def learn(run_dir, search, look_up=True, teacher=None, reflection=None):
     model, tool = WorldChatModel(), python_exec_tool()
     settings = LearnSettings(name="l", domain="math", group_size=2, epochs=1, batch_size=2, seed=7, max_steps=4,
-                             concurrency=3, look_up_failures=look_up)
+                             concurrency=3, look_up_failures=look_up, reflection=reflection or ReflectionSettings())
     learner = TrainingFreeGRPO(
         agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
                                                         max_steps=4),
@@ -114,3 +121,24 @@ def test_the_cli_refuses_the_setting_for_an_agent_without_a_search_tool(tmp_path
     assert done.returncode != 0
     assert ("--look-up-failures looks answers up with the agent's web_search tool; the math agent has none"
             in done.stderr)
+
+
+def test_when_every_lesson_of_the_teacher_is_refused_the_evidence_states_one(tmp_path):
+    """The 1.5B teacher, shown the patch note, wrote the wrong attempts' label three times over
+    (BENCHMARKS.md §1r); with ``evidence_lessons`` the group still gives the lesson its evidence states."""
+    def search(query):
+        return f"Results for {query!r}:\n" + SUMS_PAGE.format(answer=query.rsplit(" ", 1)[1])
+
+    def quotes_the_wrong_answer(prompt):  # the wrong attempts answered 4 for 0 + 3: refused every time
+        return '{"lessons": ["When asked to add numbers, answer 4."]}' if "[stage: advantage]" in prompt else None
+
+    teacher = WorldChatModel(teacher_prompts=[], teacher_override=quotes_the_wrong_answer)
+    _, result, _ = learn(tmp_path / "off", search, teacher=teacher)
+    assert len(result.library) == 0, "the setting off: a group whose lessons are all refused gives none"
+    assert sum("[stage: advantage]" in p for p in teacher.teacher_prompts) == 3, "asked, then re-asked twice"
+
+    _, result, _ = learn(tmp_path / "on", search, teacher=teacher,
+                         reflection=ReflectionSettings(evidence_lessons=True))
+    # ("What" is read as a name: the scripted question's first word is its "[wrong]" tag)
+    assert result.library.texts() == ['When asked "[wrong] X is X + X?", answer with the value after "Sum" on '
+                                      'the page "Sum table".']

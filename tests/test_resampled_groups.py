@@ -96,9 +96,11 @@ def test_the_cli_resamples_flat_groups(tmp_path):
         done = subprocess.run(
             [sys.executable, "-m", "tfgrpo_agents.cli", "learn", "--tasks", str(tasks), "--agent", "math",
              "--model", "gpt-4o-mini", "--base-url", stub.base_url, "--group-size", str(G), "--epochs", "1",
-             "--seed", str(SEED), "--resample-flat", str(MORE), "--out", str(tmp_path / "run")],
+             "--seed", str(SEED), "--resample-flat", str(MORE), "--evidence-lessons", "--out", str(tmp_path / "run")],
             capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert groups_of(tmp_path / "run")[late["id"]]["kept"], "the late success was found over the wire too"
     report = json.loads((tmp_path / "run" / "steps" / "step-0001" / "report.json").read_text())
     assert report["resampled"] == MORE and report["library_size"] == 1
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["resample_flat"] == MORE and config["reflection"]["evidence_lessons"] is True

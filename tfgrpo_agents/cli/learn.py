@@ -73,6 +73,10 @@ def learn(
     look_up_failures: Annotated[bool, typer.Option(
         "--look-up-failures", help="web agent: a group whose every rollout failed is compared with where the "
                                    "answer is, looked up with the agent's search tool.")] = False,
+    evidence_lessons: Annotated[bool, typer.Option(
+        "--evidence-lessons", help="a group whose every lesson the teacher wrote was refused gets the lesson "
+                                   "its evidence states: the question's kind, the words before the answer, its "
+                                   "page.")] = False,
     resample_flat: Annotated[int, typer.Option(help="N more rollouts, once, for a task whose G rewards are all "
                                                     "equal (0: such a group is skipped, as in the paper).",
                                                callback=_at_least(0))] = 0,
@@ -154,7 +158,8 @@ def learn(
             validation=ValidationSettings(tasks=validate, samples=validate_samples, settle_samples=validate_settle)
             if validate else None,
             model_id=model, teacher_model_id=teacher_model or model,
-            reflection=domain.reflection(method=structured_method, summaries=summaries),
+            reflection=domain.reflection(method=structured_method, summaries=summaries,
+                                         evidence_lessons=evidence_lessons),
         )
     try:  # checked before anything is written
         if options.from_trajectories:

@@ -98,14 +98,20 @@ def _without_names(text: str, question: str) -> str:
     return as_x(text, lambda word: word.lower() in names)
 
 
-def page_at(text: str, at: int, question: str) -> str | None:
-    """The page a position of a tool result lies on, with the question's names taken out:
-    'the opened page «Prof X» (/people/faculty/X.html)', or 'the search hit for …'."""
+def _page_start(text: str, at: int) -> re.Match[str] | None:
+    """Where the page holding position ``at`` of a tool result begins: its kind, title and URL."""
     start = None
     for match in _PAGE_START.finditer(text):
         if match.start() > at:
             break
         start = match
+    return start
+
+
+def page_at(text: str, at: int, question: str) -> str | None:
+    """The page a position of a tool result lies on, with the question's names taken out:
+    'the opened page «Prof X» (/people/faculty/X.html)', or 'the search hit for …'."""
+    start = _page_start(text, at)
     if start is None:
         return None
     title = _without_names(start["title"].split(" | ")[0], question)  # the site's name says nothing of the page
@@ -238,6 +244,57 @@ def group_contrast(task: Task, attempts: Sequence[Trajectory], found: str | None
     else:
         lines.append("No wrong attempt ever saw the correct answer: the lesson is where to look for it.")
     return "\n".join(lines)
+
+
+# the words a page writes just before a value when they are not a "Label:" ("Harbor Bow: damage changed to 43")
+_LEAD_IN = re.compile(r"(?:^|(?<=\s))(?P<lead>[a-z]+(?: [a-z]+){1,3})\s*$")
+_CLAUSE_END = re.compile(r"[.:;,|!?…]\s")
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def lead_in(text: str, at: int, question: str) -> str | None:
+    """What a page writes just before a value: its label ("Office"), or the two to four lower-case words
+    that open the value's clause ("damage changed to")."""
+    label = label_before(text, at, question)
+    if label:
+        return label
+    found = _LEAD_IN.search(_CLAUSE_END.split(text[max(0, at - 60):at])[-1])
+    return found["lead"] if found else None
+
+
+def _page_in_lesson(start: re.Match[str], question: str) -> str | None:
+    """How a lesson names the page ``start`` begins: 'the page "Patch N"'; 'its own page' when its title is
+    what the question names; 'a page under "faculty"' when its title names something else (a person the
+    question does not name), which would carry to no other task."""
+    title = _NUMBERS.sub("N", _without_names(start["title"].split(" | ")[0], question)).strip()
+    if title == "X":
+        return "its own page"
+    words = [word for word in title.split() if word not in ("N", "X")]
+    if len(words) >= 2 and all(word.isalpha() and word[0].isupper() for word in words):
+        folders = [part for part in urlsplit(start["url"]).path.split("/")[:-1] if part.isalpha()]
+        return f'a page under "{folders[-1]}"' if folders else None
+    return f'the page "{title}"' if title else None
+
+
+def evidence_lesson(task: Task, attempts: Sequence[Trajectory], found: str | None = None) -> str | None:
+    """The lesson a group's evidence states without a teacher: the question's kind, the words the answer
+    follows and the page it is on, where the correct attempts found it or where it was looked up
+    (``found``). 'When asked "What is the current damage of the X in X?", answer with the value after
+    "damage changed to" on the page "Patch N".' For a small teacher whose every lesson for a group was
+    refused (BENCHMARKS.md §1s); ``None`` when the evidence does not place the answer on a page."""
+    if not task.answer:
+        return None
+    needle = _flat(task.answer)
+    right = [t for t in attempts if not t.failed and (t.reward or 0) >= 1.0]
+    located = next((loc for loc in (_locate(t, needle) for t in right) if loc), None)
+    located = located or _locate_in([_flat(found or "")], needle)
+    start = _page_start(located[1], located[2]) if located else None
+    page = _page_in_lesson(start, task.question) if start else None
+    if located is None or page is None:
+        return None
+    lead = lead_in(located[1], located[2], task.question)
+    value = f'the value after "{lead}"' if lead else "the value written"
+    return f'When asked "{_without_names(task.question, task.question)}", answer with {value} on {page}.'
 
 
 def look_up_reference(search: Callable[[str], str], task: Task) -> str | None:

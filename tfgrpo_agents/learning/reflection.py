@@ -21,6 +21,7 @@ from tfgrpo_agents.experience import ExperienceLibrary, LibraryLimits
 from tfgrpo_agents.experience.models import placeholder_problem
 from tfgrpo_agents.learning.evidence import (
     answer_source,
+    evidence_lesson,
     group_contrast,
     repeated_calls,
     where_reference_appeared,
@@ -126,6 +127,10 @@ class ReflectionSettings(BaseModel):
     specific_words: Literal["any", "names"] = "any"
     # None: every stage uses the teacher's own reply limit
     reply_caps: ReplyCaps | None = Field(default_factory=ReplyCaps)
+    # True: a group whose every lesson the teacher wrote was refused gets the lesson its evidence states
+    # (evidence.evidence_lesson: the question's kind, the words the answer follows, its page), vetted
+    # like the teacher's; a small teacher copies the wrong attempts' label where the page holds the right one.
+    evidence_lessons: bool = False
 
     def cap(self, stage: str, items: int = 1) -> int | None:
         if self.reply_caps is None:
@@ -335,11 +340,27 @@ class Reflector:
             result.lessons = [lesson for lesson, _ in kept]
             return None
 
-        result, _ = call_structured(capped(self.teacher, s.cap("advantage", s.max_lessons)), prompt, Lessons,
-                                    method=s.method, retries=s.retries,
-                                    config=config, list_field="lessons", validate=check,
-                                    line_item=s.follows_template)
+        try:
+            result, _ = call_structured(capped(self.teacher, s.cap("advantage", s.max_lessons)), prompt, Lessons,
+                                        method=s.method, retries=s.retries,
+                                        config=config, list_field="lessons", validate=check,
+                                        line_item=s.follows_template)
+        except StructuredCallError:
+            lesson = self._from_evidence(task, [t for t, _ in attempts], found, vetting) if evidence else None
+            if lesson is None:
+                raise
+            logger.info("task %s: every lesson of the teacher was refused; the evidence's lesson: %s", task.id, lesson)
+            return [lesson]
         return result.lessons[: s.max_lessons]
+
+    def _from_evidence(self, task: Task, attempts: Sequence[Trajectory], found: str | None,
+                       vetting: LessonVetting) -> str | None:
+        """The lesson the group's evidence states, if ``evidence_lessons`` is on and it passes vetting."""
+        if not self.settings.evidence_lessons:
+            return None
+        lesson = evidence_lesson(task, attempts, found)
+        lesson = shorten(vetting.general(lesson), self.settings.word_cap) if lesson else None
+        return lesson if lesson and not vetting.objection(lesson) else None
 
     def _ops(self, prompt: str, library: ExperienceLibrary, config: RunnableConfig | None,
              max_tokens: int | None, sources: Sequence[str]) -> list[dict[str, Any]]:
