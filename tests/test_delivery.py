@@ -77,6 +77,13 @@ def test_a_word_the_two_texts_qualify_differently_does_not_match():
     assert ids("How much does the Ember Blade cost in the shop?") == ["G1"]
     assert ids("What is the latest version of NimbusDB?") == ["G2"], "'latest' picks a version, it is no other kind"
     assert ids("Which became available first in GLib: g_free() or g_new()?") == ["G3"]
+    assert ids("What is the NimbusDB version out now?") == ["G2"]
+    # a kind the condition picks an instance of is another thing where the question qualifies it otherwise
+    damage = ExperienceLibrary.from_texts(['When asked "What is the current damage of the X in X?", answer with '
+                                           'the value after "damage changed to" on the page "Patch N".'])
+    assert len(matching_lessons(damage.experiences, "What is the current damage of the Lumen Bow in Ardent?")) == 1
+    assert len(matching_lessons(damage.experiences, "What damage does the Lumen Bow deal now?")) == 1
+    assert matching_lessons(damage.experiences, "What is the base damage of the Lumen Bow in Ardent?") == []
     # a qualifier the other text holds anywhere keeps the word: "submission or notification deadline"
     dates = ExperienceLibrary.from_texts(["When asked for a submission or notification deadline, open Key dates."])
     assert len(matching_lessons(dates.experiences, "What is the paper submission deadline of ICLM 2031?")) == 1

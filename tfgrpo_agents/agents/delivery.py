@@ -187,6 +187,13 @@ def _qualifiers(text: str) -> dict[str, set[str]]:
     return found
 
 
+def _selected(text: str) -> set[str]:
+    """The words a selector picks an instance of ("the current damage" → damage)."""
+    pairs = [(before, word) for clause in _CLAUSE_BREAK.split(_URL.sub(" ", text.lower()))
+             for words in [_WORD.findall(clause)] for before, word in zip(words, words[1:])]
+    return {_stem(word) for before, word in pairs if _stem(before) in _SELECTORS}
+
+
 def _qualified_apart(condition: str, in_question: dict[str, set[str]], asked: set[str]) -> set[str]:
     """The shared words that the condition and the question (its qualifiers and terms) qualify
     differently: "the workshop chair" and "the general chair", "a game item costs" and "the team plan
@@ -194,8 +201,12 @@ def _qualified_apart(condition: str, in_question: dict[str, set[str]], asked: se
     (BENCHMARKS.md §1q); a qualifier that the other text holds anywhere keeps it ("submission or
     notification deadline", "submission deadline")."""
     condition_terms = _terms(condition)
-    return {word for word, before in _qualifiers(condition).items()
-            if word in in_question and not before & asked and not in_question[word] & condition_terms}
+    apart = {word for word, before in _qualifiers(condition).items()
+             if word in in_question and not before & asked and not in_question[word] & condition_terms}
+    # "the current damage" is not "the base damage": a kind the condition picks an instance of, which the
+    # question qualifies by a word the condition does not hold
+    return apart | {word for word in _selected(condition)
+                    if in_question.get(word) and not in_question[word] & condition_terms}
 
 
 def matching_lessons(experiences: Iterable[Experience], question: str, limit: int = 3) -> list[Experience]:
