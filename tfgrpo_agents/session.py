@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from tfgrpo_agents._async import run_sync
@@ -133,11 +134,15 @@ class Experiment:
                                 teacher=self.teacher, grader=self.grader if settings.ground_truth else None,
                                 run_dir=run_dir, settings=settings, **options)
 
+    def search_tool(self) -> BaseTool | None:
+        """The agent's ``web_search`` tool, once the tools are opened."""
+        return next((t for t in self.tools if t.name == "web_search"), None)
+
     def search_function(self) -> Callable[[str], str]:
         """The agent's search tool as a function of the query (what ``look_up_failures`` searches with);
         the tool is found when it is called, so the learner may be built before the tools are opened."""
         def search(query: str) -> str:
-            tool = next((t for t in self.tools if t.name == "web_search"), None)
+            tool = self.search_tool()
             if tool is None:
                 raise ValueError(f"look_up_failures needs a web_search tool; the {self.domain.name} agent has "
                                  f"{', '.join(t.name for t in self.tools) or 'no tools'}")

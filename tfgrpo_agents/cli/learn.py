@@ -235,7 +235,7 @@ def _run_learning(run_dir: Path, settings, options: LearnOptions, task_list, pri
                                  runner=None if options.from_trajectories else _runner(experiment, workers,
                                                                                        settings.concurrency))
     _opened(experiment)
-    if settings.look_up_failures and not any(tool.name == "web_search" for tool in experiment.tools):
+    if settings.look_up_failures and experiment.search_tool() is None:
         experiment.__exit__(None, None, None)
         _fail(f"--look-up-failures looks answers up with the agent's web_search tool; the {options.agent} agent "
               "has none")
