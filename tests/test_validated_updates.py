@@ -278,3 +278,37 @@ def test_an_operation_the_teacher_repeats_is_validated_once_on_the_tasks_it_touc
     assert [(op["text"], op["support"]) for op in saved["plan"]] == [(lesson["text"], 3)]
     verdict = result.reports[0].validation
     assert verdict["tasks"] == 2 and not verdict["kept"] and len(result.library) == 0
+
+
+def test_a_lesson_the_consolidation_loses_is_validated_instead_of_dropped_unseen(tmp_path):
+    """Told to merge a step's proposals, the 1.5B teacher wrote updates of what the library already said, and the
+    lessons for two kinds of task were gone before validation could try them (BENCHMARKS.md §1s)."""
+    lessons = {1: "When adding small numbers, trust the printed tool result.",
+               3: "When asked for sums of larger values, trust the printed tool result and never recount."}
+
+    def distinct_lessons(prompt):  # the reference answer 2a + 3 tells the task
+        if "[stage: advantage]" not in prompt:
+            return None
+        a = (int(prompt.split("Reference answer: ", 1)[1].split()[0]) - 3) // 2
+        return json.dumps({"lessons": [lessons.get(a, lessons[1])]})
+
+    def run(name, validation):
+        tool = python_exec_tool()
+        settings = LearnSettings(name="v", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
+                                 concurrency=3, validation=validation)
+        learner = TrainingFreeGRPO(
+            agent_factory=lambda library: build_react_agent(WorldChatModel(), [tool], system_prompt="Add.",
+                                                            experiences=library, max_steps=4),
+            teacher=WorldChatModel(teacher_override=distinct_lessons), run_dir=tmp_path / name, settings=settings,
+            grader=MathGrader())
+        learner.reflector.consolidate = lambda proposals, library, config=None: [dict(proposals[0])]
+        result = learner.fit([Task.model_validate(t) for t in make_tasks(["mixed"] * 4)])
+        saved = json.loads((tmp_path / name / "steps" / "step-0001" / "consolidation.json").read_text())
+        return result, saved
+
+    result, saved = run("unvalidated", None)
+    assert result.library.texts() == [lessons[1]] and saved["restored"] == [], "without validation: as the paper"
+    result, saved = run("validated", ValidationSettings(tasks=2))
+    assert [op["text"] for op in saved["restored"]] == [lessons[3]]
+    assert [op["text"] for op in saved["plan"]] == [lessons[1], lessons[3]]
+    assert sorted(result.library.texts()) == sorted(lessons.values()), "both helped on validation, both kept"

@@ -60,7 +60,7 @@ from tfgrpo_agents.learning.events import (
 )
 from tfgrpo_agents.learning.evidence import look_up_reference
 from tfgrpo_agents.learning.ledger import StepLedger
-from tfgrpo_agents.learning.lessons import edit_report, unsupported_words
+from tfgrpo_agents.learning.lessons import carried_by, edit_report, unsupported_words
 from tfgrpo_agents.learning.reflection import Reflector
 from tfgrpo_agents.learning.results import StageFailure, StepReport
 from tfgrpo_agents.learning.settings import LearnSettings
@@ -409,8 +409,14 @@ class StepGraph:
         plan = [op for op in plan if not ungrounded(op)]
         if dropped and not plan:  # nothing left: the groups' own proposals, as when consolidation fails
             plan = [op for op in proposals if not ungrounded(op)]
+        # with validated updates a lesson is judged by its validation, not by whether a small teacher's merge kept it
+        restored = _lost_proposals(proposals, plan, library) if result.ok and self.settings.validation else []
+        for op in restored:
+            logger.warning("step %d: a proposal the consolidation lost is kept: %s %s", step, op["op"], op["text"])
+        plan += restored
         self.run_dir.write_json(step_dir / "consolidation.json", {"proposals": proposals, "plan": plan,
-                                                                  "dropped": dropped, "fallback": not result.ok})
+                                                                  "dropped": dropped, "restored": restored,
+                                                                  "fallback": not result.ok})
         return {"plan": plan}
 
     async def validate(self, state: StepState, config: RunnableConfig) -> dict[str, Any]:
@@ -639,6 +645,24 @@ def _distinct(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             merged[key] = dict(op)
     return list(merged.values())
+
+
+def _lost_proposals(proposals: list[dict[str, Any]], plan: list[dict[str, Any]],
+                    library: ExperienceLibrary) -> list[dict[str, Any]]:
+    """The groups' ADD and UPDATE proposals that neither the plan nor the library holds, once each (their
+    repeats' sources merged): told to merge a step's ten proposals, the 1.5B teacher wrote three updates
+    of what the library already said, and the lessons for two kinds of task were gone unvalidated."""
+    held = [op["text"] for op in plan if op.get("text")] + [e.text for e in library.experiences]
+    lost: list[dict[str, Any]] = []
+    for op in proposals:
+        if str(op.get("op", "")).upper() not in ("ADD", "UPDATE") or not op.get("text") or carried_by(op["text"], held):
+            continue
+        same = next((kept for kept in lost if carried_by(op["text"], [kept["text"]])), None)
+        if same is None:
+            lost.append({"op": "ADD", "text": op["text"], "sources": list(op.get("sources", []))})
+        else:
+            same["sources"] = list(dict.fromkeys([*same["sources"], *op.get("sources", [])]))
+    return lost
 
 
 def _mean(values: list[float]) -> float | None:

@@ -191,6 +191,14 @@ def unsupported_words(text: str, sources: Iterable[str]) -> list[str]:
     return new if words and len(new) * 2 > len(words) else []
 
 
+def carried_by(text: str, others: Iterable[str], share: float = 0.8) -> bool:
+    """Whether one of ``others`` holds at least ``share`` of ``text``'s content words: the lesson is in it,
+    merged or as it was. Below it, two lessons of one pattern ("look for the page that contains …") about
+    different facts (an item's cost, a person's office) are not the same lesson."""
+    words = _content_words(text)
+    return not words or any(len(words & _content_words(other)) >= share * len(words) for other in others)
+
+
 _EDIT_REPORT = re.compile(
     r"^\W*(?:(?:the|this|that|these|those|each|every|all|my|our)\s+)?(?:(?:new|updated|above|existing)\s+)?"
     r"(?:lesson|experience|operation|entry|library|list)s?\s+(?:has|have|was|were|is|are)\s+(?:now\s+)?(?:been\s+)?"
