@@ -178,6 +178,12 @@ def reuse_first_step(source: Path, run_dir: Path, train: list[Task], samples: in
     log(f"{run_dir.name}: {taken} step-1 rollouts taken from {source}")
 
 
+def learning_options(args) -> str:
+    """The learner's options beyond the paper, as they name runs, arms and results files (…-resample3-lookup)."""
+    return ((f"-resample{args.resample_flat}" if args.resample_flat else "")
+            + ("-lookup" if args.look_up_failures else "") + ("-evidence" if args.evidence_lessons else ""))
+
+
 def library_arm_name(library: Path) -> str:
     """``library:web-docs/learn-g3-trace-positive`` for ``…/web-docs/learn-g3-trace-positive/library.json``."""
     folder = library.parent if library.name == "library.json" else library.with_suffix("")
@@ -311,9 +317,7 @@ def main() -> None:
             add_arm("oracle", ROOT / "bench" / "oracle" / f"{ORACLE_FILE.get(args.domain, args.domain)}.json")
         validated = (f"-validate{args.validate}" + (f"x{args.validate_samples}" if args.validate_samples > 1 else "")
                      + (f"-settle{args.validate_settle}" if args.validate_settle else "") if args.validate else "")
-        validated = ((f"-resample{args.resample_flat}" if args.resample_flat else "")
-                     + ("-lookup" if args.look_up_failures else "") + ("-evidence" if args.evidence_lessons else "")
-                     + validated)
+        validated = learning_options(args) + validated
         reflection = s.domain.reflection(retries=2, summaries=args.summaries, evidence_lessons=args.evidence_lessons)
         if "tfgrpo" in arms:
             name = f"learn-g{args.group_size}{suffix}{validated}"
@@ -344,9 +348,8 @@ def main() -> None:
               f"Train {len(s.train)} tasks (G={args.group_size}, {args.epochs} epoch(s), batch {args.batch_size}); "
               f"test {len(s.test)} tasks × k={args.k}; max {args.max_steps} tool steps, {args.max_tokens} tokens a reply.", ""]
     body = comparison_markdown(comparison).split("\n", 2)[2]
-    variant = ((f"-resample{args.resample_flat}" if args.resample_flat else "")
-               + ("-lookup" if args.look_up_failures else "") + ("-evidence" if args.evidence_lessons else "")
-               + (f"-settle{args.validate_settle}" if args.validate and args.validate_settle else ""))
+    settled = f"-settle{args.validate_settle}" if args.validate and args.validate_settle else ""
+    variant = learning_options(args) + settled
     results = out / f"results{suffix}{variant}.md"
     results.write_text("\n".join(header) + body + "\n".join(cost_markdown(costs, args.price_as)) + "\n")
     results.with_suffix(".json").write_text(json.dumps({"comparison": comparison.model_dump(mode="json"), "costs": costs,

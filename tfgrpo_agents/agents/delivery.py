@@ -174,24 +174,26 @@ _SELECTORS = frozenset(_stem(w) for w in """current latest newest recent last fi
 previous upcoming present final main""".split())
 
 
+def _word_pairs(text: str) -> list[tuple[str, str]]:
+    """Each word with the word written right before it, within one clause (URLs aside)."""
+    return [(before, word) for clause in _CLAUSE_BREAK.split(_URL.sub(" ", text.lower()))
+            for words in [_WORD.findall(clause)] for before, word in zip(words, words[1:])]
+
+
 def _qualifiers(text: str) -> dict[str, set[str]]:
     """Each informative word with the informative words written right before it in one clause
     ("the workshop chair" → chair: {workshop}; "a game item's current stats" → current: {item}),
     selectors aside ("the latest version", "came first": neither qualifies nor is qualified)."""
     found: dict[str, set[str]] = {}
-    for clause in _CLAUSE_BREAK.split(_URL.sub(" ", text.lower())):
-        words = _WORD.findall(clause)
-        for before, word in zip(words, words[1:]):
-            if before not in _GENERIC and word not in _GENERIC and not {_stem(before), _stem(word)} & _SELECTORS:
-                found.setdefault(_stem(word), set()).add(_stem(before))
+    for before, word in _word_pairs(text):
+        if before not in _GENERIC and word not in _GENERIC and not {_stem(before), _stem(word)} & _SELECTORS:
+            found.setdefault(_stem(word), set()).add(_stem(before))
     return found
 
 
 def _selected(text: str) -> set[str]:
     """The words a selector picks an instance of ("the current damage" → damage)."""
-    pairs = [(before, word) for clause in _CLAUSE_BREAK.split(_URL.sub(" ", text.lower()))
-             for words in [_WORD.findall(clause)] for before, word in zip(words, words[1:])]
-    return {_stem(word) for before, word in pairs if _stem(before) in _SELECTORS}
+    return {_stem(word) for before, word in _word_pairs(text) if _stem(before) in _SELECTORS}
 
 
 def _qualified_apart(condition: str, in_question: dict[str, set[str]], asked: set[str]) -> set[str]:

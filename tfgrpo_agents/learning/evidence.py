@@ -64,6 +64,15 @@ def _locate(trajectory: Trajectory, needle: str) -> tuple[int, str, int] | None:
     return _locate_in(tool_results(trajectory), needle)
 
 
+def _right(attempts: Sequence[Trajectory]) -> list[Trajectory]:
+    return [t for t in attempts if not t.failed and (t.reward or 0) >= 1.0]
+
+
+def _located_by(attempts: Sequence[Trajectory], needle: str) -> tuple[int, str, int] | None:
+    """Where the first of ``attempts`` whose tool results hold ``needle`` has it (see :func:`_locate`)."""
+    return next((loc for loc in (_locate(t, needle) for t in attempts) if loc), None)
+
+
 def reference_location(trajectory: Trajectory, reference: str, window: int = 80) -> tuple[int, str] | None:
     """The first tool result (1-based) holding the reference answer, with the text around it."""
     needle = _flat(reference)
@@ -108,13 +117,18 @@ def _page_start(text: str, at: int) -> re.Match[str] | None:
     return start
 
 
+def _title_of(start: re.Match[str], question: str) -> str:
+    """A page's title without the site's name (it says nothing of the page) and the question's names."""
+    return _without_names(start["title"].split(" | ")[0], question)
+
+
 def page_at(text: str, at: int, question: str) -> str | None:
     """The page a position of a tool result lies on, with the question's names taken out:
     'the opened page «Prof X» (/people/faculty/X.html)', or 'the search hit for …'."""
     start = _page_start(text, at)
     if start is None:
         return None
-    title = _without_names(start["title"].split(" | ")[0], question)  # the site's name says nothing of the page
+    title = _title_of(start, question)
     folder, _, name = (urlsplit(start["url"]).path or "/").rpartition("/")
     path = f"{folder}/{_without_names(name, question)}"  # folders name kinds of pages; "institute-1" stays
     kind = "the opened page" if start["kind"] == "Title:" else "the search hit for the page"
@@ -214,14 +228,14 @@ def group_contrast(task: Task, attempts: Sequence[Trajectory], found: str | None
     (see :func:`look_up_reference`) — says where the answer was instead."""
     if task.answer is None:
         return ""
-    right = [t for t in attempts if not t.failed and (t.reward or 0) >= 1.0]
+    right = _right(attempts)
     wrong = [t for t in attempts if t.failed or (t.reward or 0) < 1.0]
     needle = _flat(task.answer)
     seen = _find(needle, _flat(found or ""))
     if not wrong or (not right and seen < 0):
         return ""
     lines = []
-    located = next((loc for loc in (_locate(t, needle) for t in right) if loc), None)
+    located = _located_by(right, needle)
     if right and located:
         _, text, at = located
         where = whereabouts(text, at, task.question)
@@ -266,7 +280,7 @@ def _page_in_lesson(start: re.Match[str], question: str) -> str | None:
     """How a lesson names the page ``start`` begins: 'the page "Patch N"'; 'its own page' when its title is
     what the question names; 'a page under "faculty"' when its title names something else (a person the
     question does not name), which would carry to no other task."""
-    title = _NUMBERS.sub("N", _without_names(start["title"].split(" | ")[0], question)).strip()
+    title = _NUMBERS.sub("N", _title_of(start, question)).strip()
     if title == "X":
         return "its own page"
     words = [word for word in title.split() if word not in ("N", "X")]
@@ -285,9 +299,7 @@ def evidence_lesson(task: Task, attempts: Sequence[Trajectory], found: str | Non
     if not task.answer:
         return None
     needle = _flat(task.answer)
-    right = [t for t in attempts if not t.failed and (t.reward or 0) >= 1.0]
-    located = next((loc for loc in (_locate(t, needle) for t in right) if loc), None)
-    located = located or _locate_in([_flat(found or "")], needle)
+    located = _located_by(_right(attempts), needle) or _locate_in([_flat(found or "")], needle)
     start = _page_start(located[1], located[2]) if located else None
     page = _page_in_lesson(start, task.question) if start else None
     if located is None or page is None:
