@@ -199,11 +199,12 @@ class SlipsAt(WorldChatModel):
     rollout seeds (all of them when ``seeds`` is None)."""
 
     seeds: frozenset | None = None
+    trigger: str = "sums of odd numbers"
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
         reply = result.generations[0].message
-        taught = any(m.type == "system" and "sums of odd numbers" in str(m.text) for m in messages)
+        taught = any(m.type == "system" and self.trigger in str(m.text) for m in messages)
         slips = self.seeds is None or int(kwargs.get("seed") or 0) in self.seeds
         if taught and slips and "Final answer:" in reply.text:
             number = int(reply.text.rsplit(":", 1)[1])
@@ -312,3 +313,56 @@ def test_a_lesson_the_consolidation_loses_is_validated_instead_of_dropped_unseen
     assert [op["text"] for op in saved["restored"]] == [lessons[3]]
     assert [op["text"] for op in saved["plan"]] == [lessons[1], lessons[3]]
     assert sorted(result.library.texts()) == sorted(lessons.values()), "both helped on validation, both kept"
+
+
+
+def test_a_lesson_the_library_holds_is_deleted_or_rewritten_only_on_a_gain(tmp_path):
+    """The 1.5B teacher's consolidation deleted two right office lessons and overwrote a right venue lesson with a
+    copied room number, and validation on solved tasks called it a tie (BENCHMARKS.md §1s): removing a lesson
+    now carries the burden of proof, while the rest of the plan is judged as before."""
+    from tfgrpo_agents.cli.common import validation_verdict
+    from tfgrpo_agents.core.rollout import rollout_seed
+    from tfgrpo_agents.experience import ExperienceLibrary
+
+    held = "When asked for sums of odd numbers, check the question twice."
+    neutral = "When asked for sums of small numbers, read the question twice."  # changes no answer of the policy
+    tasks = [Task.model_validate(t) for t in make_tasks(["mixed"] * 4)]
+
+    def run(name, removal, model=None, **validation):
+        library = ExperienceLibrary.from_texts([held])
+        tool = python_exec_tool()
+        settings = LearnSettings(name="v", domain="math", group_size=2, epochs=1, batch_size=4, seed=7, max_steps=4,
+                                 concurrency=3, validation=ValidationSettings(tasks=4, **validation))
+        teacher = WorldChatModel(teacher_override=lambda prompt: json.dumps({"lessons": [neutral]})
+                                 if "[stage: advantage]" in prompt else None)
+        learner = TrainingFreeGRPO(
+            agent_factory=lambda lib: build_react_agent(model or WorldChatModel(), [tool], system_prompt="Add.",
+                                                        experiences=lib, max_steps=4),
+            teacher=teacher, run_dir=tmp_path / name, settings=settings, grader=MathGrader(), initial_library=library)
+        lesson_id = library.experiences[0].id
+        learner.reflector.consolidate = lambda proposals, lib, config=None: [{**removal, "id": lesson_id},
+                                                                              *proposals[:1]]
+        result = learner.fit(tasks)
+        return result, result.reports[0].validation
+
+    delete = {"op": "DELETE"}
+    result, verdict = run("tie", delete)
+    assert verdict["mean_reward_after"] == verdict["mean_reward_before"], "neither lesson changes an answer: a tie"
+    assert result.library.texts() == [held, neutral], "the deletion undone, the addition kept"
+    assert [op["op"] for op in verdict["unproven_removals"]] == ["DELETE"] and not verdict["kept"]
+    assert validation_verdict(verdict).endswith("; 1 deletion or rewrite of a lesson undone, no gain shown")
+    result, _ = run("tie-allowed", delete, removals_must_gain=False)
+    assert result.library.texts() == [neutral], "without the rule a tie keeps the deletion, as before"
+
+    rewrite = {"op": "UPDATE", "text": "When asked for sums of small numbers, check the question twice."}
+    result, verdict = run("rewritten", rewrite)
+    assert result.library.texts() == [held, neutral] and verdict["unproven_removals"][0]["op"] == "UPDATE"
+
+    class SlipsWhenChecking(SlipsAt):
+        trigger: str = "check the question twice"
+
+    # a lesson that costs rollouts at the validation seeds: deleting it shows a gain, and it goes
+    slips = frozenset(rollout_seed(7, 0, task.id, 0) for task in tasks)
+    result, verdict = run("harmful", delete, model=SlipsWhenChecking(seeds=slips))
+    assert verdict["mean_reward_after"] > verdict["mean_reward_before"] == 0.0
+    assert result.library.texts() == [neutral] and verdict["unproven_removals"] == []

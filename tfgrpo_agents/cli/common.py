@@ -293,8 +293,11 @@ DeliveryOpt = Annotated[str, typer.Option(
 
 def validation_verdict(validation: dict) -> str:
     """A validated update's verdict in one line."""
+    unproven = len(validation.get("unproven_removals") or [])
+    held = (f"; {unproven} deletion{'s' if unproven != 1 else ''} or rewrite{'s' if unproven != 1 else ''} "
+            "of a lesson undone, no gain shown") if unproven else ""
     if not validation.get("tasks"):
-        return "validation: the change alters no training task's lessons, kept untried"
+        return "validation: the change alters no training task's lessons" + (held or ", kept untried")
     rolled = len(validation.get("rolled_back") or [])
     outcome = "kept" if validation.get("kept") else (f"{rolled} operation{'s' if rolled != 1 else ''} rolled back"
                                                      if rolled else "rolled back")
@@ -303,4 +306,4 @@ def validation_verdict(validation: dict) -> str:
     again = f"; a one-rollout loss tried again on {tasks}" if settled else ""
     return (f"validation: {outcome} (mean reward {validation['mean_reward_before']} → "
             f"{validation['mean_reward_after']} on {validation['tasks']} tasks, {validation['rollouts']} new rollouts"
-            f"{again})")
+            f"{again}){held}")

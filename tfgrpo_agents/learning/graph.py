@@ -447,10 +447,15 @@ class StepGraph:
             ours = lambda rollouts: [t.reward or 0.0 for t in rollouts if t.task_id in ids]  # noqa: E731
             return (_mean(ours(new)) or 0.0) >= (_mean(ours(old)) or 0.0) - checks.tolerance
 
+        def gains(ids: set[str]) -> bool:
+            return _lost(old, new, ids) < 0
+
+        removes = [checks.removals_must_gain and _removes(op, before) for op in plan]
         # A loss of one rollout is as likely noise as not, and a right lesson for tasks already solved can at best
         # tie: such an operation is tried on more paired rollouts of its tasks, and kept if it loses no more.
-        close = [i for i, (_, ids) in enumerate(units) if not holds(ids) and _lost(old, new, ids) <= 1.0] \
-            if checks.settle_samples else []
+        # A removal is kept only on a gain, which more rollouts after a loss will not show.
+        close = [i for i, (ops, ids) in enumerate(units) if not holds(ids) and _lost(old, new, ids) <= 1.0
+                 and not all(removes[plan.index(op)] for op in ops)] if checks.settle_samples else []
         settled = sorted(set().union(*(units[i][1] for i in close)))
         if settled:
             more = range(checks.samples, checks.samples + checks.settle_samples)
@@ -459,8 +464,10 @@ class StepGraph:
                                                         self._validation_rollouts(after, again, more, config))
             old, new = old + extra_old, new + extra_new
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
-        keep = [op for i, (ops, ids) in enumerate(units)
-                if holds(ids) or (i in close and _lost(old, new, ids) <= 1.0) for op in ops]
+        passed = [holds(ids) or (i in close and _lost(old, new, ids) <= 1.0) for i, (_, ids) in enumerate(units)]
+        unproven = [op for (ops, ids), ok in zip(units, passed) if ok and not gains(ids)
+                    for op in ops if removes[plan.index(op)]]
+        keep = [op for (ops, _), ok in zip(units, passed) if ok for op in ops if op not in unproven]
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
         earlier = self._validated_before(step)
         old_fresh = [t for t in old if f"{digest_before}/{t.task_id}/{t.sample}" not in earlier]
@@ -468,6 +475,7 @@ class StepGraph:
         verdict = {"kept": len(keep) == len(plan), "mean_reward_before": old_mean, "mean_reward_after": new_mean,
                    "tasks": len(tasks), "rollouts": len(charged), "before_reused": len(old_fresh) < len(old),
                    "rolled_back": [op for op in plan if op not in keep], "settled_on": settled,
+                   "unproven_removals": unproven,
                    "usage": TokenUsage.sum(c for t in charged for c in t.llm_calls).model_dump(),
                    "rollout_time_s": round(sum(t.wall_time_s for t in charged), 2)}
         self.run_dir.write_json(self.run_dir.step_dir(step) / "validation.json", {
@@ -663,6 +671,12 @@ def _lost_proposals(proposals: list[dict[str, Any]], plan: list[dict[str, Any]],
         else:
             same["sources"] = list(dict.fromkeys([*same["sources"], *op.get("sources", [])]))
     return lost
+
+
+def _removes(op: dict[str, Any], library: ExperienceLibrary) -> bool:
+    """Whether ``op`` deletes or rewrites one of ``library``'s lessons."""
+    kind, held = str(op.get("op", "")).upper(), library.get(str(op.get("id")))
+    return held is not None and (kind == "DELETE" or (kind == "UPDATE" and op.get("text") != held.text))
 
 
 def _mean(values: list[float]) -> float | None:

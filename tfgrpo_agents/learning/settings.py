@@ -18,7 +18,9 @@ class ValidationSettings(BaseModel):
     With ``relevant`` delivery a change is tried on the first ``tasks`` training tasks whose selected
     lessons it alters (the others would roll out the same before and after), each operation is judged
     on the tasks it alters and rolled back alone, and a change that alters no task's lessons is kept
-    untried."""
+    untried. Removing a lesson carries the burden of proof (``removals_must_gain``): a small teacher's
+    consolidation deletes and overwrites right lessons, and validation on a few solved tasks calls that
+    a tie."""
 
     tasks: int = Field(default=8, ge=1)
     samples: int = Field(default=1, ge=1)
@@ -26,6 +28,9 @@ class ValidationSettings(BaseModel):
     settle_samples: int = Field(
         default=0, ge=0, description="an operation that lost by one rollout gets this many more paired rollouts on "
                                      "each of its tasks, and is kept if it loses no more on them")
+    removals_must_gain: bool = Field(
+        default=True, description="an operation that deletes or rewrites a lesson the library holds (one an earlier "
+                                  "step kept) is kept only if its tasks gain; a tie keeps the lesson as it was")
 
 
 class LearnSettings(BaseModel):
