@@ -22,15 +22,15 @@ from tfgrpo_agents.tools import python_exec_tool
 KINDS = ["right", "wrong", "mixed", "mixed", "mixed", "right"]
 
 
-def make_learner(run_dir, **overrides):
+def make_learner(run_dir, initial_library=None, factory=build_react_agent, **overrides):
     model = WorldChatModel()
     tool = python_exec_tool()
-    settings = LearnSettings(name="test", domain="math", group_size=3, epochs=2, batch_size=3, seed=7,
-                             max_steps=4, concurrency=3, model_id="gpt-4o-mini", **overrides)
+    settings = LearnSettings(**{"name": "test", "domain": "math", "group_size": 3, "epochs": 2, "batch_size": 3,
+                                "seed": 7, "max_steps": 4, "concurrency": 3, "model_id": "gpt-4o-mini", **overrides})
     return TrainingFreeGRPO(
-        agent_factory=lambda library: build_react_agent(model, [tool], system_prompt="Add.", experiences=library,
-                                                        max_steps=settings.max_steps),
-        teacher=model, run_dir=run_dir, settings=settings, grader=MathGrader())
+        agent_factory=lambda library: factory(model, [tool], system_prompt="Add.", experiences=library,
+                                              max_steps=settings.max_steps),
+        teacher=model, run_dir=run_dir, settings=settings, grader=MathGrader(), initial_library=initial_library)
 
 
 def known(library, step):
@@ -170,3 +170,23 @@ def test_resume_reads_the_run_directory_back(finished):
     assert again.fit(again.saved_tasks()).library.texts() == library.texts()
     with pytest.raises(RunMismatchError, match="holds no run"):
         TrainingFreeGRPO.resume(run_dir / "nowhere", teacher=WorldChatModel())
+
+
+def test_a_run_continues_from_a_library_another_run_left(finished, tmp_path):
+    """Seeded with the library a finished run left at its last step, a new run shows its lessons to its first
+    step's rollouts and applies its own changes on top (it once took that library for its own later steps: the
+    rollouts saw an empty library and nothing was applied)."""
+    _, tasks, library, _ = finished
+    assert library.step > 1 and len(library) > 0
+    shown = []
+
+    def recording(model, tools, experiences, **kwargs):
+        shown.append(experiences.texts())
+        return build_react_agent(model, tools, experiences=experiences, **kwargs)
+
+    learner = make_learner(tmp_path / "more", initial_library=library, factory=recording, epochs=1)
+    result = learner.fit(tasks)
+    assert shown[0] == library.texts(), "step 1 rolls out with the lessons it was given"
+    assert result.library.step == len(result.reports) and result.library.snapshot(0).experiences == \
+        library.experiences
+    assert library.step > 1, "the given library is not changed"

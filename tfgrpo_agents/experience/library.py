@@ -122,6 +122,12 @@ class ExperienceLibrary(BaseModel):
         library._commit(staged, report, step=0, replace_snapshot=True)
         return library
 
+    def as_seed(self) -> ExperienceLibrary:
+        """A copy holding these lessons as step 0, its history left behind: a learning run numbers its steps
+        from 1, so a library another run left at step 4 would be taken for this run's own later steps."""
+        return ExperienceLibrary(meta=self.meta.model_copy(), limits=self.limits.model_copy(), next_id=self.next_id,
+                                 experiences=list(self.experiences))
+
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
         return len(self.experiences)

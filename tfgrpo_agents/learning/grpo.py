@@ -164,7 +164,7 @@ class TrainingFreeGRPO:
         if self.run_dir.library_path.exists():
             return load_library(self.run_dir.library_path)
         if self.initial_library is not None:
-            return self.initial_library.model_copy(deep=True)
+            return self.initial_library.as_seed()
         meta = LibraryMeta(model_id=self.settings.model_id, domain=self.settings.domain,
                            description=f"Training-Free GRPO run {self.settings.name}")
         return ExperienceLibrary(meta=meta, limits=self.limits or LibraryLimits())
