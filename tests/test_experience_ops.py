@@ -57,6 +57,19 @@ def test_a_plan_that_updates_one_experience_twice_adds_the_second_text(library):
     assert library.get("G0").text == "Deadlines are on the Dates page." and len(library) == before + 1
 
 
+def test_an_update_that_rewrites_a_lesson_into_another_merges_the_two(library):
+    """The 1.5B teacher's G = 1 consolidation rewrote two lessons into word-for-word copies of their neighbours,
+    and the library showed the agent each of those lessons twice (BENCHMARKS.md §1t)."""
+    report = library.apply([{"op": "UPDATE", "id": "G1", "text": "Check the Important Dates page for deadlines."}])
+    assert [(a.outcome, a.experience_id) for a in report.applied] == [("merged", "G0")]
+    assert library.texts() == ["Check the Important Dates page for deadlines."]
+    assert library.get("G0").helpful == 3, "its own evidence, the rewritten lesson's and the update's"
+    widened = "Check the Important Dates page for deadlines, and the Call for Papers page for the submission date."
+    report = library.apply([{"op": "ADD", "text": "Answer with the value only."},
+                            {"op": "UPDATE", "id": "G2", "text": widened}])
+    assert [a.outcome for a in report.applied] == ["added", "merged"] and library.texts() == [widened]
+
+
 def test_update_of_missing_id_becomes_add_and_is_logged(library, caplog):
     with caplog.at_level(logging.WARNING):
         report = library.apply([{"op": "update", "id": "G9", "text": "Use the sitemap first."}])

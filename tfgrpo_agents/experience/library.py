@@ -291,21 +291,24 @@ class ExperienceLibrary(BaseModel):
                 f"ops must be a list of operations, got {type(raw_ops).__name__}")))
             return {"experiences": list(self.experiences), "next_id": next_id}, report
 
+        def reinforce(duplicate: Experience, op: ExperienceOp, helpful: int, sources: tuple[str, ...]) -> bool:
+            """Count ``op`` as evidence for the experience it repeats; the richer wording wins when the new
+            text says everything the old one did and more. Whether the text was widened."""
+            richer = len(_words(op.text or "") - _words(duplicate.text)) >= WIDENING_WORDS
+            current[duplicate.id] = duplicate.model_copy(
+                update={"helpful": duplicate.helpful + helpful, "updated_step": step,
+                        "sources": _merged(duplicate.sources, sources), **({"text": op.text} if richer else {})})
+            return richer
+
         def add(op: ExperienceOp, index: int, outcome: str, note: str | None = None) -> None:
             nonlocal next_id
             duplicate = near_duplicate(op.text or "", current.values())
             if duplicate is not None:
-                # The richer wording wins when the new text says everything the old one did and more.
-                richer = len(_words(op.text or "") - _words(duplicate.text)) >= WIDENING_WORDS
-                current[duplicate.id] = duplicate.model_copy(
-                    update={"helpful": duplicate.helpful + op.support, "updated_step": step,
-                            "sources": _merged(duplicate.sources, op.sources),
-                            **({"text": op.text} if richer else {})}
-                )
+                widened = reinforce(duplicate, op, op.support, op.sources)
                 report.applied.append(
                     AppliedOp(index=index, op=op, outcome="reinforced", experience_id=duplicate.id,
                               note=f"repeats {duplicate.id}; its evidence was increased"
-                                   + (" and its text widened" if richer else ""))
+                                   + (" and its text widened" if widened else ""))
                 )
                 return
             new_id = f"{ID_PREFIX}{next_id}"
@@ -337,6 +340,14 @@ class ExperienceLibrary(BaseModel):
                     if not quiet:
                         logger.warning(note)
                     add(op, index, "update_as_add", note)
+                elif (same := near_duplicate(op.text or "", (e for e in current.values() if e.id != target.id))):
+                    # rewritten into what another experience says (the 1.5B teacher turned two lessons into
+                    # copies of their neighbours): the two become one, with both one's evidence
+                    del current[target.id]
+                    reinforce(same, op, target.helpful + op.support, _merged(target.sources, op.sources))
+                    report.applied.append(AppliedOp(index=index, op=op, outcome="merged", experience_id=same.id,
+                                                    note=f"{target.id} rewritten into what {same.id} says; "
+                                                         f"merged into {same.id}"))
                 else:
                     updated.add(target.id)
                     current[target.id] = target.model_copy(

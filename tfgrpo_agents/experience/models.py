@@ -119,7 +119,7 @@ class ExperienceOp(BaseModel):
         return value
 
 
-Outcome = Literal["added", "updated", "update_as_add", "reinforced", "deleted", "none"]
+Outcome = Literal["added", "updated", "update_as_add", "reinforced", "merged", "deleted", "none"]
 
 
 class AppliedOp(BaseModel):
