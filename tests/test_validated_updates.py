@@ -366,3 +366,27 @@ def test_a_lesson_the_library_holds_is_deleted_or_rewritten_only_on_a_gain(tmp_p
     result, verdict = run("harmful", delete, model=SlipsWhenChecking(seeds=slips))
     assert verdict["mean_reward_after"] > verdict["mean_reward_before"] == 0.0
     assert result.library.texts() == [neutral] and verdict["unproven_removals"] == []
+
+
+def test_a_run_judged_again_from_its_record_gets_the_verdicts_it_got(tmp_path, capsys, monkeypatch):
+    """`bench/validation_replay.py` judges a run's recorded rewards with the learner's own rules: with the rules
+    unchanged it must give every step the verdict the run gave (BENCHMARKS.md §1t replays a run under a new rule)."""
+    from bench.validation_replay import main as replay
+    from tfgrpo_agents.experience import load_library
+
+    def ask(kind, topic, a):
+        return {"id": f"{topic}{a}", "question": f"[{kind}] Among sums of {topic} numbers. What is {a} + {a + 3}?",
+                "answer": str(2 * a + 3)}
+
+    learning = [{"id": f"m{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
+                for a in (4, 5, 6, 7)]
+    _, result = learn(tmp_path / "run", MisledByOddLessons(), ValidationSettings(tasks=4), delivery=RELEVANT,
+                      tasks=learning + [ask("right", "odd", 1), ask("mixed", "small", 2)])
+    assert result.reports[0].validation["rolled_back"], "a run with an operation rolled back and one kept"
+    monkeypatch.setattr(sys, "argv", ["validation_replay.py", str(tmp_path / "run"), "--out",
+                                      str(tmp_path / "replayed.json")])
+    replay()
+    lines = capsys.readouterr().out.splitlines()
+    verdicts = [line.split(": ")[1].split("   ")[0] for line in lines if line.startswith("  ADD")]
+    assert verdicts == ["rolled back → rolled back", "kept → kept"], lines
+    assert load_library(tmp_path / "replayed.json").texts() == result.library.texts()

@@ -58,6 +58,7 @@ from tfgrpo_agents.learning.events import (
     StepFinished,
     TeacherCallFinished,
 )
+from tfgrpo_agents.learning import judging
 from tfgrpo_agents.learning.evidence import look_up_reference
 from tfgrpo_agents.learning.ledger import StepLedger
 from tfgrpo_agents.learning.lessons import carried_by, edit_report, unsupported_words
@@ -424,7 +425,8 @@ class StepGraph:
         seeds); roll it back when the mean reward drops by more than the tolerance. With ``relevant``
         delivery each operation is judged on the tasks it touches, and only the ones that lowered
         theirs are rolled back (a small teacher's plan may hold a right lesson and a wrong one). With
-        ``settle_samples``, a loss of one rollout is looked at again on more paired rollouts."""
+        ``settle_samples``, a loss of one rollout is looked at again on more paired rollouts. Deleting or
+        rewriting a lesson is kept only on a gain (:mod:`judging` decides from the paired rewards)."""
         checks = self.settings.validation
         plan = state.get("plan", [])
         if checks is None or not plan or not self.validation_tasks or self.grader is None:
@@ -440,23 +442,12 @@ class StepGraph:
         samples = range(checks.samples)
         old, new = await asyncio.gather(self._validation_rollouts(before, tasks, samples, config),
                                         self._validation_rollouts(after, tasks, samples, config))
-        units = ([([op], {t.id for t in ids} & {t.id for t in tasks}) for op, ids in zip(plan, touched)]
-                 if len(touched) > 1 else [(plan, {t.id for t in tasks})])  # one operation at a time with relevant
-
-        def holds(ids: set[str]) -> bool:  # reads old and new as they stand when called
-            ours = lambda rollouts: [t.reward or 0.0 for t in rollouts if t.task_id in ids]  # noqa: E731
-            return (_mean(ours(new)) or 0.0) >= (_mean(ours(old)) or 0.0) - checks.tolerance
-
-        def gains(ids: set[str]) -> bool:
-            return _lost(old, new, ids) < 0
-
-        removes = [checks.removals_must_gain and _removes(op, before) for op in plan]
+        units = judging.units_of(plan, [{t.id for t in ids} for ids in touched], {t.id for t in tasks})
+        flags = judging.removal_flags(plan, before, checks)
         # A loss of one rollout is as likely noise as not, and a right lesson for tasks already solved can at best
         # tie: such an operation is tried on more paired rollouts of its tasks, and kept if it loses no more.
-        # A removal is kept only on a gain, which more rollouts after a loss will not show.
-        close = [i for i, (ops, ids) in enumerate(units) if not holds(ids) and _lost(old, new, ids) <= 1.0
-                 and not all(removes[plan.index(op)] for op in ops)] if checks.settle_samples else []
-        settled = sorted(set().union(*(units[i][1] for i in close)))
+        settling = judging.to_settle(units, flags, plan, _rewards(old), _rewards(new), checks)
+        settled = sorted(set().union(*(units[i].tasks for i in settling)))
         if settled:
             more = range(checks.samples, checks.samples + checks.settle_samples)
             again = [t for t in tasks if t.id in settled]
@@ -464,10 +455,7 @@ class StepGraph:
                                                         self._validation_rollouts(after, again, more, config))
             old, new = old + extra_old, new + extra_new
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
-        passed = [holds(ids) or (i in close and _lost(old, new, ids) <= 1.0) for i, (_, ids) in enumerate(units)]
-        unproven = [op for (ops, ids), ok in zip(units, passed) if ok and not gains(ids)
-                    for op in ops if removes[plan.index(op)]]
-        keep = [op for (ops, _), ok in zip(units, passed) if ok for op in ops if op not in unproven]
+        keep, unproven = judging.judged(units, flags, plan, settling, _rewards(old), _rewards(new), checks)
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
         earlier = self._validated_before(step)
         old_fresh = [t for t in old if f"{digest_before}/{t.task_id}/{t.sample}" not in earlier]
@@ -673,10 +661,9 @@ def _lost_proposals(proposals: list[dict[str, Any]], plan: list[dict[str, Any]],
     return lost
 
 
-def _removes(op: dict[str, Any], library: ExperienceLibrary) -> bool:
-    """Whether ``op`` deletes or rewrites one of ``library``'s lessons."""
-    kind, held = str(op.get("op", "")).upper(), library.get(str(op.get("id")))
-    return held is not None and (kind == "DELETE" or (kind == "UPDATE" and op.get("text") != held.text))
+def _rewards(rollouts: list[Trajectory]) -> judging.Rewards:
+    """Rewards keyed ``task/sample``, as ``validation.json`` records them (an ungraded rollout as 0)."""
+    return {f"{t.task_id}/{t.sample}": t.reward or 0.0 for t in rollouts}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -699,11 +686,6 @@ def _contrast(members: list[Trajectory], size: int) -> list[Trajectory]:
             chosen.append(trajectory)
     chosen = chosen[:size] + [t for t in ranked if t not in chosen][: max(0, size - len(chosen))]
     return sorted(chosen, key=lambda t: t.sample)
-
-
-def _lost(old: list[Trajectory], new: list[Trajectory], ids: set[str]) -> float:
-    """The reward a change lost on tasks ``ids``, summed over their paired rollouts."""
-    return sum(t.reward or 0.0 for t in old if t.task_id in ids) - sum(t.reward or 0.0 for t in new if t.task_id in ids)
 
 
 def _round_robin(touched: list[list[Task]], cap: int) -> list[Task]:
