@@ -342,7 +342,7 @@ class ExperienceLibrary(BaseModel):
                     add(op, index, "update_as_add", note)
                 elif (same := near_duplicate(op.text or "", (e for e in current.values() if e.id != target.id))):
                     # rewritten into what another experience says (the 1.5B teacher turned two lessons into
-                    # copies of their neighbours): the two become one, with both one's evidence
+                    # copies of their neighbours): the two become one, with the evidence of both
                     del current[target.id]
                     reinforce(same, op, target.helpful + op.support, _merged(target.sources, op.sources))
                     report.applied.append(AppliedOp(index=index, op=op, outcome="merged", experience_id=same.id,
