@@ -132,16 +132,22 @@ class MisledByOddLessons(WorldChatModel):
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
-def test_with_relevant_delivery_each_operation_is_judged_on_its_own_tasks(tmp_path):
-    """One step's plan held a right lesson and a wrong one (the 1.5B run): only the wrong one goes."""
+def learn_two_topics(run_dir):
+    """A step whose plan holds a right lesson (small numbers) and a wrong one (odd numbers), each shown to its
+    own tasks."""
     def ask(kind, topic, a):
         return {"id": f"{topic}{a}", "question": f"[{kind}] Among sums of {topic} numbers. What is {a} + {a + 3}?",
                 "answer": str(2 * a + 3)}
 
     learning = [{"id": f"m{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
                 for a in (4, 5, 6, 7)]
-    _, result = learn(tmp_path / "run", MisledByOddLessons(), ValidationSettings(tasks=4), delivery=RELEVANT,
-                      tasks=learning + [ask("right", "odd", 1), ask("mixed", "small", 2)])
+    return learn(run_dir, MisledByOddLessons(), ValidationSettings(tasks=4), delivery=RELEVANT,
+                 tasks=learning + [ask("right", "odd", 1), ask("mixed", "small", 2)])
+
+
+def test_with_relevant_delivery_each_operation_is_judged_on_its_own_tasks(tmp_path):
+    """One step's plan held a right lesson and a wrong one (the 1.5B run): only the wrong one goes."""
+    _, result = learn_two_topics(tmp_path / "run")
     verdict = result.reports[0].validation
     assert [op["text"] for op in verdict["rolled_back"]] == [
         "When asked for sums of odd numbers, trust the printed tool result."]
@@ -374,14 +380,7 @@ def test_a_run_judged_again_from_its_record_gets_the_verdicts_it_got(tmp_path, c
     from bench.validation_replay import main as replay
     from tfgrpo_agents.experience import load_library
 
-    def ask(kind, topic, a):
-        return {"id": f"{topic}{a}", "question": f"[{kind}] Among sums of {topic} numbers. What is {a} + {a + 3}?",
-                "answer": str(2 * a + 3)}
-
-    learning = [{"id": f"m{a}", "question": f"[mixed] What is {a} + {a + 3}?", "answer": str(2 * a + 3)}
-                for a in (4, 5, 6, 7)]
-    _, result = learn(tmp_path / "run", MisledByOddLessons(), ValidationSettings(tasks=4), delivery=RELEVANT,
-                      tasks=learning + [ask("right", "odd", 1), ask("mixed", "small", 2)])
+    _, result = learn_two_topics(tmp_path / "run")
     assert result.reports[0].validation["rolled_back"], "a run with an operation rolled back and one kept"
     monkeypatch.setattr(sys, "argv", ["validation_replay.py", str(tmp_path / "run"), "--out",
                                       str(tmp_path / "replayed.json")])
