@@ -321,10 +321,9 @@ def test_a_lesson_the_consolidation_loses_is_validated_instead_of_dropped_unseen
     assert sorted(result.library.texts()) == sorted(lessons.values()), "both helped on validation, both kept"
 
 
-
 def test_a_lesson_the_library_holds_is_deleted_or_rewritten_only_on_a_gain(tmp_path):
     """The 1.5B teacher's consolidation deleted two right office lessons and overwrote a right venue lesson with a
-    copied room number, and validation on solved tasks called it a tie (BENCHMARKS.md §1s): removing a lesson
+    copied room number, and validation on solved tasks called it a tie (BENCHMARKS.md §1s, §1u): removing a lesson
     now carries the burden of proof, while the rest of the plan is judged as before."""
     from tfgrpo_agents.cli.common import validation_verdict
     from tfgrpo_agents.core.rollout import rollout_seed
@@ -376,7 +375,7 @@ def test_a_lesson_the_library_holds_is_deleted_or_rewritten_only_on_a_gain(tmp_p
 
 def test_a_run_judged_again_from_its_record_gets_the_verdicts_it_got(tmp_path, capsys, monkeypatch):
     """`bench/validation_replay.py` judges a run's recorded rewards with the learner's own rules: with the rules
-    unchanged it must give every step the verdict the run gave (BENCHMARKS.md §1t replays a run under a new rule)."""
+    unchanged it must give every step the verdict the run gave (BENCHMARKS.md §1u replays a run under a new rule)."""
     from bench.validation_replay import main as replay
     from tfgrpo_agents.experience import load_library
 
