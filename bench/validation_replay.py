@@ -55,11 +55,14 @@ def replay_step(graph: StepGraph, settings: LearnSettings, before: ExperienceLib
     first_old, first_new = (rewards(record, side, checks.samples, set()) for side in ("before", "after"))
     settling = judging.to_settle(units, flags, plan, first_old, first_new, checks)
     settled = set().union(*(units[i].tasks for i in settling))
-    if not settled <= set(record.get("settled_on", [])):
-        return [], f"step {step} would settle tasks the run did not: {sorted(settled - set(record['settled_on']))}"
+    unrecorded = settled - set(record.get("settled_on", []))
+    if unrecorded:
+        return [], f"step {step} would settle tasks the run did not: {sorted(unrecorded)}"
     old, new = (rewards(record, side, checks.samples, settled) for side in ("before", "after"))
     keep, unproven = judging.judged(units, flags, plan, settling, old, new, checks)
-    was_kept = [op for op in plan if op not in record["rolled_back"]]
+    # records from before operations were rolled back one by one hold only whether the whole plan was kept
+    rolled = record.get("rolled_back", [] if record.get("kept") else plan)
+    was_kept = [op for op in plan if op not in rolled]
     for index, op in enumerate(plan):
         unit = next(u for u in units if op in u.ops)
         verdict = "kept" if op in keep else ("undone, no gain" if op in unproven else "rolled back")
