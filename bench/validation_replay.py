@@ -19,7 +19,7 @@ from pathlib import Path
 from tfgrpo_agents.core.rundir import RunDir
 from tfgrpo_agents.experience import ExperienceLibrary, load_library, save_library
 from tfgrpo_agents.learning import LearnSettings, Task, judging
-from tfgrpo_agents.learning.graph import StepGraph, _applied, _round_robin
+from tfgrpo_agents.learning.graph import StepGraph, _applied
 from tfgrpo_agents.learning.grpo import validation_batch
 
 
@@ -44,26 +44,23 @@ def replay_step(graph: StepGraph, settings: LearnSettings, before: ExperienceLib
     """The operations kept under today's rules, and why the replay cannot go on (None: it can)."""
     checks = settings.validation
     plan = json.loads((graph.run_dir.step_dir(step) / "consolidation.json").read_text())["plan"]
-    after = _applied(before, plan, step)
-    touched = graph._touched_by(before, after, plan, step)
-    tasks = {t.id for t in _round_robin(touched, checks.tasks)}
+    tried, units = graph.trial(before, _applied(before, plan, step), plan, step)
+    tasks = {t.id for t in tried}
     recorded = {key.rsplit("/", 1)[0] for key in record["rewards_after"]}
     if not tasks <= recorded:
         return [], f"step {step} would be tried on tasks the run did not roll out: {sorted(tasks - recorded)}"
-    units = judging.units_of(plan, [{t.id for t in ids} for ids in touched], tasks)
-    flags = judging.removal_flags(plan, before, checks)
     first_old, first_new = (rewards(record, side, checks.samples, set()) for side in ("before", "after"))
-    settling = judging.to_settle(units, flags, plan, first_old, first_new, checks)
+    settling = judging.to_settle(units, first_old, first_new, checks)
     settled = set().union(*(units[i].tasks for i in settling))
     unrecorded = settled - set(record.get("settled_on", []))
     if unrecorded:
         return [], f"step {step} would settle tasks the run did not: {sorted(unrecorded)}"
     old, new = (rewards(record, side, checks.samples, settled) for side in ("before", "after"))
-    keep, unproven = judging.judged(units, flags, plan, settling, old, new, checks)
+    keep, unproven = judging.judged(units, settling, old, new, checks)
     # records from before operations were rolled back one by one hold only whether the whole plan was kept
     rolled = record.get("rolled_back", [] if record.get("kept") else plan)
     was_kept = [op for op in plan if op not in rolled]
-    for index, op in enumerate(plan):
+    for op in plan:
         unit = next(u for u in units if op in u.ops)
         verdict = "kept" if op in keep else ("undone, no gain" if op in unproven else "rolled back")
         print(f"  {op.get('op', ''):6} {str(op.get('id') or ''):5} on {len(unit.tasks)} task(s) "

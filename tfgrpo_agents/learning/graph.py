@@ -437,16 +437,13 @@ class StepGraph:
         digest_before, digest_after = before.digest(), after.digest()
         if digest_after == digest_before:
             return {}
-        touched = self._touched_by(before, after, plan, step)
-        tasks = _round_robin(touched, checks.tasks)
+        tasks, units = self.trial(before, after, plan, step)
         samples = range(checks.samples)
         old, new = await asyncio.gather(self._validation_rollouts(before, tasks, samples, config),
                                         self._validation_rollouts(after, tasks, samples, config))
-        units = judging.units_of(plan, [{t.id for t in ids} for ids in touched], {t.id for t in tasks})
-        flags = judging.removal_flags(plan, before, checks)
         # A loss of one rollout is as likely noise as not, and a right lesson for tasks already solved can at best
         # tie: such an operation is tried on more paired rollouts of its tasks, and kept if it loses no more.
-        settling = judging.to_settle(units, flags, plan, _rewards(old), _rewards(new), checks)
+        settling = judging.to_settle(units, _rewards(old), _rewards(new), checks)
         settled = sorted(set().union(*(units[i].tasks for i in settling)))
         if settled:
             more = range(checks.samples, checks.samples + checks.settle_samples)
@@ -455,7 +452,7 @@ class StepGraph:
                                                         self._validation_rollouts(after, again, more, config))
             old, new = old + extra_old, new + extra_new
         old_mean, new_mean = _mean([t.reward or 0.0 for t in old]), _mean([t.reward or 0.0 for t in new])
-        keep, unproven = judging.judged(units, flags, plan, settling, _rewards(old), _rewards(new), checks)
+        keep, unproven = judging.judged(units, settling, _rewards(old), _rewards(new), checks)
         # the library before is usually the one an earlier step validated: its rollouts and their cost are that step's
         earlier = self._validated_before(step)
         old_fresh = [t for t in old if f"{digest_before}/{t.task_id}/{t.sample}" not in earlier]
@@ -474,6 +471,15 @@ class StepGraph:
             logger.warning("step %d: %d of %d operations rolled back (validation mean reward %.3f → %.3f)", step,
                            len(plan) - len(keep), len(plan), old_mean or 0.0, new_mean or 0.0)
         return {"plan": keep, "validation": verdict}
+
+    def trial(self, before: ExperienceLibrary, after: ExperienceLibrary, plan: list[dict[str, Any]],
+              step: int) -> tuple[list[Task], list[judging.Unit]]:
+        """The validation tasks a plan is tried on, and its operations as they are judged on them."""
+        checks = self.settings.validation
+        touched = self._touched_by(before, after, plan, step)
+        tasks = _round_robin(touched, checks.tasks)
+        return tasks, judging.units_of(plan, [{t.id for t in ids} for ids in touched], {t.id for t in tasks},
+                                       before, checks)
 
     def _touched_by(self, before: ExperienceLibrary, after: ExperienceLibrary, plan: list[dict[str, Any]],
                     step: int) -> list[list[Task]]:

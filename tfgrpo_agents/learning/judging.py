@@ -17,17 +17,20 @@ Rewards = dict[str, float]
 
 @dataclass(frozen=True)
 class Unit:
-    """Operations judged together, on the validation tasks they alter."""
+    """Operations judged together, on the validation tasks they alter; ``removals``: those of them that delete
+    or rewrite a held lesson, kept only on a gain (``removals_must_gain``)."""
 
     ops: list[dict[str, Any]]
     tasks: frozenset[str]
+    removals: list[dict[str, Any]]
 
 
-def units_of(plan: list[dict[str, Any]], touched: list[set[str]], tried: set[str]) -> list[Unit]:
+def units_of(plan: list[dict[str, Any]], touched: list[set[str]], tried: set[str], before: ExperienceLibrary,
+             checks: ValidationSettings) -> list[Unit]:
     """One unit per operation when each has its own tasks (``relevant`` delivery), else the whole plan."""
-    if len(touched) > 1:
-        return [Unit([op], frozenset(ids & tried)) for op, ids in zip(plan, touched)]
-    return [Unit(plan, frozenset(tried))]
+    groups = [([op], ids & tried) for op, ids in zip(plan, touched)] if len(touched) > 1 else [(plan, tried)]
+    return [Unit(ops, frozenset(ids), [op for op in ops if checks.removals_must_gain and removes(op, before)])
+            for ops, ids in groups]
 
 
 def removes(op: dict[str, Any], library: ExperienceLibrary) -> bool:
@@ -53,22 +56,17 @@ def holds(old: Rewards, new: Rewards, tasks: frozenset[str], tolerance: float) -
     return _mean(on_tasks(new, tasks)) >= _mean(on_tasks(old, tasks)) - tolerance
 
 
-def removal_flags(plan: list[dict[str, Any]], before: ExperienceLibrary, checks: ValidationSettings) -> list[bool]:
-    return [checks.removals_must_gain and removes(op, before) for op in plan]
-
-
-def to_settle(units: list[Unit], flags: list[bool], plan: list[dict[str, Any]], old: Rewards, new: Rewards,
-              checks: ValidationSettings) -> list[int]:
+def to_settle(units: list[Unit], old: Rewards, new: Rewards, checks: ValidationSettings) -> list[int]:
     """The units that lost at most one rollout's reward: tried again on more paired rollouts. A unit of
     removals only is not (it is kept only on a gain, which more rollouts after a loss will not show)."""
     if not checks.settle_samples:
         return []
     return [i for i, unit in enumerate(units) if not holds(old, new, unit.tasks, checks.tolerance)
-            and lost(old, new, unit.tasks) <= 1.0 and not all(flags[plan.index(op)] for op in unit.ops)]
+            and lost(old, new, unit.tasks) <= 1.0 and len(unit.removals) < len(unit.ops)]
 
 
-def judged(units: list[Unit], flags: list[bool], plan: list[dict[str, Any]], settling: list[int], old: Rewards,
-           new: Rewards, checks: ValidationSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def judged(units: list[Unit], settling: list[int], old: Rewards, new: Rewards,
+           checks: ValidationSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The operations kept, and the removals undone for want of a gain (the rewards include any settling).
 
     A unit passes if its tasks' mean reward did not drop (beyond ``tolerance``), or if it was settled and
@@ -76,6 +74,6 @@ def judged(units: list[Unit], flags: list[bool], plan: list[dict[str, Any]], set
     passed = [holds(old, new, unit.tasks, checks.tolerance) or (i in settling and lost(old, new, unit.tasks) <= 1.0)
               for i, unit in enumerate(units)]
     unproven = [op for unit, ok in zip(units, passed) if ok and lost(old, new, unit.tasks) >= 0
-                for op in unit.ops if flags[plan.index(op)]]
+                for op in unit.removals]
     keep = [op for unit, ok in zip(units, passed) if ok for op in unit.ops if op not in unproven]
     return keep, unproven
